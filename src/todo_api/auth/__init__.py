@@ -1,0 +1,1 @@
+"""Authentication: token verification, built-in accounts and the `CurrentUser` dependency."""

@@ -1,0 +1,144 @@
+"""Bearer token verification (RFC 8725 rules) and minting of the service's own tokens."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Protocol
+
+import jwt
+
+from todo_api.database import utc_now
+from todo_api.settings import Settings
+
+HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
+ASYMMETRIC_ALGORITHMS = frozenset(
+    {"EdDSA", "ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"}
+)
+SUPPORTED_ALGORITHMS = HMAC_ALGORITHMS | ASYMMETRIC_ALGORITHMS
+MAX_TOKEN_LENGTH = 8192
+MAX_SUBJECT_LENGTH = 255
+
+
+class InvalidTokenError(Exception):
+    """The token is not acceptable; `reason` is a short label for logs and metrics only."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class KeySourceUnavailableError(Exception):
+    """The JWKS document could not be fetched; clients get 503, not 500."""
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who made the request: `subject` owns tasks; `email` is informative only."""
+
+    subject: str
+    email: str | None = None
+
+
+class PublicKeySource(Protocol):
+    """Where asymmetric verification keys come from (a JWKS document), by `kid`."""
+
+    async def key_for(self, token: str, header: dict[str, Any]) -> Any: ...
+
+
+class TokenVerifier:
+    def __init__(self, settings: Settings, public_keys: PublicKeySource | None = None) -> None:
+        self._secret = settings.signing_secret
+        self._algorithms = frozenset(settings.allowed_algorithms)
+        self._issuer = settings.jwt_issuer
+        self._audience = settings.jwt_audience
+        self._leeway = settings.jwt_leeway_seconds
+        self._public_keys = public_keys
+
+    async def verify(self, token: str) -> Principal:
+        if not token or len(token) > MAX_TOKEN_LENGTH:
+            raise InvalidTokenError("malformed")
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise InvalidTokenError("malformed") from None
+        algorithm = header.get("alg")
+        if not isinstance(algorithm, str) or algorithm not in self._algorithms:
+            raise InvalidTokenError("algorithm")
+        key = await self._key_for(token, header, algorithm)
+        claims = self._decode(token, key, algorithm)
+        subject = claims.get("sub")
+        if not isinstance(subject, str) or not subject or len(subject) > MAX_SUBJECT_LENGTH:
+            raise InvalidTokenError("subject")
+        email = claims.get("email")
+        return Principal(subject=subject, email=email if isinstance(email, str) else None)
+
+    async def _key_for(self, token: str, header: dict[str, Any], algorithm: str) -> Any:
+        # The key type follows from the algorithm, never from the token: an HMAC token is
+        # only checked against the shared secret, so a public key can never act as one.
+        if algorithm in HMAC_ALGORITHMS:
+            if self._secret is None:
+                raise InvalidTokenError("algorithm")
+            return self._secret
+        if self._public_keys is None:
+            raise InvalidTokenError("algorithm")
+        return await self._public_keys.key_for(token, header)
+
+    def _decode(self, token: str, key: Any, algorithm: str) -> dict[str, Any]:
+        try:
+            return jwt.decode(
+                token,
+                key,
+                algorithms=[algorithm],
+                issuer=self._issuer,
+                audience=self._audience,
+                leeway=self._leeway,
+                options={
+                    "require": ["exp", "sub"],
+                    "verify_aud": self._audience is not None,
+                    "verify_iss": self._issuer is not None,
+                },
+            )
+        except jwt.ExpiredSignatureError:
+            raise InvalidTokenError("expired") from None
+        except jwt.ImmatureSignatureError:
+            raise InvalidTokenError("not_yet_valid") from None
+        except jwt.InvalidAudienceError:
+            raise InvalidTokenError("audience") from None
+        except jwt.InvalidIssuerError:
+            raise InvalidTokenError("issuer") from None
+        except jwt.MissingRequiredClaimError:
+            raise InvalidTokenError("missing_claim") from None
+        except jwt.InvalidSignatureError:
+            raise InvalidTokenError("signature") from None
+        except (jwt.PyJWTError, ValueError, TypeError):
+            raise InvalidTokenError("malformed") from None
+
+
+def issue_token(
+    settings: Settings,
+    subject: str,
+    *,
+    minutes: int | None = None,
+    extra_claims: dict[str, Any] | None = None,
+) -> tuple[str, int]:
+    """Mint an HS256 token with the configured secret; returns it and its lifetime in seconds."""
+    secret = settings.signing_secret
+    if secret is None:
+        raise RuntimeError("JWT_SECRET is not configured")
+    lifetime = timedelta(minutes=minutes or settings.access_token_expire_minutes)
+    now = utc_now()
+    claims: dict[str, Any] = {
+        **(extra_claims or {}),
+        "sub": subject,
+        "iat": now,
+        "nbf": now,
+        "exp": now + lifetime,
+        "jti": uuid.uuid4().hex,
+    }
+    if settings.jwt_issuer:
+        claims["iss"] = settings.jwt_issuer
+    if settings.jwt_audience:
+        claims["aud"] = settings.jwt_audience
+    return jwt.encode(claims, secret, algorithm="HS256"), int(lifetime.total_seconds())

@@ -1,0 +1,104 @@
+"""The `todo-api` command: serve, migrate, token."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from todo_api.settings import Settings, SettingsError, load_settings
+
+
+def _settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as error:
+        print("todo-api: invalid configuration:", file=sys.stderr)
+        for line in error.lines:
+            print(f"  {line}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from todo_api import migrations
+
+    settings = _settings_or_exit()
+    # A new user on the SQLite default should just be able to start; deployed environments
+    # migrate as a separate, deliberate step.
+    if settings.environment == "development" and not args.no_migrate:
+        migrations.upgrade()
+    uvicorn.run(
+        "todo_api.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        proxy_headers=False,
+        server_header=False,
+        log_config=None,
+        timeout_graceful_shutdown=args.graceful_timeout,
+    )
+
+
+def _migrate(args: argparse.Namespace) -> None:
+    from todo_api import migrations
+
+    _settings_or_exit()
+    if args.downgrade:
+        migrations.downgrade(revision=args.revision)
+    else:
+        migrations.upgrade(revision=args.revision)
+    print(f"migrations applied up to {args.revision}")
+
+
+def _token(args: argparse.Namespace) -> None:
+    from todo_api.auth.tokens import issue_token
+
+    settings = _settings_or_exit()
+    token, _lifetime = issue_token(settings, args.sub, minutes=args.minutes)
+    print(token)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="todo-api", description="A multi-user task service.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the HTTP server")
+    serve.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--graceful-timeout",
+        type=int,
+        default=20,
+        help="seconds to let in-flight requests finish on SIGTERM",
+    )
+    serve.add_argument(
+        "--no-migrate",
+        action="store_true",
+        help="in development, do not apply pending migrations at start",
+    )
+    serve.set_defaults(handler=_serve)
+
+    migrate = commands.add_parser("migrate", help="apply database migrations")
+    migrate.add_argument("revision", nargs="?", default="head")
+    migrate.add_argument("--downgrade", action="store_true", help="downgrade to REVISION")
+    migrate.set_defaults(handler=_migrate)
+
+    token = commands.add_parser("token", help="mint a token signed with JWT_SECRET")
+    token.add_argument("--sub", required=True, help="the user id the token speaks for")
+    token.add_argument("--minutes", type=int, default=None)
+    token.set_defaults(handler=_token)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    args.handler(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,219 @@
+"""Problem details (RFC 9457) for every error, the framework's own included."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from http import HTTPStatus
+from typing import Any, ClassVar
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = structlog.get_logger(__name__)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document."""
+
+    type: str = Field(default="about:blank", description="A URI identifying the problem type.")
+    title: str = Field(description="A short summary of the problem type.")
+    status: int = Field(description="The HTTP status code.")
+    detail: str = Field(description="What went wrong with this request.")
+
+
+class ValidationErrorItem(BaseModel):
+    loc: list[str | int] = Field(description="Where the bad value is, e.g. ['body', 'title'].")
+    msg: str
+    type: str
+
+
+class ValidationProblem(Problem):
+    errors: list[ValidationErrorItem]
+
+
+class ProblemResponse(JSONResponse):
+    media_type = PROBLEM_MEDIA_TYPE
+
+
+def problem_response(
+    status: int,
+    detail: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    errors: list[dict[str, Any]] | None = None,
+) -> ProblemResponse:
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+    }
+    if errors is not None:
+        body["errors"] = errors
+    return ProblemResponse(body, status_code=status, headers=headers)
+
+
+class AppError(Exception):
+    """A domain error that knows its HTTP status; rendered by one handler."""
+
+    status: ClassVar[int] = 500
+    detail: str = "Internal server error."
+
+    def __init__(self, detail: str | None = None, headers: Mapping[str, str] | None = None):
+        super().__init__(detail or self.detail)
+        self.detail = detail or self.detail
+        self.headers = dict(headers or {})
+
+
+class NotFoundError(AppError):
+    status = 404
+    detail = "Not found."
+
+
+class ForbiddenError(AppError):
+    status = 403
+    detail = "Forbidden."
+
+
+class ConflictError(AppError):
+    status = 409
+    detail = "Conflict."
+
+
+class UnauthorizedError(AppError):
+    status = 401
+    detail = "Not authenticated."
+
+
+class DatabaseUnavailableError(AppError):
+    status = 503
+    detail = "The database is unavailable; try again shortly."
+
+    def __init__(self) -> None:
+        super().__init__(headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
+
+
+def _validation_errors(error: RequestValidationError) -> list[dict[str, Any]]:
+    # Never echo the input back: it may be a password or a token.
+    return [
+        {"loc": list(item.get("loc", ())), "msg": item.get("msg", ""), "type": item.get("type", "")}
+        for item in error.errors()
+    ]
+
+
+async def _handle_app_error(_request: Request, error: Exception) -> ProblemResponse:
+    assert isinstance(error, AppError)
+    return problem_response(error.status, error.detail, headers=error.headers)
+
+
+async def _handle_validation_error(_request: Request, error: Exception) -> ProblemResponse:
+    assert isinstance(error, RequestValidationError)
+    errors = _validation_errors(error)
+    if any(item["type"] == "json_invalid" for item in errors):
+        return problem_response(400, "The request body is not valid JSON.")
+    if isinstance(error.body, bytes):
+        # FastAPI leaves a body it did not parse as bytes: its Content-Type was not JSON.
+        try:
+            json.loads(error.body)
+        except ValueError:
+            return problem_response(400, "The request body is not valid JSON.")
+        return problem_response(415, "Send the request body as application/json.")
+    return problem_response(422, "The request breaks a validation rule.", errors=errors)
+
+
+async def _handle_http_exception(_request: Request, error: Exception) -> ProblemResponse:
+    assert isinstance(error, StarletteHTTPException)
+    detail = error.detail if isinstance(error.detail, str) else HTTPStatus(error.status_code).phrase
+    if error.status_code == 404 and detail == "Not Found":
+        detail = "No such route."
+    elif error.status_code == 405:
+        detail = "Method not allowed on this route."
+    elif error.status_code == 400:
+        detail = "The request body could not be parsed."
+    return problem_response(error.status_code, detail, headers=error.headers)
+
+
+async def _handle_database_error(_request: Request, error: Exception) -> ProblemResponse:
+    # Only the class name is logged: driver messages can carry SQL and connection details.
+    log.warning("database unavailable", error=type(error).__name__)
+    return problem_response(
+        503,
+        DatabaseUnavailableError.detail,
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+    )
+
+
+async def _handle_unexpected(_request: Request, error: Exception) -> ProblemResponse:
+    log.error("unhandled error", error=type(error).__name__)
+    return problem_response(500, "Internal server error.")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _handle_app_error)
+    app.add_exception_handler(RequestValidationError, _handle_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _handle_http_exception)
+    for database_error in (
+        OperationalError,
+        InterfaceError,
+        PoolTimeoutError,
+        TimeoutError,
+        ConnectionError,
+    ):
+        app.add_exception_handler(database_error, _handle_database_error)
+    app.add_exception_handler(DBAPIError, _handle_unexpected)
+    app.add_exception_handler(Exception, _handle_unexpected)
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries whose schema sits under application/problem+json.
+
+    FastAPI's `model=` would file the schema under application/json, so the content is given
+    explicitly; the schemas themselves are added to the components by `openapi.py`.
+    """
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        schema = "ValidationProblem" if status == 422 else "Problem"
+        entry: dict[str, Any] = {
+            "description": PROBLEM_DESCRIPTIONS.get(status, HTTPStatus(status).phrase),
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+        }
+        headers = PROBLEM_HEADERS.get(status)
+        if headers:
+            entry["headers"] = headers
+        responses[status] = entry
+    return responses
+
+
+PROBLEM_DESCRIPTIONS: dict[int, str] = {
+    400: "The body is not valid JSON.",
+    401: "Missing or invalid token, or wrong credentials.",
+    403: "The task belongs to another user.",
+    404: "No such task.",
+    409: "Conflict.",
+    413: "The body is larger than the configured limit.",
+    415: "The body is not sent as application/json.",
+    422: "The body or a parameter breaks a validation rule.",
+    429: "Rate limited.",
+    503: "The database is unavailable.",
+}
+
+_RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}}
+PROBLEM_HEADERS: dict[int, dict[str, Any]] = {
+    401: {"WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer challenge."}},
+    429: _RETRY_AFTER,
+    503: _RETRY_AFTER,
+}
+
+
+def all_statuses(groups: Iterable[Iterable[int]]) -> tuple[int, ...]:
+    return tuple(sorted({status for group in groups for status in group}))

@@ -1,0 +1,38 @@
+"""Liveness and readiness probes for load balancers and orchestrators."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from todo_api.database import database_answers
+from todo_api.errors import problem_response, problem_responses
+from todo_api.state import ResourcesDep
+
+router = APIRouter(prefix="/health", tags=["health"])
+
+READINESS_TIMEOUT_SECONDS = 3.0
+
+
+class HealthStatus(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+@router.get("", response_model=HealthStatus, summary="Liveness: the process runs")
+async def health() -> HealthStatus:
+    return HealthStatus()
+
+
+@router.get(
+    "/ready",
+    response_model=HealthStatus,
+    summary="Readiness: the database answers",
+    responses=problem_responses(503),
+)
+async def ready(resources: ResourcesDep) -> HealthStatus | JSONResponse:
+    if await database_answers(resources.engine, READINESS_TIMEOUT_SECONDS):
+        return HealthStatus()
+    return problem_response(503, "The database does not answer.", headers={"Retry-After": "5"})

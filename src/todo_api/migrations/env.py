@@ -1,0 +1,45 @@
+"""Alembic environment: runs migrations through the same async engine code as the app."""
+
+from __future__ import annotations
+
+import asyncio
+
+from alembic import context
+from sqlalchemy.engine import Connection
+from sqlmodel import SQLModel
+
+import todo_api.tasks.models  # noqa: F401  (registers the tables on the metadata)
+from todo_api.database import create_engine
+from todo_api.settings import load_settings
+
+config = context.config
+target_metadata = SQLModel.metadata
+
+
+def _run(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        # SQLite cannot ALTER most things in place; batch mode rebuilds tables instead.
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def _run_online() -> None:
+    settings = load_settings()
+    url = config.attributes.get("url") or settings.migration_url
+    engine = create_engine(settings, url)
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(_run)
+            await connection.commit()
+    finally:
+        await engine.dispose()
+
+
+if context.is_offline_mode():
+    raise SystemExit("offline migrations are not supported; run `todo-api migrate`")
+asyncio.run(_run_online())

@@ -1,0 +1,52 @@
+"""The OpenAPI document: problem+json schemas for every error response."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from todo_api.errors import PROBLEM_MEDIA_TYPE, Problem, ValidationProblem
+
+_REF_TEMPLATE = "#/components/schemas/{model}"
+
+
+def install_openapi(app: FastAPI) -> None:
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = build_openapi(app)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def build_openapi(app: FastAPI) -> dict[str, Any]:
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+        tags=app.openapi_tags,
+    )
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for model in (Problem, ValidationProblem):
+        model_schema = model.model_json_schema(ref_template=_REF_TEMPLATE)
+        components.update(model_schema.pop("$defs", {}))
+        components[model.__name__] = model_schema
+    # FastAPI documents its own 422 as application/json HTTPValidationError; ours is a
+    # problem document, so every such entry is replaced.
+    validation = {
+        "description": "The body or a parameter breaks a validation rule.",
+        "content": {
+            PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/ValidationProblem"}}
+        },
+    }
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            responses = operation.get("responses", {})
+            if "422" in responses:
+                responses["422"] = validation
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+    return schema

@@ -1,0 +1,222 @@
+"""Typed, validated configuration read from the environment and a `.env` file."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+
+# Used only in development when JWT_SECRET is unset; the app logs a loud warning at start.
+INSECURE_DEVELOPMENT_SECRET = "insecure-development-secret-do-not-use-in-production"  # noqa: S105
+MIN_PRODUCTION_SECRET_BYTES = 32
+DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./todo.db"
+
+CommaList = Annotated[list[str], NoDecode]
+
+
+def _split_commas(value: object) -> object:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
+    environment: Literal["development", "staging", "production"] = "development"
+    database_url: str = DEFAULT_SQLITE_URL
+    # Optional direct (non-pooled) URL for `todo-api migrate`, e.g. Neon's host without -pooler.
+    database_migration_url: str | None = None
+    db_pool_size: int = Field(default=10, ge=1, le=1000)
+    db_max_overflow: int = Field(default=10, ge=0, le=1000)
+    db_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    db_connect_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    db_statement_timeout_seconds: float = Field(default=8.0, gt=0, le=600)
+    # Recycle below Neon's idle compute and pooler timeouts so no request meets a dead socket.
+    db_pool_recycle_seconds: int = Field(default=240, ge=1)
+    db_startup_wait_seconds: float = Field(default=30.0, ge=0, le=600)
+    # None means "decide from the URL": off for PgBouncer/Neon pooled hosts, on otherwise.
+    db_prepared_statements: bool | None = None
+
+    jwt_secret: SecretStr | None = None
+    jwt_jwks_url: str | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_algorithms: CommaList = Field(default_factory=list)
+    jwt_leeway_seconds: int = Field(default=30, ge=0, le=3600)
+    jwt_jwks_cache_seconds: int = Field(default=300, ge=0)
+    jwt_jwks_refetch_interval_seconds: float = Field(default=5.0, ge=0)
+    jwt_jwks_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
+    access_token_expire_minutes: int = Field(default=30, ge=1, le=60 * 24 * 30)
+    auth_registration_enabled: bool = True
+
+    rate_limit_tasks: str = "600/minute"
+    rate_limit_auth: str = "10/minute"
+    redis_url: str | None = None
+    trusted_proxies: CommaList = Field(default_factory=list)
+    cors_origins: CommaList = Field(default_factory=list)
+    max_body_bytes: int = Field(default=1_048_576, ge=1)
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    log_format: Literal["json", "console"] | None = None
+
+    @field_validator("jwt_algorithms", "cors_origins", "trusted_proxies", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        return _split_commas(value)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator(
+        "log_format",
+        "jwt_jwks_url",
+        "jwt_issuer",
+        "jwt_audience",
+        "redis_url",
+        "database_migration_url",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("jwt_secret", mode="before")
+    @classmethod
+    def _empty_secret_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _valid_database_url(cls, value: str) -> str:
+        normalize_database_url(value)
+        return value
+
+    @field_validator("jwt_algorithms")
+    @classmethod
+    def _known_algorithms(cls, value: list[str]) -> list[str]:
+        from todo_api.auth.tokens import SUPPORTED_ALGORITHMS
+
+        unknown = [alg for alg in value if alg not in SUPPORTED_ALGORITHMS]
+        if unknown:
+            raise ValueError(
+                f"unsupported algorithm(s) {', '.join(unknown)}; "
+                f"choose from {', '.join(sorted(SUPPORTED_ALGORITHMS))}"
+            )
+        return value
+
+    @field_validator("rate_limit_tasks", "rate_limit_auth")
+    @classmethod
+    def _valid_rate_limit(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError(f"not a rate limit such as '600/minute': {value!r}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _production_rules(self) -> Settings:
+        if self.environment != "production":
+            return self
+        problems = []
+        if self.sqlalchemy_url.get_backend_name() == "sqlite":
+            problems.append("DATABASE_URL: production needs PostgreSQL, not SQLite")
+        if self.jwt_secret is None:
+            problems.append("JWT_SECRET: production needs a secret (it signs built-in tokens)")
+        elif len(self.jwt_secret.get_secret_value().encode()) < MIN_PRODUCTION_SECRET_BYTES:
+            problems.append(
+                f"JWT_SECRET: production needs at least {MIN_PRODUCTION_SECRET_BYTES} bytes"
+            )
+        if "*" in self.cors_origins:
+            problems.append("CORS_ORIGINS: production refuses the wildcard origin '*'")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @cached_property
+    def sqlalchemy_url(self) -> URL:
+        return normalize_database_url(self.database_url)
+
+    @cached_property
+    def migration_url(self) -> URL:
+        return normalize_database_url(self.database_migration_url or self.database_url)
+
+    @property
+    def effective_log_format(self) -> Literal["json", "console"]:
+        if self.log_format is not None:
+            return self.log_format
+        return "console" if self.environment == "development" else "json"
+
+    @property
+    def signing_secret(self) -> str | None:
+        """The HS256 secret: configured, or the insecure fallback in development only."""
+        if self.jwt_secret is not None:
+            return self.jwt_secret.get_secret_value()
+        if self.environment == "development":
+            return INSECURE_DEVELOPMENT_SECRET
+        return None
+
+    @property
+    def uses_insecure_secret(self) -> bool:
+        return self.jwt_secret is None and self.environment == "development"
+
+    @property
+    def allowed_algorithms(self) -> list[str]:
+        if self.jwt_algorithms:
+            return self.jwt_algorithms
+        algorithms = ["HS256"] if self.signing_secret is not None else []
+        if self.jwt_jwks_url is not None:
+            algorithms += ["EdDSA", "ES256", "RS256"]
+        return algorithms
+
+
+def normalize_database_url(raw: str) -> URL:
+    """Accept SQLAlchemy URLs and plain `postgres://` URLs as copied from Neon or Heroku.
+
+    PostgreSQL goes through psycopg 3: it runs on libpq, so Neon's `sslmode=require` and
+    `channel_binding=require` are honoured as given instead of being dropped.
+    """
+    try:
+        url = make_url(raw)
+    except Exception:
+        raise ValueError(
+            "not a database URL (expected postgresql://... or sqlite+aiosqlite:///...)"
+        ) from None
+    backend = url.get_backend_name()
+    if backend in ("postgres", "postgresql"):
+        return url.set(drivername="postgresql+psycopg")
+    if backend == "sqlite":
+        return url.set(drivername="sqlite+aiosqlite")
+    raise ValueError(f"unsupported database {backend!r}: use PostgreSQL or SQLite")
+
+
+class SettingsError(Exception):
+    """Configuration is invalid; `lines` holds one readable message per bad value."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        lines = []
+        for item in error.errors(include_input=False, include_url=False):
+            name = "_".join(str(part) for part in item["loc"]).upper()
+            message = item["msg"].removeprefix("Value error, ")
+            if name:
+                lines.append(f"{name}: {message}")
+            else:
+                lines.extend(message.split("; "))
+        raise SettingsError(lines) from None

@@ -1,0 +1,39 @@
+"""Resources that the application's lifespan owns, handed to requests as typed state."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from todo_api.auth.tokens import TokenVerifier
+from todo_api.database import transaction
+from todo_api.settings import Settings
+
+
+@dataclass(slots=True)
+class Resources:
+    settings: Settings
+    engine: AsyncEngine
+    verifier: TokenVerifier
+
+
+def get_resources(request: Request) -> Resources:
+    resources: Resources = request.app.state.resources
+    return resources
+
+
+ResourcesDep = Annotated[Resources, Depends(get_resources)]
+
+
+async def get_connection(resources: ResourcesDep) -> AsyncIterator[AsyncConnection]:
+    async for connection in transaction(resources.engine):
+        yield connection
+
+
+# scope="function" closes the transaction when the route returns, before the response is
+# sent: a client never sees a 2xx for a write that then fails to commit.
+DbConnection = Annotated[AsyncConnection, Depends(get_connection, scope="function")]

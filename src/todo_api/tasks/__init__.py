@@ -1,0 +1,1 @@
+"""Tasks: the model, request/response schemas, owner-scoped queries and routes."""

@@ -1,0 +1,109 @@
+"""Request and response bodies of the task routes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+TITLE_MAX_LENGTH = 255
+DESCRIPTION_MAX_LENGTH = 10_000
+
+
+def _storable(value: str) -> str:
+    # PostgreSQL text cannot hold NUL, and lone surrogates cannot be encoded as UTF-8:
+    # both must be refused here as 422 rather than fail later in the driver.
+    if "\x00" in value:
+        raise ValueError("must not contain the NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode (no lone surrogates)") from None
+    return value
+
+
+Title = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX_LENGTH),
+    AfterValidator(_storable),
+    Field(description="1 to 255 characters once surrounding white space is trimmed."),
+]
+Description = Annotated[
+    str,
+    StringConstraints(max_length=DESCRIPTION_MAX_LENGTH),
+    AfterValidator(_storable),
+    Field(description="At most 10,000 characters."),
+]
+
+SearchText = Annotated[
+    str,
+    StringConstraints(max_length=DESCRIPTION_MAX_LENGTH),
+    AfterValidator(_storable),
+]
+
+
+class _StrictBody(BaseModel):
+    # Unknown fields are refused and JSON types are taken as they are: "true" is no boolean.
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class TaskCreate(_StrictBody):
+    title: Title
+    description: Description | None = None
+    completed: bool = False
+
+
+class TaskReplace(TaskCreate):
+    """PUT: a full replacement; omitted optional fields become null / false."""
+
+
+class TaskPatch(_StrictBody):
+    """PATCH: any non-empty subset of the fields."""
+
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
+    # Defaults are not validated, so an omitted field is simply unset while an explicit
+    # null title or completed is still refused by the strict type.
+    title: Annotated[Title, Field(default=None)]
+    description: Description | None = None
+    completed: Annotated[bool, Field(default=None)]
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> TaskPatch:
+        if not self.model_fields_set:
+            raise ValueError("give at least one of title, description, completed")
+        return self
+
+    def changes(self) -> dict[str, object]:
+        return self.model_dump(exclude_unset=True)
+
+
+class TaskRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    title: str
+    description: str | None
+    completed: bool
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+
+
+class TaskPage(BaseModel):
+    items: list[TaskRead]
+    total: int = Field(description="How many of the user's tasks match the filters.")
+    limit: int
+    offset: int
+
+
+TaskSort = Literal["created_at", "-created_at", "updated_at", "-updated_at", "title", "-title"]
