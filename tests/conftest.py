@@ -1,0 +1,221 @@
+"""Shared fixtures: every database test runs on SQLite and, when configured, on PostgreSQL.
+
+Set TEST_POSTGRES_URL (e.g. postgresql://postgres@127.0.0.1:5432/postgres) to add
+PostgreSQL: the run creates a fresh database, migrates it, and drops it at the end. When the
+variable is set and PostgreSQL does not answer, the run fails; it is never skipped.
+Each test owns its data by acting as users nobody else uses, so nothing is cleaned up.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import jwt
+import psycopg
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
+from todo_api import migrations
+from todo_api.app import create_app
+from todo_api.settings import Settings
+
+TEST_SECRET = "test-secret-that-is-long-enough-for-production-use"
+POSTGRES_ENV = "TEST_POSTGRES_URL"
+
+
+def backends() -> list[str]:
+    return ["sqlite", "postgresql"] if os.environ.get(POSTGRES_ENV) else ["sqlite"]
+
+
+def pytest_report_header() -> str:
+    return f"database backends: {', '.join(backends())}"
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> str:
+    url = os.environ.get(POSTGRES_ENV)
+    if not url:
+        pytest.fail(f"{POSTGRES_ENV} is not set")
+    return url
+
+
+def _libpq(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def fresh_postgres_database(postgres_admin_url: str) -> Iterator[Callable[[], str]]:
+    """Creates empty PostgreSQL databases on demand and drops them all at the end."""
+    created: list[str] = []
+    admin = _libpq(postgres_admin_url)
+
+    def create() -> str:
+        name = f"todo_test_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(admin, autocommit=True, connect_timeout=5) as connection:
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        created.append(name)
+        return make_url(postgres_admin_url).set(database=name).render_as_string(False)
+
+    yield create
+    with psycopg.connect(admin, autocommit=True, connect_timeout=5) as connection:
+        for name in created:
+            connection.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+@pytest.fixture(scope="session")
+def empty_database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[str], str]:
+    """Returns a URL of a new, empty database of the given backend."""
+
+    def create(backend: str) -> str:
+        if backend == "sqlite":
+            folder = tmp_path_factory.mktemp("sqlite")
+            return f"sqlite+aiosqlite:///{folder / 'todo.db'}"
+        factory: Callable[[], str] = request.getfixturevalue("fresh_postgres_database")
+        return factory()
+
+    return create
+
+
+@pytest.fixture(scope="session", params=backends())
+def database_url(request: pytest.FixtureRequest, empty_database_url: Callable[[str], str]) -> str:
+    """A migrated database of each configured backend, shared by the tests of one run."""
+    url = empty_database_url(request.param)
+    migrations.upgrade(make_url(url))
+    return url
+
+
+@pytest.fixture
+def settings_factory(database_url: str) -> Callable[..., Settings]:
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "database_url": database_url,
+            "jwt_secret": TEST_SECRET,
+            "environment": "development",
+            "log_format": "json",
+            "db_startup_wait_seconds": 5,
+        }
+        values.update(overrides)
+        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+    return make
+
+
+@pytest.fixture
+def settings(settings_factory: Callable[..., Settings]) -> Settings:
+    return settings_factory()
+
+
+@pytest.fixture
+def app(settings: Settings) -> FastAPI:
+    return create_app(settings)
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with (
+        LifespanManager(app) as manager,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=manager.app), base_url="http://testserver"
+        ) as http,
+    ):
+        yield http
+
+
+def make_token(
+    sub: object = None,
+    *,
+    secret: str = TEST_SECRET,
+    algorithm: str = "HS256",
+    lifetime: timedelta = timedelta(minutes=5),
+    headers: dict[str, Any] | None = None,
+    drop: tuple[str, ...] = (),
+    **claims: Any,
+) -> str:
+    """A token as a sign-in layer would mint it; tests bend one claim at a time."""
+    now = datetime.now(UTC)
+    payload: dict[str, Any] = {
+        "sub": sub if sub is not None else f"user-{uuid.uuid4().hex}",
+        "iat": now,
+        "exp": now + lifetime,
+        **claims,
+    }
+    for name in drop:
+        payload.pop(name, None)
+    return jwt.encode(payload, secret, algorithm=algorithm, headers=headers)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@dataclass(frozen=True)
+class ApiUser:
+    """Someone calling the API with a valid token of their own."""
+
+    sub: str
+    headers: dict[str, str]
+
+
+@pytest.fixture
+def new_user() -> Callable[[], ApiUser]:
+    def make() -> ApiUser:
+        sub = f"user-{uuid.uuid4().hex}"
+        return ApiUser(sub=sub, headers=bearer(make_token(sub)))
+
+    return make
+
+
+@pytest.fixture
+def alice(new_user: Callable[[], ApiUser]) -> ApiUser:
+    return new_user()
+
+
+@pytest.fixture
+def bob(new_user: Callable[[], ApiUser]) -> ApiUser:
+    return new_user()
+
+
+class TaskFactory:
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def __call__(self, user: ApiUser, **fields: Any) -> dict[str, Any]:
+        body = {"title": f"task {uuid.uuid4().hex[:8]}", **fields}
+        response = await self.client.post("/tasks", json=body, headers=user.headers)
+        assert response.status_code == 201, response.text
+        task: dict[str, Any] = response.json()
+        return task
+
+
+@pytest.fixture
+def create_task(client: httpx.AsyncClient) -> TaskFactory:
+    return TaskFactory(client)
+
+
+def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
+    """The response is an RFC 9457 problem document with this status."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    assert {"type", "title", "status", "detail"} <= body.keys()
+    assert "Traceback" not in response.text
+    return body
