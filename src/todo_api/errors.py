@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from http import HTTPStatus
 from typing import Any, ClassVar
 
@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 log = structlog.get_logger(__name__)
 
@@ -131,16 +132,38 @@ async def _handle_validation_error(_request: Request, error: Exception) -> Probl
     return problem_response(422, "The request breaks a validation rule.", errors=errors)
 
 
-async def _handle_http_exception(_request: Request, error: Exception) -> ProblemResponse:
+def _allowed_methods(request: Request) -> str:
+    # Starlette names only the first route that matched the path; each method here is its
+    # own route, so gather them all for a truthful Allow header.
+    methods: set[str] = set()
+    for route in _leaf_routes(request.app.router.routes):
+        match, _ = route.matches(request.scope)
+        if match is Match.PARTIAL:
+            methods |= getattr(route, "methods", None) or set()
+    return ", ".join(sorted(methods))
+
+
+def _leaf_routes(routes: Iterable[Any]) -> Iterator[Any]:
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            yield from _leaf_routes(included.routes)
+        else:
+            yield route
+
+
+async def _handle_http_exception(request: Request, error: Exception) -> ProblemResponse:
     assert isinstance(error, StarletteHTTPException)
     detail = error.detail if isinstance(error.detail, str) else HTTPStatus(error.status_code).phrase
+    headers = dict(error.headers or {})
     if error.status_code == 404 and detail == "Not Found":
         detail = "No such route."
     elif error.status_code == 405:
         detail = "Method not allowed on this route."
+        headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
     elif error.status_code == 400:
         detail = "The request body could not be parsed."
-    return problem_response(error.status_code, detail, headers=error.headers)
+    return problem_response(error.status_code, detail, headers=headers)
 
 
 async def _handle_database_error(_request: Request, error: Exception) -> ProblemResponse:

@@ -1,0 +1,29 @@
+"""Framework-level behaviour: problem+json for unknown routes, methods, and server errors."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.conftest import ApiUser, assert_problem
+
+
+async def test_unknown_route_is_404_problem(client: httpx.AsyncClient) -> None:
+    assert_problem(await client.get("/nowhere"), 404)
+
+
+async def test_wrong_method_is_405_with_allow(client: httpx.AsyncClient, alice: ApiUser) -> None:
+    response = await client.delete("/tasks", headers=alice.headers)
+    assert_problem(response, 405)
+    assert set(response.headers["allow"].replace(" ", "").split(",")) == {"GET", "POST"}
+
+
+async def test_health_needs_no_auth_and_no_database(client: httpx.AsyncClient) -> None:
+    response = await client.get("/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_ready_when_the_database_answers(client: httpx.AsyncClient) -> None:
+    response = await client.get("/health/ready")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
