@@ -1,0 +1,106 @@
+"""The OpenAPI document types every success and error body, so generated clients are typed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture
+async def openapi(client: httpx.AsyncClient) -> dict[str, Any]:
+    response = await client.get("/openapi.json")
+    assert response.status_code == 200
+    document: dict[str, Any] = response.json()
+    return document
+
+
+def operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (path, method, operation)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+    ]
+
+
+async def test_every_task_route_is_documented(openapi: dict[str, Any]) -> None:
+    documented = {(path, method) for path, method, _ in operations(openapi)}
+    assert {
+        ("/tasks", "get"),
+        ("/tasks", "post"),
+        ("/tasks/{task_id}", "get"),
+        ("/tasks/{task_id}", "put"),
+        ("/tasks/{task_id}", "patch"),
+        ("/tasks/{task_id}", "delete"),
+        ("/tasks/{task_id}/toggle", "patch"),
+        ("/health", "get"),
+        ("/health/ready", "get"),
+    } <= documented
+
+
+async def test_error_responses_are_problem_json_with_a_schema(openapi: dict[str, Any]) -> None:
+    for path, method, operation in operations(openapi):
+        for status, response in operation["responses"].items():
+            if not status.startswith(("4", "5")):
+                continue
+            content = response.get("content", {})
+            assert list(content) == [PROBLEM], f"{method} {path} {status}"
+            assert content[PROBLEM]["schema"]["$ref"].startswith("#/components/schemas/")
+
+
+async def test_no_default_validation_error_schema_remains(openapi: dict[str, Any]) -> None:
+    schemas = openapi["components"]["schemas"]
+    assert "HTTPValidationError" not in schemas
+    assert {"Problem", "ValidationProblem", "ValidationErrorItem"} <= schemas.keys()
+    for _, _, operation in operations(openapi):
+        if "422" in operation["responses"]:
+            ref = operation["responses"]["422"]["content"][PROBLEM]["schema"]["$ref"]
+            assert ref == "#/components/schemas/ValidationProblem"
+
+
+async def test_task_routes_list_their_statuses_and_security(openapi: dict[str, Any]) -> None:
+    expected = {
+        ("/tasks", "post"): {"201", "400", "401", "413", "422", "429", "503"},
+        ("/tasks", "get"): {"200", "401", "422", "429", "503"},
+        ("/tasks/{task_id}", "get"): {"200", "401", "403", "404", "422", "429", "503"},
+        ("/tasks/{task_id}", "put"): {"200", "400", "401", "403", "404", "413", "422"},
+        ("/tasks/{task_id}", "patch"): {"200", "400", "401", "403", "404", "413", "422"},
+        ("/tasks/{task_id}/toggle", "patch"): {"200", "401", "403", "404", "422"},
+        ("/tasks/{task_id}", "delete"): {"204", "401", "403", "404", "422"},
+    }
+    for (path, method), statuses in expected.items():
+        operation = openapi["paths"][path][method]
+        assert statuses <= operation["responses"].keys(), (path, method)
+        assert operation["security"], (path, method)
+    schemes = openapi["components"]["securitySchemes"]
+    assert any(scheme.get("scheme") == "bearer" for scheme in schemes.values())
+    assert any(scheme.get("type") == "oauth2" for scheme in schemes.values())
+
+
+async def test_success_bodies_are_typed(openapi: dict[str, Any]) -> None:
+    create = openapi["paths"]["/tasks"]["post"]["responses"]["201"]
+    assert create["content"]["application/json"]["schema"]["$ref"].endswith("/TaskRead")
+    assert "Location" in create["headers"]
+    listing = openapi["paths"]["/tasks"]["get"]["responses"]["200"]
+    assert listing["content"]["application/json"]["schema"]["$ref"].endswith("/TaskPage")
+    task = openapi["components"]["schemas"]["TaskRead"]
+    assert set(task["required"]) == {
+        "id",
+        "title",
+        "description",
+        "completed",
+        "created_at",
+        "updated_at",
+        "completed_at",
+    }
+
+
+async def test_patch_body_does_not_admit_null_title(openapi: dict[str, Any]) -> None:
+    patch = openapi["components"]["schemas"]["TaskPatch"]
+    assert patch["properties"]["title"]["type"] == "string"
+    assert patch["properties"]["completed"]["type"] == "boolean"
+    assert patch["additionalProperties"] is False
+    assert patch["minProperties"] == 1

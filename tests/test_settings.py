@@ -1,0 +1,97 @@
+"""Configuration is validated at start-up with one readable message per bad value."""
+
+from __future__ import annotations
+
+import pytest
+
+from todo_api.settings import SettingsError, load_settings, normalize_database_url
+
+
+def load(**values: object) -> object:
+    return load_settings(_env_file=None, **values)
+
+
+def messages(**values: object) -> list[str]:
+    with pytest.raises(SettingsError) as caught:
+        load(**values)
+    return caught.value.lines
+
+
+def test_defaults_work_for_a_new_user() -> None:
+    settings = load_settings(_env_file=None)
+    assert settings.sqlalchemy_url.get_backend_name() == "sqlite"
+    assert settings.uses_insecure_secret
+    assert settings.allowed_algorithms == ["HS256"]
+    assert settings.max_body_bytes == 1_048_576
+    assert settings.effective_log_format == "console"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("postgres://u:p@host/db", "postgresql+psycopg://u:p@host/db"),
+        ("postgresql://u:p@host/db", "postgresql+psycopg://u:p@host/db"),
+        (
+            "postgresql://u:p@ep-x-pooler.neon.tech/db?sslmode=require&channel_binding=require",
+            "postgresql+psycopg://u:p@ep-x-pooler.neon.tech/db"
+            "?channel_binding=require&sslmode=require",
+        ),
+        ("sqlite:///./todo.db", "sqlite+aiosqlite:///./todo.db"),
+    ],
+)
+def test_database_urls_are_normalised_keeping_ssl_parameters(raw: str, expected: str) -> None:
+    assert normalize_database_url(raw).render_as_string(hide_password=False) == expected
+
+
+def test_each_bad_value_gets_its_own_line() -> None:
+    lines = messages(
+        max_body_bytes=0,
+        jwt_algorithms="HS256,none",
+        rate_limit_tasks="lots",
+        database_url="mysql://x/y",
+    )
+    joined = "\n".join(lines)
+    assert len(lines) == 4
+    assert "MAX_BODY_BYTES" in joined
+    assert "JWT_ALGORITHMS" in joined
+    assert "none" in joined
+    assert "RATE_LIMIT_TASKS" in joined
+    assert "DATABASE_URL" in joined
+
+
+@pytest.mark.parametrize(
+    ("values", "complaint"),
+    [
+        ({"jwt_secret": "x" * 40}, "DATABASE_URL"),
+        ({"database_url": "postgresql://db/x"}, "JWT_SECRET"),
+        ({"database_url": "postgresql://db/x", "jwt_secret": "short"}, "32 bytes"),
+        (
+            {"database_url": "postgresql://db/x", "jwt_secret": "x" * 40, "cors_origins": "*"},
+            "CORS_ORIGINS",
+        ),
+    ],
+)
+def test_production_refuses_unsafe_settings(values: dict[str, object], complaint: str) -> None:
+    lines = messages(environment="production", **values)
+    assert any(complaint in line for line in lines)
+
+
+def test_production_accepts_safe_settings() -> None:
+    settings = load_settings(
+        _env_file=None,
+        environment="production",
+        database_url="postgresql://db/x",
+        jwt_secret="x" * 32,
+    )
+    assert settings.effective_log_format == "json"
+    assert not settings.uses_insecure_secret
+
+
+def test_comma_separated_lists() -> None:
+    settings = load_settings(
+        _env_file=None,
+        cors_origins="https://a.example, https://b.example",
+        jwt_algorithms="EdDSA,RS256",
+    )
+    assert settings.cors_origins == ["https://a.example", "https://b.example"]
+    assert settings.allowed_algorithms == ["EdDSA", "RS256"]
