@@ -36,6 +36,11 @@ def backends() -> list[str]:
     return ["sqlite", "postgresql"] if os.environ.get(POSTGRES_ENV) else ["sqlite"]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("CI") == "true" and not os.environ.get(POSTGRES_ENV):
+        raise pytest.UsageError(f"CI must test PostgreSQL too: set {POSTGRES_ENV}")
+
+
 def pytest_report_header() -> str:
     return f"database backends: {', '.join(backends())}"
 
