@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 import structlog
 from sqlalchemy import DateTime, event, text
 from sqlalchemy.engine import URL, Dialect
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    create_async_engine,
+)
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
 
@@ -66,6 +75,14 @@ def is_pooled_host(url: URL) -> bool:
     return "-pooler" in (url.host or "")
 
 
+def uses_transaction_pooler(url: URL, settings: Settings) -> bool:
+    if settings.db_pooled is not None:
+        return settings.db_pooled
+    # Turning prepared statements off is what one does for a pooler, so the startup
+    # `options` that PgBouncer refuses are left out too.
+    return is_pooled_host(url) or settings.db_prepared_statements is False
+
+
 def create_engine(settings: Settings, url: URL | None = None) -> AsyncEngine:
     url = url or settings.sqlalchemy_url
     if url.get_backend_name() == "sqlite":
@@ -73,31 +90,102 @@ def create_engine(settings: Settings, url: URL | None = None) -> AsyncEngine:
     return _create_postgres_engine(url, settings)
 
 
-def _create_postgres_engine(url: URL, settings: Settings) -> AsyncEngine:
-    pooled = is_pooled_host(url)
+def postgres_connect_args(url: URL, settings: Settings) -> dict[str, Any]:
+    """libpq/psycopg parameters; anything the URL already sets wins, except `options`."""
+    pooled = uses_transaction_pooler(url, settings)
     prepared = settings.db_prepared_statements
     if prepared is None:
         prepared = not pooled
-    connect_args: dict[str, Any] = {
-        "connect_timeout": max(1, round(settings.db_connect_timeout_seconds)),
+    defaults: dict[str, Any] = {
+        # libpq treats values below 2 as 2.
+        "connect_timeout": max(2, round(settings.db_connect_timeout_seconds)),
         "application_name": "todo-api",
-        # PgBouncer in transaction mode loses server-side prepared statements between
-        # transactions, so psycopg must not prepare there.
-        "prepare_threshold": 5 if prepared else None,
+        # Keepalives find a peer that vanished while the connection idled in the pool;
+        # tcp_user_timeout drops one whose sent data goes unacknowledged.
+        "keepalives": 1,
+        "keepalives_idle": 30,
+        "keepalives_interval": 10,
+        "keepalives_count": 3,
+        "tcp_user_timeout": round(max(settings.db_request_timeout_seconds, 10) * 1000),
     }
+    connect_args = {key: value for key, value in defaults.items() if key not in url.query}
+    # PgBouncer in transaction mode loses server-side prepared statements between
+    # transactions, so psycopg must not prepare there.
+    connect_args["prepare_threshold"] = 5 if prepared else None
     if not pooled:
         # PgBouncer rejects unknown startup parameters, so the timeout is only set directly.
+        # Neon may already use `options` (endpoint=...) in the URL: append, do not replace.
         statement_ms = int(settings.db_statement_timeout_seconds * 1000)
-        connect_args["options"] = f"-c statement_timeout={statement_ms}"
-    return create_async_engine(
+        given = url.query.get("options")
+        given_text = " ".join(given) if isinstance(given, tuple) else (given or "")
+        connect_args["options"] = f"{given_text} -c statement_timeout={statement_ms}".strip()
+    return connect_args
+
+
+def _create_postgres_engine(url: URL, settings: Settings) -> AsyncEngine:
+    engine = create_async_engine(
         url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout_seconds,
         pool_recycle=settings.db_pool_recycle_seconds,
-        pool_pre_ping=True,
-        connect_args=connect_args,
+        # Liveness is checked by `_checkout` only for connections that idled a while:
+        # SQLAlchemy's pre-ping would add a round trip to every request.
+        pool_pre_ping=False,
+        connect_args=postgres_connect_args(url, settings),
     )
+    _install_watchdog(engine)
+    return engine
+
+
+# The loop time by which the current request's database work must be done. The pool's
+# checkout hook reads it (SQLAlchemy runs that hook with the request's context).
+_deadline: ContextVar[float | None] = ContextVar("todo_api_database_deadline", default=None)
+_WATCHDOG = "todo_api_watchdog"
+_IDLE_SINCE = "todo_api_idle_since"
+# The asyncio timeout around getting a connection fires this much after the watchdog, so
+# the watchdog's clean failure wins whenever a socket exists.
+_BACKSTOP_GRACE_SECONDS = 0.5
+
+
+def _install_watchdog(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _arm(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        deadline = _deadline.get()
+        if deadline is None:
+            return
+        _disarm(record)
+        loop = asyncio.get_running_loop()
+        record.info[_WATCHDOG] = loop.call_at(deadline, _sever, dbapi_connection.driver_connection)
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _checkin(_dbapi_connection: Any, record: Any) -> None:
+        _disarm(record)
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+
+def _disarm(record: Any) -> None:
+    watchdog: asyncio.TimerHandle | None = record.info.pop(_WATCHDOG, None)
+    if watchdog is not None:
+        watchdog.cancel()
+
+
+def _sever(connection: psycopg.AsyncConnection[Any]) -> None:
+    """Shut the socket of a connection whose request ran out of time.
+
+    Cancelling psycopg mid-query instead makes it ask the server to cancel and wait for the
+    answer, up to ten seconds on a blackholed network. A shut socket fails the pending read
+    at once with OperationalError, which SQLAlchemy treats as a disconnect: the connection
+    is invalidated, never returned to the pool for reuse, and the pool's older connections
+    are replaced on their next checkout.
+    """
+    try:
+        descriptor = connection.pgconn.socket
+        with socket.socket(fileno=os.dup(descriptor)) as duplicate:
+            duplicate.shutdown(socket.SHUT_RDWR)
+    except (OSError, psycopg.Error):
+        return
+    log.warning("database work overran its deadline; connection closed")
 
 
 def _create_sqlite_engine(url: URL, settings: Settings) -> AsyncEngine:
@@ -123,15 +211,61 @@ def _create_sqlite_engine(url: URL, settings: Settings) -> AsyncEngine:
     return engine
 
 
-async def transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """One transaction per request: committed when the route returns, rolled back on error."""
-    async with engine.begin() as connection:
+async def _checkout(engine: AsyncEngine, ping_after_idle_seconds: float) -> AsyncConnection:
+    """A pooled connection, pinged first if it idled a while.
+
+    A connection found dead by the ping is discarded and one fresh connection is tried, so a
+    restarted database or a pooler that dropped idle clients costs no request an error.
+    """
+    for attempt in (1, 2):
+        connection = await engine.connect()
+        try:
+            idle_since = connection.info.get(_IDLE_SINCE)
+            if (
+                idle_since is not None
+                and time.monotonic() - idle_since > ping_after_idle_seconds
+                and connection.dialect.name != "sqlite"
+            ):
+                await connection.exec_driver_sql("SELECT 1")
+        except DBAPIError as error:
+            await connection.close()
+            if error.connection_invalidated and attempt == 1:
+                continue
+            raise
+        except BaseException:
+            await connection.close()
+            raise
+        return connection
+    raise AssertionError("unreachable")
+
+
+async def transaction(
+    engine: AsyncEngine, timeout_seconds: float, ping_after_idle_seconds: float = 1.0
+) -> AsyncIterator[AsyncConnection]:
+    """One transaction per request: committed when the route returns, rolled back on error.
+
+    All of it must finish within `timeout_seconds`: the checkout arms a watchdog that cuts
+    the connection at the deadline, so a silent network fails the request with a 503
+    instead of hanging it.
+    """
+    deadline = asyncio.get_running_loop().time() + timeout_seconds
+    token = _deadline.set(deadline)
+    try:
+        async with asyncio.timeout_at(deadline + _BACKSTOP_GRACE_SECONDS):
+            connection = await _checkout(engine, ping_after_idle_seconds)
+    finally:
+        _deadline.reset(token)
+    try:
         yield connection
+        await connection.commit()
+    finally:
+        # Returning the connection rolls back whatever was not committed.
+        await connection.close()
 
 
 async def database_answers(engine: AsyncEngine, within_seconds: float) -> bool:
     try:
-        async with asyncio.timeout(within_seconds), engine.connect() as connection:
+        async with asynccontextmanager(transaction)(engine, within_seconds, 0) as connection:
             await connection.execute(text("SELECT 1"))
     except (SQLAlchemyError, OSError, TimeoutError):
         return False
@@ -145,9 +279,11 @@ async def wait_for_database(engine: AsyncEngine, settings: Settings) -> None:
     attempt = 1
     while True:
         try:
-            async with asyncio.timeout(settings.db_connect_timeout_seconds + 1):
-                async with engine.connect() as connection:
-                    await connection.execute(text("SELECT 1"))
+            within = settings.db_connect_timeout_seconds + settings.db_request_timeout_seconds
+            async with asynccontextmanager(transaction)(engine, within, 0) as connection:
+                await connection.execute(text("SELECT 1"))
+            if attempt > 1:
+                log.info("database answers", attempts=attempt)
             return
         except (DBAPIError, OSError, TimeoutError) as error:
             if time.monotonic() + delay > deadline:

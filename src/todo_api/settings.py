@@ -36,11 +36,22 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(default=10, ge=0, le=1000)
     db_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     db_connect_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
-    db_statement_timeout_seconds: float = Field(default=8.0, gt=0, le=600)
+    # Server-side limit, sent only on direct connections (PgBouncer refuses the option).
+    db_statement_timeout_seconds: float = Field(default=5.0, gt=0, le=600)
+    # Client-side bound on one request's database work (checkout, statements, commit): past
+    # it the connection is cut and the request answers 503, even if the network drops packets.
+    db_request_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    # A pooled connection idle for longer than this is pinged before use; busier ones are
+    # trusted, so the hot path pays no extra round trip. 0 pings on every checkout.
+    db_ping_after_idle_seconds: float = Field(default=1.0, ge=0)
     # Recycle below Neon's idle compute and pooler timeouts so no request meets a dead socket.
     db_pool_recycle_seconds: int = Field(default=240, ge=1)
     db_startup_wait_seconds: float = Field(default=30.0, ge=0, le=600)
-    # None means "decide from the URL": off for PgBouncer/Neon pooled hosts, on otherwise.
+    # The URL points at a transaction-mode pooler (PgBouncer): no server-side prepared
+    # statements, no startup `options`. None means "decide from the URL": Neon's `-pooler`
+    # hosts are pooled, and so is any URL used with DB_PREPARED_STATEMENTS=false.
+    db_pooled: bool | None = None
+    # None means "off when pooled, on otherwise".
     db_prepared_statements: bool | None = None
 
     jwt_secret: SecretStr | None = None

@@ -30,7 +30,12 @@ ResourcesDep = Annotated[Resources, Depends(get_resources)]
 
 
 async def get_connection(resources: ResourcesDep) -> AsyncIterator[AsyncConnection]:
-    async for connection in transaction(resources.engine):
+    settings = resources.settings
+    async for connection in transaction(
+        resources.engine,
+        settings.db_request_timeout_seconds,
+        settings.db_ping_after_idle_seconds,
+    ):
         yield connection
 
 
