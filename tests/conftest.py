@@ -83,6 +83,17 @@ def fresh_postgres_database(postgres_admin_url: str) -> Iterator[Callable[[], st
             )
 
 
+@pytest.fixture
+def migrated_postgres_url(request: pytest.FixtureRequest) -> str:
+    """A new, migrated PostgreSQL database for tests that only make sense there."""
+    if not os.environ.get(POSTGRES_ENV):
+        pytest.skip(f"needs PostgreSQL: set {POSTGRES_ENV}")
+    factory: Callable[[], str] = request.getfixturevalue("fresh_postgres_database")
+    url = factory()
+    migrations.upgrade(make_url(url))
+    return url
+
+
 @pytest.fixture(scope="session")
 def empty_database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory

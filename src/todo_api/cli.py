@@ -24,11 +24,14 @@ def _serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     from todo_api import migrations
+    from todo_api.observability import configure_logging
 
     settings = _settings_or_exit()
     # A new user on the SQLite default should just be able to start; deployed environments
     # migrate as a separate, deliberate step.
     if settings.environment == "development" and not args.no_migrate:
+        # Configured first, so that waiting for a cold database is logged like the app logs.
+        configure_logging(settings)
         migrations.upgrade()
     uvicorn.run(
         "todo_api.app:create_app",
@@ -45,8 +48,9 @@ def _serve(args: argparse.Namespace) -> None:
 
 def _migrate(args: argparse.Namespace) -> None:
     from todo_api import migrations
+    from todo_api.observability import configure_logging
 
-    _settings_or_exit()
+    configure_logging(_settings_or_exit())
     if args.downgrade:
         migrations.downgrade(revision=args.revision)
     else:

@@ -9,7 +9,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 import todo_api.tasks.models  # noqa: F401  (registers the tables on the metadata)
-from todo_api.database import create_engine
+from todo_api.database import create_engine, wait_for_database
 from todo_api.settings import load_settings
 
 config = context.config
@@ -33,6 +33,8 @@ async def _run_online() -> None:
     url = config.attributes.get("url") or settings.migration_url
     engine = create_engine(settings, url)
     try:
+        # `serve` migrates before the app starts: a cold database is waited out here too.
+        await wait_for_database(engine, settings)
         async with engine.connect() as connection:
             await connection.run_sync(_run)
             await connection.commit()
