@@ -51,6 +51,14 @@ def _migrate(args: argparse.Namespace) -> None:
     from todo_api.observability import configure_logging
 
     configure_logging(_settings_or_exit())
+    if args.check:
+        found = migrations.differences()
+        for difference in found:
+            print(f"  {difference}")
+        if found:
+            raise SystemExit("todo-api: the database and the models differ (see above)")
+        print("the database matches the models")
+        return
     if args.downgrade:
         migrations.downgrade(revision=args.revision)
     else:
@@ -90,6 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help="apply database migrations")
     migrate.add_argument("revision", nargs="?", default="head")
     migrate.add_argument("--downgrade", action="store_true", help="downgrade to REVISION")
+    migrate.add_argument(
+        "--check",
+        action="store_true",
+        help="exit non-zero when the database schema and the models differ",
+    )
     migrate.set_defaults(handler=_migrate)
 
     token = commands.add_parser("token", help="mint a token signed with JWT_SECRET")

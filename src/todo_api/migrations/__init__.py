@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from importlib.resources import files
+from typing import Any
 
 from alembic import command
+from alembic.autogenerate import compare_metadata
 from alembic.config import Config
-from sqlalchemy.engine import URL
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import MetaData
+from sqlalchemy.engine import URL, Connection
+from sqlmodel import SQLModel
 
 
 def alembic_config(url: URL | None = None) -> Config:
@@ -23,3 +28,43 @@ def upgrade(url: URL | None = None, revision: str = "head") -> None:
 
 def downgrade(url: URL | None = None, revision: str = "base") -> None:
     command.downgrade(alembic_config(url), revision)
+
+
+# Alembic compares a TypeDecorator (UTCDateTime) by its impl, timezone flag included, and
+# the models give every string an explicit length, so the strict comparison holds as is.
+COMPARE_OPTIONS: dict[str, Any] = {"compare_type": True, "compare_server_default": True}
+
+
+def schema_differences(connection: Connection, metadata: MetaData | None = None) -> list[Any]:
+    """What autogenerate would change to make the database match the models: [] when in step."""
+    import todo_api.tasks.models  # noqa: F401  (registers the tables on the metadata)
+
+    context = MigrationContext.configure(connection, opts=COMPARE_OPTIONS)
+    differences: list[Any] = compare_metadata(context, metadata or SQLModel.metadata)
+    return [
+        difference
+        for difference in differences
+        # Alembic's own bookkeeping table is not part of the models.
+        if not (difference[0] == "remove_table" and difference[1].name == "alembic_version")
+    ]
+
+
+def differences(url: URL | None = None) -> list[Any]:
+    """`schema_differences` against the migration database (DATABASE_MIGRATION_URL)."""
+    import asyncio
+
+    from todo_api.database import create_engine
+    from todo_api.settings import load_settings
+
+    settings = load_settings()
+
+    async def compare() -> list[Any]:
+        engine = create_engine(settings, url or settings.migration_url)
+        try:
+            async with engine.connect() as connection:
+                found: list[Any] = await connection.run_sync(schema_differences)
+                return found
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(compare())
