@@ -83,10 +83,16 @@ def uses_transaction_pooler(url: URL, settings: Settings) -> bool:
     return is_pooled_host(url) or settings.db_prepared_statements is False
 
 
-def create_engine(settings: Settings, url: URL | None = None) -> AsyncEngine:
+def create_engine(
+    settings: Settings, url: URL | None = None, *, for_migrations: bool = False
+) -> AsyncEngine:
     url = url or settings.sqlalchemy_url
     if url.get_backend_name() == "sqlite":
         return _create_sqlite_engine(url, settings)
+    if for_migrations:
+        # An index build on a big table may take minutes: the request-sized statement
+        # timeout is for the app only.
+        settings = settings.model_copy(update={"db_statement_timeout_seconds": None})
     return _create_postgres_engine(url, settings)
 
 
@@ -112,7 +118,7 @@ def postgres_connect_args(url: URL, settings: Settings) -> dict[str, Any]:
     # PgBouncer in transaction mode loses server-side prepared statements between
     # transactions, so psycopg must not prepare there.
     connect_args["prepare_threshold"] = 5 if prepared else None
-    if not pooled:
+    if not pooled and settings.db_statement_timeout_seconds is not None:
         # PgBouncer rejects unknown startup parameters, so the timeout is only set directly.
         # Neon may already use `options` (endpoint=...) in the URL: append, do not replace.
         statement_ms = int(settings.db_statement_timeout_seconds * 1000)

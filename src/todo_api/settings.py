@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     db_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     db_connect_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     # Server-side limit, sent only on direct connections (PgBouncer refuses the option).
-    db_statement_timeout_seconds: float = Field(default=5.0, gt=0, le=600)
+    db_statement_timeout_seconds: float | None = Field(default=5.0, gt=0, le=600)
     # Client-side bound on one request's database work (checkout, statements, commit): past
     # it the connection is cut and the request answers 503, even if the network drops packets.
     db_request_timeout_seconds: float = Field(default=5.0, gt=0, le=60)

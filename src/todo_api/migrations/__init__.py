@@ -59,7 +59,7 @@ def differences(url: URL | None = None) -> list[Any]:
     settings = load_settings()
 
     async def compare() -> list[Any]:
-        engine = create_engine(settings, url or settings.migration_url)
+        engine = create_engine(settings, url or settings.migration_url, for_migrations=True)
         try:
             async with engine.connect() as connection:
                 found: list[Any] = await connection.run_sync(schema_differences)

@@ -32,7 +32,7 @@ def _run(connection: Connection) -> None:
 async def _run_online() -> None:
     settings = load_settings()
     url = config.attributes.get("url") or settings.migration_url
-    engine = create_engine(settings, url)
+    engine = create_engine(settings, url, for_migrations=True)
     try:
         # `serve` migrates before the app starts: a cold database is waited out here too.
         await wait_for_database(engine, settings)

@@ -1,0 +1,93 @@
+"""The owner-scoped list stays an index walk as the table grows (PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+
+from tests.conftest import POSTGRES_ENV
+from todo_api import migrations
+from todo_api.database import create_engine
+from todo_api.settings import Settings
+from todo_api.tasks import service
+from todo_api.tasks.schemas import TaskSort
+
+USERS = 1_000
+TASKS_PER_USER = 100  # 100,000 rows
+
+SEED = f"""
+INSERT INTO tasks (id, user_id, title, description, completed, created_at, updated_at)
+SELECT gen_random_uuid(), 'user-' || mod(n, {USERS}), 'task ' || n, NULL, mod(n, 3) = 0,
+       now() - n * interval '1 second', now() - n * interval '1 second'
+FROM generate_series(1, {USERS * TASKS_PER_USER}) AS n
+"""
+
+
+def nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from nodes(child)
+
+
+@pytest.fixture(scope="module")
+def seeded_settings(request: pytest.FixtureRequest) -> Settings:
+    if not os.environ.get(POSTGRES_ENV):
+        pytest.skip(f"needs PostgreSQL: set {POSTGRES_ENV}")
+    url: str = request.getfixturevalue("fresh_postgres_database")()
+    migrations.upgrade(make_url(url))
+    libpq = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(libpq) as connection:
+        connection.execute(SEED)
+        connection.execute("ANALYZE tasks")
+    return Settings(_env_file=None, database_url=url)  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    ("sort", "index"),
+    [
+        ("-created_at", "ix_tasks_user_id_created_at_id"),
+        ("created_at", "ix_tasks_user_id_created_at_id"),
+        ("-updated_at", "ix_tasks_user_id_updated_at_id"),
+    ],
+)
+async def test_list_query_walks_the_owner_index_without_sorting(
+    seeded_settings: Settings, sort: TaskSort, index: str
+) -> None:
+    engine = create_engine(seeded_settings)
+    captured: list[tuple[str, Any]] = []
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        captured.append((statement, parameters))
+
+    try:
+        async with engine.connect() as connection:
+            # The very statement the route runs, captured on its way to the driver.
+            page = await service.list_tasks(
+                connection, "user-7", limit=50, offset=0, completed=None, query=None, sort=sort
+            )
+            assert page.total == TASKS_PER_USER
+            statement, parameters = captured[-1]
+            result = await connection.exec_driver_sql(
+                f"EXPLAIN (FORMAT JSON) {statement}", parameters
+            )
+            raw = result.scalar_one()
+    finally:
+        await engine.dispose()
+    plan = (raw if isinstance(raw, list) else json.loads(raw))[0]["Plan"]
+    kinds = {node["Node Type"] for node in nodes(plan)}
+    scans = [
+        node
+        for node in nodes(plan)
+        if node["Node Type"] in ("Index Scan", "Index Only Scan", "Index Scan Backward")
+    ]
+    assert any(node.get("Index Name") == index for node in scans), json.dumps(plan, indent=1)
+    assert "Sort" not in kinds, json.dumps(plan, indent=1)
+    assert "Seq Scan" not in kinds, json.dumps(plan, indent=1)
