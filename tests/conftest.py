@@ -32,8 +32,37 @@ TEST_SECRET = "test-secret-that-is-long-enough-for-production-use"
 POSTGRES_ENV = "TEST_POSTGRES_URL"
 
 
+# Set up by `.ci/neon-like`: a TLS + scram PostgreSQL used with sslmode=require and
+# channel_binding=require, and PgBouncer in transaction mode in front of it. Both hold one
+# shared database, so only the task modules run there (each test owns its users' data).
+NEONLIKE_ENVS = {"neonlike": "TEST_NEONLIKE_URL", "pgbouncer": "TEST_PGBOUNCER_URL"}
+NEONLIKE_MODULES = {"tests.test_tasks", "tests.test_task_list", "tests.test_concurrency"}
+# PgBouncer here is not a Neon `-pooler` host, so it is declared the way an operator would.
+BACKEND_SETTINGS: dict[str, dict[str, Any]] = {"pgbouncer": {"db_prepared_statements": False}}
+
+
 def backends() -> list[str]:
+    """Backends where tests may create empty databases of their own."""
     return ["sqlite", "postgresql"] if os.environ.get(POSTGRES_ENV) else ["sqlite"]
+
+
+def task_backends() -> list[str]:
+    return backends() + [name for name, env in NEONLIKE_ENVS.items() if os.environ.get(env)]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    kept, dropped = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        backend = callspec.params.get("database_backend") if callspec else None
+        module = getattr(getattr(item, "module", None), "__name__", "")
+        if backend in NEONLIKE_ENVS and module not in NEONLIKE_MODULES:
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -42,7 +71,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_report_header() -> str:
-    return f"database backends: {', '.join(backends())}"
+    return f"database backends: {', '.join(task_backends())}"
 
 
 @pytest.fixture(scope="session")
@@ -110,16 +139,27 @@ def empty_database_url(
     return create
 
 
-@pytest.fixture(scope="session", params=backends())
-def database_url(request: pytest.FixtureRequest, empty_database_url: Callable[[str], str]) -> str:
+@pytest.fixture(scope="session", params=task_backends())
+def database_backend(request: pytest.FixtureRequest) -> str:
+    backend: str = request.param
+    return backend
+
+
+@pytest.fixture(scope="session")
+def database_url(database_backend: str, empty_database_url: Callable[[str], str]) -> str:
     """A migrated database of each configured backend, shared by the tests of one run."""
-    url = empty_database_url(request.param)
+    if database_backend in NEONLIKE_ENVS:
+        url = os.environ[NEONLIKE_ENVS[database_backend]]
+        # Migrations take the direct URL, as DATABASE_MIGRATION_URL does in production.
+        migrations.upgrade(make_url(os.environ.get("TEST_NEONLIKE_URL", url)))
+        return url
+    url = empty_database_url(database_backend)
     migrations.upgrade(make_url(url))
     return url
 
 
 @pytest.fixture
-def settings_factory(database_url: str) -> Callable[..., Settings]:
+def settings_factory(database_url: str, database_backend: str) -> Callable[..., Settings]:
     def make(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
             "database_url": database_url,
@@ -127,6 +167,7 @@ def settings_factory(database_url: str) -> Callable[..., Settings]:
             "environment": "development",
             "log_format": "json",
             "db_startup_wait_seconds": 5,
+            **BACKEND_SETTINGS.get(database_backend, {}),
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]
