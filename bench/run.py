@@ -414,6 +414,51 @@ def postmaster_pid(db: Database) -> int | None:
     return None
 
 
+@dataclass
+class PostgresSample:
+    cpu_by_pid: dict[int, float]
+    sessions: int
+
+    def cpu_since(self, earlier: PostgresSample) -> float:
+        return sum(cpu - earlier.cpu_by_pid.get(pid, 0.0) for pid, cpu in self.cpu_by_pid.items())
+
+
+class PostgresMonitor:
+    """CPU of the PostgreSQL processes that work for the benchmark database.
+
+    PostgreSQL may serve other databases on the same machine (other people's tests): only
+    the backends connected to the benchmark database and the shared writer processes
+    (WAL writer, background writer, checkpointer) are counted. One connection, opened once,
+    so that watching adds no sessions.
+    """
+
+    SHARED = ("walwriter", "background writer", "checkpointer")
+
+    def __init__(self, db: Database) -> None:
+        self._conn = db.connect()
+
+    def sample(self) -> PostgresSample:
+        self._conn.execute("SELECT pg_stat_clear_snapshot()")
+        pids = [
+            int(row[0])
+            for row in self._conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE (datname = current_database() "
+                "AND pid <> pg_backend_pid()) OR backend_type = ANY(%s)",
+                (list(self.SHARED),),
+            )
+        ]
+        row = self._conn.execute(
+            "SELECT sessions FROM pg_stat_database WHERE datname = current_database()"
+        ).fetchone()
+        return PostgresSample(
+            cpu_by_pid={pid: cpu_seconds([pid]) for pid in pids},
+            sessions=int(row[0]) if row else 0,
+        )
+
+    def close(self) -> None:
+        self._conn.close()
+
+
 def rss_kib(pid: int) -> int:
     total = 0
     for member in _tree(pid):
@@ -492,7 +537,9 @@ def start_server(
     else:
         command = [sys.executable, "-m", "uvicorn", "baseline:app", "--app-dir", str(BENCH_DIR)]
         command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers)]
-        command += ["--no-access-log", "--no-server-header", "--log-level", "warning"]
+        # As the service runs uvicorn: no access log, no Server header, no proxy headers.
+        command += ["--no-access-log", "--no-server-header", "--no-proxy-headers"]
+        command += ["--log-level", "warning"]
     command = ["taskset", "-c", cpu_list(args.server_cpu_set), *command]
     log_path = work_dir / f"{name}.log"
     with log_path.open("wb") as log_file:
@@ -645,6 +692,7 @@ class Run:
     server_cpu_us_per_request: float
     postgres_cpu_us_per_request: float
     wrk_cpu_us_per_request: float
+    new_db_sessions: int
     foreign_cpu_percent: float
     errors: dict[str, int] = field(default_factory=dict)
 
@@ -697,9 +745,10 @@ def run_wrk(
         str(data_path),
     ]
     server_pids = _tree(server.process.pid)
-    postgres = _tree(args.postmaster) if args.postmaster else []
+    monitor: PostgresMonitor = args.monitor
     before = cpu_times()
-    server_before, postgres_before = cpu_seconds(server_pids), cpu_seconds(postgres)
+    server_before = cpu_seconds(server_pids)
+    postgres_before = monitor.sample()
     with (
         tempfile.TemporaryFile("w+") as stdout,
         tempfile.TemporaryFile("w+") as stderr,
@@ -712,9 +761,8 @@ def run_wrk(
             raise BenchError(f"wrk did not finish: {shlex.join(command)}") from error
         after = cpu_times()
         server_used = cpu_seconds(server_pids) - server_before
-        postgres_used = cpu_seconds(_tree(args.postmaster) if args.postmaster else []) - (
-            postgres_before
-        )
+        postgres_after = monitor.sample()
+        postgres_used = postgres_after.cpu_since(postgres_before)
         stdout.seek(0)
         stderr.seek(0)
         result = subprocess.CompletedProcess(
@@ -757,6 +805,7 @@ def run_wrk(
         wrk_cpu_us_per_request=_per_request(wrk_used, raw["requests"]),
         # CPU that neither the server, wrk nor PostgreSQL used: other work on the machine,
         # in % of one core. Above a few % the run was disturbed.
+        new_db_sessions=postgres_after.sessions - postgres_before.sessions,
         foreign_cpu_percent=_foreign(
             machine_used - server_used - postgres_used - wrk_used, seconds_taken
         ),
@@ -842,7 +891,8 @@ def measure(
                     f"non-2xx {run.status_errors} socket errors {run.socket_errors} "
                     f"cpu server {run.server_cpu_busy:.0f}% loadgen {run.loadgen_cpu_busy:.0f}% "
                     f"{run.server_cpu_us_per_request:.0f}+{run.postgres_cpu_us_per_request:.0f} "
-                    f"us/req other {run.foreign_cpu_percent:.0f}%"
+                    f"us/req, {run.new_db_sessions} new sessions, "
+                    f"other {run.foreign_cpu_percent:.0f}%"
                 )
                 if workload in WRITE_WORKLOADS:
                     reset_writes(db, seeded)
@@ -875,6 +925,7 @@ class Summary:
     loadgen_cpu_busy: float
     server_cpu_us_per_request: float
     postgres_cpu_us_per_request: float
+    new_db_sessions: float
     foreign_cpu_percent: float
 
 
@@ -896,6 +947,7 @@ def summarise(runs: list[Run], phase: str) -> dict[tuple[str, str], Summary]:
             postgres_cpu_us_per_request=statistics.median(
                 run.postgres_cpu_us_per_request for run in group
             ),
+            new_db_sessions=statistics.median(run.new_db_sessions for run in group),
             foreign_cpu_percent=max(run.foreign_cpu_percent for run in group),
         )
         for key, group in grouped.items()
@@ -966,14 +1018,15 @@ def report(
         "of the server process(es) and of PostgreSQL (all its processes), how busy the "
         f"server CPUs ({cpu_list(args.server_cpu_set)}) and the load generator + PostgreSQL "
         f"CPUs ({cpu_list(args.loadgen_cpu_set)}) were, and the most CPU that other programs "
-        "on the machine took in any round (% of one core; a few % is noise):"
+        "on the machine took in any round (% of one core; a few % is noise). New DB sessions: "
+        "connections PostgreSQL accepted during a run (pool growth or churn):"
     )
     lines.append("")
     lines.append(
         "| workload | target | server CPU us/req | PostgreSQL CPU us/req | server CPUs busy "
-        "| loadgen CPUs busy | other programs |"
+        "| loadgen CPUs busy | new DB sessions | other programs |"
     )
-    lines.append("|---|---|---:|---:|---:|---:|---:|")
+    lines.append("|---|---|---:|---:|---:|---:|---:|---:|")
     for workload in args.workloads:
         for target in targets:
             summary = small.get((workload, target))
@@ -982,7 +1035,8 @@ def report(
             lines.append(
                 f"| {workload} | {target} | {summary.server_cpu_us_per_request:,.0f} | "
                 f"{summary.postgres_cpu_us_per_request:,.0f} | {summary.server_cpu_busy:.0f}% | "
-                f"{summary.loadgen_cpu_busy:.0f}% | {summary.foreign_cpu_percent:.0f}% |"
+                f"{summary.loadgen_cpu_busy:.0f}% | {summary.new_db_sessions:.0f} | "
+                f"{summary.foreign_cpu_percent:.0f}% |"
             )
     if big:
         lines.append("")
@@ -1126,7 +1180,6 @@ def _bench(args: argparse.Namespace, command: str, started: float) -> int:
     context: dict[str, Any] = {"rss_kib": {}, "grow_seconds": 0.0}
     with fresh_database(args.admin_url) as db:
         migrate(db, secret, work_dir)
-        args.postmaster = postmaster_pid(db)
         seeded = seed(db, args.users, args.tasks_per_user, secret)
         context["rows_main"] = count_tasks(db)
         data_path = work_dir / "data.lua"
@@ -1140,6 +1193,7 @@ def _bench(args: argparse.Namespace, command: str, started: float) -> int:
             context["postgres"] = f"{tool_versions(db).split('; ')[1]}, {pinning}"
             context["tools"] = tool_versions(db)
             servers: dict[str, Server] = {}
+            args.monitor = PostgresMonitor(db)
             try:
                 for name in args.targets:
                     servers[name] = start_server(name, db, secret, args, work_dir)
@@ -1160,6 +1214,7 @@ def _bench(args: argparse.Namespace, command: str, started: float) -> int:
                 if args.profile is not None:
                     profile(servers, args, db, seeded, data_path)
             finally:
+                args.monitor.close()
                 for server in servers.values():
                     stop_server(server)
     text, verdicts = report(args, runs, context)
