@@ -115,6 +115,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "(needs py-spy; profiled runs are not part of the table)",
     )
     parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        help="before each run, wait up to this many seconds for other programs to leave the "
+        "CPUs below 15%% of a core (20; smoke 0)",
+    )
+    parser.add_argument(
         "--check-targets",
         action="store_true",
         help="exit non-zero when the service misses a performance target",
@@ -127,6 +133,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "rounds": 1 if smoke else 3,
         "users": 10 if smoke else 100,
         "tasks_per_user": 10 if smoke else 50,
+        "quiet_wait": 0 if smoke else 20,
     }
     for name, value in defaults.items():
         if getattr(args, name) is None:
@@ -709,6 +716,21 @@ def cpu_times() -> dict[int, tuple[int, int]]:
     return times
 
 
+QUIET_PERCENT = 15.0
+
+
+def wait_for_quiet(limit_seconds: float) -> float:
+    """Wait until the machine is nearly idle (our servers idle between runs); returns busy %."""
+    deadline = time.monotonic() + limit_seconds
+    while True:
+        before = cpu_times()
+        time.sleep(1)
+        after = cpu_times()
+        busy = 100 * sum(after[cpu][0] - before[cpu][0] for cpu in after) / CLOCK_TICKS
+        if busy < QUIET_PERCENT or time.monotonic() >= deadline:
+            return busy
+
+
 def busy_percent(
     before: dict[int, tuple[int, int]], after: dict[int, tuple[int, int]], cpus: list[int]
 ) -> float:
@@ -870,6 +892,13 @@ def measure(
                 names.reverse()
             for name in names:
                 server = servers[name]
+                if args.quiet_wait:
+                    waited = time.monotonic()
+                    busy = wait_for_quiet(args.quiet_wait)
+                    if time.monotonic() - waited > 1.5:
+                        log(f"waited {time.monotonic() - waited:.0f} s for a quiet machine")
+                    if busy >= QUIET_PERCENT:
+                        log(f"machine still {busy:.0f}% busy with other programs; measuring anyway")
                 if args.warmup:
                     warm = run_wrk(server, workload, args.warmup, args, data_path)
                     if workload in WRITE_WORKLOADS:
