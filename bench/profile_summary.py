@@ -69,7 +69,12 @@ def summarise(path: Path, top: int) -> str:
         if not stack:
             continue
         count = int(count_text)
-        frames = [re.sub(r":\d+\)$", ")", frame) for frame in stack.split(";")[1:]]
+        # py-spy raw lines: process;[thread;]frame;frame... (threads with --threads).
+        frames = [
+            re.sub(r":\d+\)$", ")", frame)
+            for frame in stack.split(";")[1:]
+            if not frame.startswith("thread (")
+        ]
         if not frames:
             continue
         if IDLE_LEAVES.match(frames[-1]):

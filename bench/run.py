@@ -1116,7 +1116,8 @@ def report(
     lines.append("")
     lines.append(
         "Ratios are service / baseline. Where the time goes (medians): CPU time per request "
-        "of the server process(es) and of PostgreSQL (all its processes), how busy the "
+        "of the server process(es) and of PostgreSQL (the benchmark database's backends and "
+        "its WAL writer, background writer and checkpointer), how busy the "
         f"server CPUs ({cpu_list(args.server_cpu_set)}) and the load generator + PostgreSQL "
         f"CPUs ({cpu_list(args.loadgen_cpu_set)}) were, and the most CPU that other programs "
         "on the machine took in any round (% of one core; a few % is noise). New DB sessions: "
@@ -1245,6 +1246,7 @@ def profile(
                     "--output",
                     str(output),
                     "--nonblocking",
+                    "--threads",
                 ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
