@@ -416,6 +416,11 @@ def postgres_pinned(db: Database, cpus: list[int], enabled: bool, nice: int) -> 
     try:
         pids = [postmaster, *_children(postmaster)]
         saved = {pid: os.sched_getaffinity(pid) for pid in pids}
+        if saved[postmaster] == set(cpus) != os.sched_getaffinity(0):
+            # Already on exactly our CPUs: left so by a run that was killed outright. Give
+            # it back every CPU this process may use rather than keep it pinned for good.
+            log("PostgreSQL was already pinned to the load generator's CPUs; will unpin it")
+            saved = dict.fromkeys(pids, os.sched_getaffinity(0))
         for pid in pids:
             os.sched_setaffinity(pid, cpus)
     except OSError as error:
