@@ -1,0 +1,430 @@
+"""The bare baseline the service is measured against: a raw ASGI callable, no framework, no ORM.
+
+It serves only what the benchmark's workloads use (`GET /tasks?limit=&offset=`, `POST /tasks`,
+`GET /tasks/{id}`, `PATCH /tasks/{id}`, `GET /health`), with the same SQL statements as the
+service (copied from what SQLAlchemy emits), the same driver settings (psycopg 3 async,
+prepare_threshold=5, statement_timeout), one transaction per request, PyJWT verification of
+the same HS256 bearer token with the same checks (exp required, sub a non-empty string of at
+most 255 characters, 30 s leeway) and the same JSON response bodies, rendered with orjson.
+What it leaves out is what the comparison is about: routing, dependency injection, pydantic
+validation and serialisation, SQLAlchemy's pool and statement compilation.
+
+Configuration comes from the environment: DATABASE_URL (postgresql://...), JWT_SECRET and
+BASELINE_POOL_SIZE (default 20, the service's pool_size 10 + max_overflow 10).
+
+Run: uvicorn baseline:app --app-dir bench --no-access-log --no-server-header
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+import jwt
+import orjson
+import psycopg
+from psycopg import AsyncConnection
+from psycopg.pq import TransactionStatus
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+MAX_BODY_BYTES = 1_048_576
+MAX_TOKEN_LENGTH = 8192
+MAX_SUBJECT_LENGTH = 255
+TITLE_MAX_LENGTH = 255
+DESCRIPTION_MAX_LENGTH = 10_000
+LEEWAY_SECONDS = 30
+STATEMENT_TIMEOUT_MS = 8000
+
+# The statements the service sends (SQLAlchemy's rendering, casts included), so PostgreSQL
+# does the same work for both targets.
+_COLUMNS = (
+    "tasks.id, tasks.title, tasks.description, tasks.completed, tasks.created_at, "
+    "tasks.updated_at, tasks.completed_at"
+)
+INSERT_SQL = (
+    "INSERT INTO tasks (id, user_id, title, description, completed, created_at, updated_at, "
+    "completed_at) VALUES (%(id)s::UUID, %(user_id)s::VARCHAR, %(title)s::VARCHAR, "
+    "%(description)s::VARCHAR, %(completed)s, %(created_at)s::TIMESTAMP WITH TIME ZONE, "
+    "%(updated_at)s::TIMESTAMP WITH TIME ZONE, %(completed_at)s::TIMESTAMP WITH TIME ZONE) "
+    f"RETURNING {_COLUMNS}"
+)
+GET_SQL = (
+    f"SELECT {_COLUMNS} \nFROM tasks \n"
+    "WHERE tasks.id = %(id_1)s::UUID AND tasks.user_id = %(user_id_1)s::VARCHAR"
+)
+LIST_SQL = (
+    f"SELECT {_COLUMNS}, count(*) OVER () AS total \nFROM tasks \n"
+    "WHERE tasks.user_id = %(user_id_1)s::VARCHAR ORDER BY tasks.created_at DESC, "
+    "tasks.id DESC \n LIMIT %(param_1)s::INTEGER OFFSET %(param_2)s::INTEGER"
+)
+COUNT_SQL = "SELECT count(*) AS count_1 \nFROM tasks \nWHERE tasks.user_id = %(user_id_1)s::VARCHAR"
+EXISTS_SQL = "SELECT 1 AS anon_1 \nFROM tasks \nWHERE tasks.id = %(id_1)s::UUID"
+UPDATE_WHERE = (
+    " WHERE tasks.id = %(id_1)s::UUID AND tasks.user_id = %(user_id_1)s::VARCHAR "
+    f"RETURNING {_COLUMNS}"
+)
+_SET_CLAUSES = {
+    "title": "title=%(title)s::VARCHAR",
+    "description": "description=%(description)s::VARCHAR",
+}
+_COMPLETED_SET = (
+    "completed=%(completed)s, "
+    "completed_at=coalesce(tasks.completed_at, %(param_1)s::TIMESTAMP WITH TIME ZONE)"
+)
+_NOT_COMPLETED_SET = "completed=%(completed)s, completed_at=%(completed_at)s"
+_FIELDS = ("id", "title", "description", "completed", "created_at", "updated_at", "completed_at")
+
+
+class HTTPError(Exception):
+    def __init__(self, status: int, detail: str, headers: list[tuple[bytes, bytes]] | None = None):
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.headers = headers or []
+
+
+_TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    413: "Content Too Large",
+    422: "Unprocessable Content",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+_INVALID_TOKEN = [(b"www-authenticate", b'Bearer error="invalid_token"')]
+
+
+class ConnectionPool:
+    """At most `max_size` connections, opened on demand and kept: no framework pool."""
+
+    def __init__(self, conninfo: str, max_size: int) -> None:
+        self._conninfo = conninfo
+        self._slots = asyncio.Semaphore(max_size)
+        self._idle: list[AsyncConnection[Any]] = []
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[AsyncConnection[Any]]:
+        async with self._slots:
+            conn = self._idle.pop() if self._idle else await self._connect()
+            try:
+                yield conn
+            finally:
+                healthy = not conn.closed and conn.info.transaction_status == TransactionStatus.IDLE
+                if healthy:
+                    self._idle.append(conn)
+                else:
+                    await conn.close()
+
+    async def _connect(self) -> AsyncConnection[Any]:
+        return await psycopg.AsyncConnection.connect(
+            self._conninfo,
+            prepare_threshold=5,
+            connect_timeout=5,
+            application_name="todo-bench-baseline",
+            # The service converts timestamps to UTC in Python; here the session does it.
+            options=f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c timezone=UTC",
+        )
+
+    async def close(self) -> None:
+        while self._idle:
+            await self._idle.pop().close()
+
+
+class Baseline:
+    def __init__(self) -> None:
+        self.pool: ConnectionPool | None = None
+        self.secret = ""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        try:
+            status, body, headers = await self._route(scope, receive)
+        except HTTPError as error:
+            status, headers = error.status, error.headers
+            body = orjson.dumps(
+                {
+                    "type": "about:blank",
+                    "title": _TITLES.get(error.status, "Error"),
+                    "status": error.status,
+                    "detail": error.detail,
+                }
+            )
+            headers = [*headers, (b"content-type", b"application/problem+json")]
+        else:
+            headers = [*headers, (b"content-type", b"application/json")]
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self.secret = os.environ["JWT_SECRET"]
+                self.pool = ConnectionPool(
+                    os.environ["DATABASE_URL"], int(os.environ.get("BASELINE_POOL_SIZE", "20"))
+                )
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self.pool is not None:
+                    await self.pool.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _route(
+        self, scope: Scope, receive: Receive
+    ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+        path: str = scope["path"]
+        method: str = scope["method"]
+        if path == "/health":
+            return 200, b'{"status":"ok"}', []
+        if path == "/tasks":
+            owner = self._authenticate(scope)
+            if method == "GET":
+                return 200, await self._list(owner, scope["query_string"]), []
+            if method == "POST":
+                data = _create_body(await _read_json(receive))
+                task = await self._create(owner, data)
+                location = f"/tasks/{task['id']}".encode()
+                return 201, orjson.dumps(task, option=orjson.OPT_UTC_Z), [(b"location", location)]
+            raise HTTPError(405, "Method not allowed.")
+        if path.startswith("/tasks/") and path.count("/") == 2:
+            owner = self._authenticate(scope)
+            task_id = _task_id(path[len("/tasks/") :])
+            if method == "GET":
+                task = await self._one(GET_SQL, {"id_1": task_id, "user_id_1": owner}, task_id)
+            elif method == "PATCH":
+                changes = _patch_body(await _read_json(receive))
+                task = await self._patch(owner, task_id, changes)
+            else:
+                raise HTTPError(405, "Method not allowed.")
+            return 200, orjson.dumps(task, option=orjson.OPT_UTC_Z), []
+        raise HTTPError(404, "Not found.")
+
+    def _authenticate(self, scope: Scope) -> str:
+        token = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                scheme, _, credentials = value.decode("latin-1").partition(" ")
+                if scheme.lower() == "bearer":
+                    token = credentials.strip()
+                break
+        if not token:
+            raise HTTPError(401, "A bearer token is required.", [(b"www-authenticate", b"Bearer")])
+        if len(token) > MAX_TOKEN_LENGTH:
+            raise HTTPError(401, "The bearer token is invalid or expired.", _INVALID_TOKEN)
+        try:
+            claims = jwt.decode(
+                token,
+                self.secret,
+                algorithms=["HS256"],
+                leeway=LEEWAY_SECONDS,
+                options={"require": ["exp", "sub"]},
+            )
+        except (jwt.PyJWTError, ValueError, TypeError):
+            raise HTTPError(
+                401, "The bearer token is invalid or expired.", _INVALID_TOKEN
+            ) from None
+        subject = claims.get("sub")
+        if not isinstance(subject, str) or not subject or len(subject) > MAX_SUBJECT_LENGTH:
+            raise HTTPError(401, "The bearer token is invalid or expired.", _INVALID_TOKEN)
+        return subject
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncConnection[Any]]:
+        assert self.pool is not None
+        async with self.pool.connection() as conn:
+            try:
+                yield conn
+            except BaseException:
+                await conn.rollback()
+                raise
+            else:
+                await conn.commit()
+
+    async def _list(self, owner: str, query_string: bytes) -> bytes:
+        limit, offset = 50, 0
+        for name, value in parse_qsl(query_string.decode("latin-1")):
+            if name in ("limit", "offset"):
+                try:
+                    number = int(value)
+                except ValueError:
+                    raise HTTPError(422, f"{name} must be an integer.") from None
+                if name == "limit":
+                    if not 1 <= number <= 200:
+                        raise HTTPError(422, "limit must be 1 to 200.")
+                    limit = number
+                else:
+                    if not 0 <= number <= 2**63 - 1:
+                        raise HTTPError(422, "offset must be 0 or more.")
+                    offset = number
+        params = {"user_id_1": owner, "param_1": limit, "param_2": offset}
+        async with self._transaction() as conn:
+            rows = await (await conn.execute(LIST_SQL, params)).fetchall()
+            if rows:
+                total = rows[0][7]
+            elif offset == 0:
+                total = 0
+            else:
+                cursor = await conn.execute(COUNT_SQL, {"user_id_1": owner})
+                total = (await cursor.fetchone() or (0,))[0]
+        items = [dict(zip(_FIELDS, row, strict=False)) for row in rows]
+        return orjson.dumps(
+            {"items": items, "total": total, "limit": limit, "offset": offset},
+            option=orjson.OPT_UTC_Z,
+        )
+
+    async def _create(self, owner: str, data: dict[str, Any]) -> dict[str, Any]:
+        now = datetime.now(UTC)
+        params = {
+            "id": uuid.uuid4(),
+            "user_id": owner,
+            "title": data["title"],
+            "description": data.get("description"),
+            "completed": data.get("completed", False),
+            "created_at": now,
+            "updated_at": now,
+            "completed_at": now if data.get("completed") else None,
+        }
+        async with self._transaction() as conn:
+            row = await (await conn.execute(INSERT_SQL, params)).fetchone()
+        assert row is not None
+        return dict(zip(_FIELDS, row, strict=True))
+
+    async def _one(self, sql: str, params: dict[str, Any], task_id: uuid.UUID) -> dict[str, Any]:
+        async with self._transaction() as conn:
+            row = await (await conn.execute(sql, params)).fetchone()
+            if row is None:
+                exists = await (await conn.execute(EXISTS_SQL, {"id_1": task_id})).fetchone()
+                if exists is None:
+                    raise HTTPError(404, "No task has this id.")
+                raise HTTPError(403, "This task belongs to another user.")
+        return dict(zip(_FIELDS, row, strict=True))
+
+    async def _patch(
+        self, owner: str, task_id: uuid.UUID, changes: dict[str, Any]
+    ) -> dict[str, Any]:
+        now = datetime.now(UTC)
+        clauses = [_SET_CLAUSES[name] for name in ("title", "description") if name in changes]
+        params: dict[str, Any] = {**changes, "updated_at": now, "id_1": task_id, "user_id_1": owner}
+        if "completed" in changes:
+            if changes["completed"]:
+                clauses.append(_COMPLETED_SET)
+                params["param_1"] = now
+            else:
+                clauses.append(_NOT_COMPLETED_SET)
+                params["completed_at"] = None
+        clauses.append("updated_at=%(updated_at)s::TIMESTAMP WITH TIME ZONE")
+        sql = "UPDATE tasks SET " + ", ".join(clauses) + UPDATE_WHERE
+        return await self._one(sql, params, task_id)
+
+
+async def _read_json(receive: Receive) -> Any:
+    chunks = []
+    size = 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise HTTPError(413, f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    try:
+        return orjson.loads(b"".join(chunks))
+    except orjson.JSONDecodeError:
+        raise HTTPError(400, "The body is not valid JSON.") from None
+
+
+def _task_id(text: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        raise HTTPError(422, "The task id must be a UUID.") from None
+
+
+def _storable(value: str, name: str) -> str:
+    if "\x00" in value:
+        raise HTTPError(422, f"{name} must not contain the NUL character.")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise HTTPError(422, f"{name} must be valid Unicode.") from None
+    return value
+
+
+def _title(value: Any) -> str:
+    if not isinstance(value, str):
+        raise HTTPError(422, "title must be a string.")
+    value = value.strip()
+    if not 1 <= len(value) <= TITLE_MAX_LENGTH:
+        raise HTTPError(422, "title must be 1 to 255 characters.")
+    return _storable(value, "title")
+
+
+def _description(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > DESCRIPTION_MAX_LENGTH:
+        raise HTTPError(422, "description must be a string of at most 10,000 characters.")
+    return _storable(value, "description")
+
+
+def _completed(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise HTTPError(422, "completed must be a boolean.")
+    return value
+
+
+def _fields(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise HTTPError(422, "The body must be a JSON object.")
+    unknown = set(body) - {"title", "description", "completed"}
+    if unknown:
+        raise HTTPError(422, f"Unknown fields: {', '.join(sorted(unknown))}.")
+    return body
+
+
+def _create_body(body: Any) -> dict[str, Any]:
+    body = _fields(body)
+    if "title" not in body:
+        raise HTTPError(422, "title is required.")
+    return {
+        "title": _title(body["title"]),
+        "description": _description(body.get("description")),
+        "completed": _completed(body.get("completed", False)),
+    }
+
+
+def _patch_body(body: Any) -> dict[str, Any]:
+    body = _fields(body)
+    if not body:
+        raise HTTPError(422, "Give at least one of title, description, completed.")
+    changes: dict[str, Any] = {}
+    if "title" in body:
+        changes["title"] = _title(body["title"])
+    if "description" in body:
+        changes["description"] = _description(body["description"])
+    if "completed" in body:
+        changes["completed"] = _completed(body["completed"])
+    return changes
+
+
+app = Baseline()
