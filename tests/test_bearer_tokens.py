@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import Callable
@@ -108,3 +109,17 @@ class TestWithIssuerAndAudience:
         ):
             response = await client.get("/tasks", headers=bearer(make_token(**claims)))
             assert_problem(response, 401)
+
+
+class TestWithoutLeeway:
+    @pytest.fixture
+    def settings(self, settings_factory: Callable[..., Settings]) -> Settings:
+        return settings_factory(jwt_leeway_seconds=0)
+
+    async def test_a_token_accepted_before_stops_working_when_it_expires(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        token = make_token(lifetime=timedelta(seconds=2))
+        assert (await client.get("/tasks", headers=bearer(token))).status_code == 200
+        await asyncio.sleep(2.5)
+        assert_problem(await client.get("/tasks", headers=bearer(token)), 401)

@@ -21,7 +21,9 @@ class Resources:
     verifier: TokenVerifier
 
 
-def get_resources(request: Request) -> Resources:
+# async on purpose: FastAPI would run a plain `def` dependency in its thread pool, a
+# thread hop on every request for what is an attribute read.
+async def get_resources(request: Request) -> Resources:
     resources: Resources = request.app.state.resources
     return resources
 

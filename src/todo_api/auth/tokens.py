@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -19,6 +20,7 @@ ASYMMETRIC_ALGORITHMS = frozenset(
 SUPPORTED_ALGORITHMS = HMAC_ALGORITHMS | ASYMMETRIC_ALGORITHMS
 MAX_TOKEN_LENGTH = 8192
 MAX_SUBJECT_LENGTH = 255
+VERIFIED_CACHE_SIZE = 4096
 
 
 class InvalidTokenError(Exception):
@@ -55,8 +57,25 @@ class TokenVerifier:
         self._audience = settings.jwt_audience
         self._leeway = settings.jwt_leeway_seconds
         self._public_keys = public_keys
+        # Verified tokens, with the time they stop being acceptable. A token's claims cannot
+        # change, so a repeat request skips the signature check; a key removed from a JWKS
+        # therefore stops accepting its tokens only at their `exp`, as with any JWT.
+        self._verified: dict[str, tuple[Principal, float]] = {}
 
     async def verify(self, token: str) -> Principal:
+        cached = self._verified.get(token)
+        if cached is not None:
+            principal, valid_until = cached
+            if time.time() < valid_until:
+                return principal
+            del self._verified[token]
+        principal, valid_until = await self._verify(token)
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            self._verified.pop(next(iter(self._verified)))
+        self._verified[token] = (principal, valid_until)
+        return principal
+
+    async def _verify(self, token: str) -> tuple[Principal, float]:
         if not token or len(token) > MAX_TOKEN_LENGTH:
             raise InvalidTokenError("malformed")
         try:
@@ -72,7 +91,8 @@ class TokenVerifier:
         if not isinstance(subject, str) or not subject or len(subject) > MAX_SUBJECT_LENGTH:
             raise InvalidTokenError("subject")
         email = claims.get("email")
-        return Principal(subject=subject, email=email if isinstance(email, str) else None)
+        principal = Principal(subject=subject, email=email if isinstance(email, str) else None)
+        return principal, float(claims["exp"]) + self._leeway
 
     async def _key_for(self, token: str, header: dict[str, Any], algorithm: str) -> Any:
         # The key type follows from the algorithm, never from the token: an HMAC token is

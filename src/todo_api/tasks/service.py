@@ -2,15 +2,30 @@
 
 Each operation is one SQL statement, so concurrent writers cannot lose each other's
 changes; a second query runs only to tell "someone else's task" (403) from "no task" (404).
+Statements are built once with bound parameters: building SQLAlchemy constructs per request
+costs more than running them.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Select,
+    Update,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal,
+    select,
+)
+from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from todo_api.database import UTCDateTime, utc_now
@@ -27,6 +42,7 @@ _TASK_COLUMNS = (
     tasks.c.updated_at,
     tasks.c.completed_at,
 )
+_TASK_FIELDS = tuple(column.key for column in _TASK_COLUMNS)
 
 _SORT_KEYS = {
     "created_at": tasks.c.created_at,
@@ -34,49 +50,104 @@ _SORT_KEYS = {
     "title": tasks.c.title,
 }
 
+_NOW: BindParameter[Any] = bindparam("now", type_=UTCDateTime())
+_OWNED: ColumnElement[bool] = and_(
+    tasks.c.id == bindparam("task_id"), tasks.c.user_id == bindparam("owner")
+)
+_GET: Select[Any] = select(*_TASK_COLUMNS).where(_OWNED)
+_EXISTS: Select[Any] = select(literal(1)).where(tasks.c.id == bindparam("task_id"))
+_INSERT = tasks.insert().returning(*_TASK_COLUMNS)
+_DELETE = tasks.delete().where(_OWNED).returning(tasks.c.id)
+# SET expressions read the row's old values, so concurrent toggles serialise on the row
+# lock and none is lost.
+_TOGGLE = (
+    tasks.update()
+    .where(_OWNED)
+    .values(
+        completed=~tasks.c.completed,
+        completed_at=case((tasks.c.completed, None), else_=_NOW),
+        updated_at=_NOW,
+    )
+    .returning(*_TASK_COLUMNS)
+)
 
-def _owned(owner: str, task_id: uuid.UUID) -> ColumnElement[bool]:
-    return and_(tasks.c.id == task_id, tasks.c.user_id == owner)
 
-
-def _to_read(row: object) -> TaskRead:
-    return TaskRead.model_validate(row, from_attributes=True)
+def _to_read(row: Sequence[Any]) -> TaskRead:
+    # Rows come from our own typed columns: validating them again would only cost time.
+    return TaskRead.model_construct(**dict(zip(_TASK_FIELDS, row, strict=True)))
 
 
 async def _missing(connection: AsyncConnection, task_id: uuid.UUID) -> Exception:
     """The one place that decides 404 vs 403 once an owner-scoped statement found nothing."""
-    exists = await connection.scalar(select(literal(1)).where(tasks.c.id == task_id))
+    exists = await connection.scalar(_EXISTS, {"task_id": task_id})
     if exists is None:
         return NotFoundError("No task has this id.")
     return ForbiddenError("This task belongs to another user.")
 
 
+async def _one_owned(
+    connection: AsyncConnection,
+    statement: Any,
+    owner: str,
+    task_id: uuid.UUID,
+    **params: Any,
+) -> Row[Any]:
+    result = await connection.execute(statement, {"owner": owner, "task_id": task_id, **params})
+    row = result.first()
+    if row is None:
+        raise await _missing(connection, task_id)
+    return row
+
+
 async def create_task(connection: AsyncConnection, owner: str, data: TaskCreate) -> TaskRead:
     now = utc_now()
-    statement = (
-        tasks.insert()
-        .values(
-            id=uuid.uuid4(),
-            user_id=owner,
-            title=data.title,
-            description=data.description,
-            completed=data.completed,
-            created_at=now,
-            updated_at=now,
-            completed_at=now if data.completed else None,
-        )
-        .returning(*_TASK_COLUMNS)
-    )
-    row = (await connection.execute(statement)).one()
+    values = {
+        "id": uuid.uuid4(),
+        "user_id": owner,
+        "title": data.title,
+        "description": data.description,
+        "completed": data.completed,
+        "created_at": now,
+        "updated_at": now,
+        "completed_at": now if data.completed else None,
+    }
+    row = (await connection.execute(_INSERT, values)).one()
     return _to_read(row)
 
 
 async def get_task(connection: AsyncConnection, owner: str, task_id: uuid.UUID) -> TaskRead:
-    statement = select(*_TASK_COLUMNS).where(_owned(owner, task_id))
-    row = (await connection.execute(statement)).first()
-    if row is None:
-        raise await _missing(connection, task_id)
-    return _to_read(row)
+    return _to_read(await _one_owned(connection, _GET, owner, task_id))
+
+
+def _like_pattern(query: str) -> str:
+    escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+@cache
+def _list_statements(by_completion: bool, searching: bool, sort: TaskSort) -> tuple[Any, Any]:
+    """The page query (with its total as a window count) and the plain count query."""
+    conditions: list[ColumnElement[bool]] = [tasks.c.user_id == bindparam("owner")]
+    if by_completion:
+        conditions.append(tasks.c.completed == bindparam("completed"))
+    if searching:
+        pattern: BindParameter[str] = bindparam("pattern")
+        conditions.append(
+            tasks.c.title.ilike(pattern, escape="\\")
+            | tasks.c.description.ilike(pattern, escape="\\")
+        )
+    key = _SORT_KEYS[sort.lstrip("-")]
+    order = (key.desc(), tasks.c.id.desc()) if sort.startswith("-") else (key, tasks.c.id)
+    # The total rides along with the page as a window count: one round trip, not two.
+    page = (
+        select(*_TASK_COLUMNS, func.count().over().label("total"))
+        .where(*conditions)
+        .order_by(*order)
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
+    )
+    count = select(func.count()).select_from(tasks).where(*conditions)
+    return page, count
 
 
 async def list_tasks(
@@ -89,104 +160,65 @@ async def list_tasks(
     query: str | None,
     sort: TaskSort,
 ) -> TaskPage:
-    conditions: list[ColumnElement[bool]] = [tasks.c.user_id == owner]
+    page, count = _list_statements(completed is not None, bool(query), sort)
+    params: dict[str, Any] = {"owner": owner, "limit": limit, "offset": offset}
     if completed is not None:
-        conditions.append(tasks.c.completed.is_(completed))
+        params["completed"] = completed
     if query:
-        conditions.append(
-            tasks.c.title.icontains(query, autoescape=True)
-            | tasks.c.description.icontains(query, autoescape=True)
-        )
-    key = _SORT_KEYS[sort.lstrip("-")]
-    order = (key.desc(), tasks.c.id.desc()) if sort.startswith("-") else (key, tasks.c.id)
-    # The total rides along with the page as a window count: one round trip, not two.
-    statement = (
-        select(*_TASK_COLUMNS, func.count().over().label("total"))
-        .where(*conditions)
-        .order_by(*order)
-        .limit(limit)
-        .offset(offset)
-    )
-    rows = (await connection.execute(statement)).all()
+        params["pattern"] = _like_pattern(query)
+    rows = (await connection.execute(page, params)).all()
     if rows:
         total = rows[0].total
     elif offset == 0:
         total = 0
     else:
-        total = await connection.scalar(select(func.count()).select_from(tasks).where(*conditions))
-    return TaskPage(
-        items=[_to_read(row) for row in rows], total=total or 0, limit=limit, offset=offset
+        total = await connection.scalar(count, params) or 0
+    return TaskPage.model_construct(
+        items=[_to_read(row[:-1]) for row in rows], total=total, limit=limit, offset=offset
     )
+
+
+@cache
+def _update_statement(fields: frozenset[str], completed: bool | None) -> Update:
+    values: dict[str, Any] = {field: bindparam(f"new_{field}") for field in sorted(fields)}
+    values["updated_at"] = _NOW
+    # completed_at is the time of the latest change to completed: kept while a completed
+    # task stays completed, set when it becomes completed, cleared otherwise.
+    if completed is True:
+        values["completed"] = True
+        values["completed_at"] = func.coalesce(tasks.c.completed_at, _NOW)
+    elif completed is False:
+        values["completed"] = False
+        values["completed_at"] = None
+    return tasks.update().where(_OWNED).values(values).returning(*_TASK_COLUMNS)
 
 
 async def _update(
-    connection: AsyncConnection,
-    owner: str,
-    task_id: uuid.UUID,
-    values: dict[str, Any],
-    now: datetime,
+    connection: AsyncConnection, owner: str, task_id: uuid.UUID, changes: dict[str, Any]
 ) -> TaskRead:
-    statement = (
-        tasks.update()
-        .where(_owned(owner, task_id))
-        .values(**values, updated_at=now)
-        .returning(*_TASK_COLUMNS)
-    )
-    row = (await connection.execute(statement)).first()
-    if row is None:
-        raise await _missing(connection, task_id)
+    completed = changes.pop("completed", None)
+    statement = _update_statement(frozenset(changes), completed)
+    params = {f"new_{field}": value for field, value in changes.items()}
+    row = await _one_owned(connection, statement, owner, task_id, now=utc_now(), **params)
     return _to_read(row)
-
-
-def _timestamp(now: datetime) -> ColumnElement[datetime]:
-    return literal(now, type_=UTCDateTime())
-
-
-def _completion(completed: bool, now: datetime) -> dict[str, Any]:
-    # completed_at is the time of the latest change to completed: kept while a completed
-    # task stays completed, set when it becomes completed, cleared otherwise.
-    if completed:
-        return {
-            "completed": True,
-            "completed_at": func.coalesce(tasks.c.completed_at, _timestamp(now)),
-        }
-    return {"completed": False, "completed_at": None}
 
 
 async def replace_task(
     connection: AsyncConnection, owner: str, task_id: uuid.UUID, data: TaskReplace
 ) -> TaskRead:
-    now = utc_now()
-    values = {
-        "title": data.title,
-        "description": data.description,
-        **_completion(data.completed, now),
-    }
-    return await _update(connection, owner, task_id, values, now)
+    changes = {"title": data.title, "description": data.description, "completed": data.completed}
+    return await _update(connection, owner, task_id, changes)
 
 
 async def patch_task(
     connection: AsyncConnection, owner: str, task_id: uuid.UUID, changes: dict[str, Any]
 ) -> TaskRead:
-    now = utc_now()
-    values = dict(changes)
-    if "completed" in values:
-        values.update(_completion(values.pop("completed"), now))
-    return await _update(connection, owner, task_id, values, now)
+    return await _update(connection, owner, task_id, dict(changes))
 
 
 async def toggle_task(connection: AsyncConnection, owner: str, task_id: uuid.UUID) -> TaskRead:
-    # One statement: SET expressions read the row's old values, so concurrent toggles
-    # serialise on the row lock and none is lost.
-    now = utc_now()
-    values = {
-        "completed": ~tasks.c.completed,
-        "completed_at": case((tasks.c.completed, None), else_=_timestamp(now)),
-    }
-    return await _update(connection, owner, task_id, values, now)
+    return _to_read(await _one_owned(connection, _TOGGLE, owner, task_id, now=utc_now()))
 
 
 async def delete_task(connection: AsyncConnection, owner: str, task_id: uuid.UUID) -> None:
-    statement = tasks.delete().where(_owned(owner, task_id)).returning(tasks.c.id)
-    if (await connection.execute(statement)).first() is None:
-        raise await _missing(connection, task_id)
+    await _one_owned(connection, _DELETE, owner, task_id)
