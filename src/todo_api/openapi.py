@@ -10,6 +10,7 @@ from fastapi.openapi.utils import get_openapi
 from todo_api.errors import PROBLEM_MEDIA_TYPE, Problem, ValidationProblem
 
 _REF_TEMPLATE = "#/components/schemas/{model}"
+BEARER_SCHEME = "HTTPBearer"
 
 
 def install_openapi(app: FastAPI) -> None:
@@ -49,4 +50,16 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                 responses["422"] = validation
     for name in ("HTTPValidationError", "ValidationError"):
         components.pop(name, None)
+    _add_plain_bearer_scheme(schema)
     return schema
+
+
+def _add_plain_bearer_scheme(schema: dict[str, Any]) -> None:
+    """Offer a paste-a-token bearer scheme beside the password flow, for outside tokens."""
+    schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+    schemes[BEARER_SCHEME] = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            security = operation.get("security")
+            if security and {BEARER_SCHEME: []} not in security:
+                security.append({BEARER_SCHEME: []})

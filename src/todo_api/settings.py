@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     # Optional direct (non-pooled) URL for `todo-api migrate`, e.g. Neon's host without -pooler.
     database_migration_url: str | None = None
     db_pool_size: int = Field(default=20, ge=1, le=1000)
-    db_max_overflow: int = Field(default=10, ge=0, le=1000)
+    db_max_overflow: int = Field(default=0, ge=0, le=1000)
     db_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     db_connect_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     # Server-side limit, sent only on direct connections (PgBouncer refuses the option).
