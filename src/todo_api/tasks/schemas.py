@@ -31,23 +31,42 @@ def _storable(value: str) -> str:
     return value
 
 
+# The rules above, written into the OpenAPI document so that clients (and the fuzzer) know
+# them: no NUL anywhere, and a title needs one character that trimming keeps. Trimming
+# strips Unicode White_Space (pydantic-core uses Rust's `str::trim`), spelled out here
+# because `\s` means different things in different regex dialects. Only documented, not
+# enforced by the pattern: the validators above stay the single source of the rules.
+_WHITE_SPACE = "\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+NO_NUL_PATTERN = "^[^\\x00]*$"
+TITLE_PATTERN = f"^[^\\x00]*[^\\x00{_WHITE_SPACE}][^\\x00]*$"
+
 Title = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX_LENGTH),
     AfterValidator(_storable),
-    Field(description="1 to 255 characters once surrounding white space is trimmed."),
+    Field(
+        description=(
+            "1 to 255 characters once surrounding white space is trimmed; no NUL character "
+            "and no lone surrogate."
+        ),
+        json_schema_extra={"pattern": TITLE_PATTERN},
+    ),
 ]
 Description = Annotated[
     str,
     StringConstraints(max_length=DESCRIPTION_MAX_LENGTH),
     AfterValidator(_storable),
-    Field(description="At most 10,000 characters."),
+    Field(
+        description="At most 10,000 characters; no NUL character and no lone surrogate.",
+        json_schema_extra={"pattern": NO_NUL_PATTERN},
+    ),
 ]
 
 SearchText = Annotated[
     str,
     StringConstraints(max_length=DESCRIPTION_MAX_LENGTH),
     AfterValidator(_storable),
+    Field(json_schema_extra={"pattern": NO_NUL_PATTERN}),
 ]
 
 
