@@ -213,8 +213,16 @@ def _create_sqlite_engine(url: URL, settings: Settings) -> AsyncEngine:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+        # SQLite's built-in lower() folds ASCII letters only, so the case-insensitive `q`
+        # filter missed "Éclair" for "éclair"; PostgreSQL folds all of Unicode, and so
+        # does this replacement.
+        dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
 
     return engine
+
+
+def _unicode_lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
 
 
 async def _checkout(engine: AsyncEngine, ping_after_idle_seconds: float) -> AsyncConnection:
