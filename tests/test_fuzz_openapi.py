@@ -1,0 +1,145 @@
+"""Schemathesis drives every operation of the app's own OpenAPI document, on each database.
+
+Valid and invalid requests alike, with a valid bearer token: no 5xx, and every response
+matches its documented status code, content type, headers and body schema. The run is
+bounded and derandomized, so a failure reproduces on the next run.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import schemathesis
+from fastapi import FastAPI
+from hypothesis import HealthCheck, settings
+from schemathesis.python import asgi as schemathesis_asgi
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    ensure_resource_availability,
+    negative_data_rejection,
+    positive_data_acceptance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+    use_after_free,
+)
+
+from tests.conftest import TEST_SECRET, bearer, make_token
+from todo_api.app import create_app
+from todo_api.settings import Settings
+
+# A deeper local hunt: TODO_FUZZ_EXAMPLES=500 pytest tests/test_fuzz_openapi.py
+MAX_EXAMPLES = int(os.environ.get("TODO_FUZZ_EXAMPLES", "60"))
+STATEFUL_EXAMPLES = MAX_EXAMPLES // 2
+
+CHECKS = [
+    schemathesis.checks.not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+    positive_data_acceptance,
+]
+
+
+def _settings(database_url: str) -> Settings:
+    return Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        database_url=database_url,
+        jwt_secret=TEST_SECRET,
+        environment="development",
+        log_format="json",
+        log_level="WARNING",
+        db_startup_wait_seconds=5,
+        # The fuzzer sends far more than a person would; it tests the API, not the limiter.
+        rate_limit_tasks="1000000000/minute",
+    )
+
+
+@pytest.fixture(scope="module")
+def fuzzed_app(database_url: str) -> Iterator[FastAPI]:
+    yield create_app(_settings(database_url))
+    # Schemathesis keeps an app's lifespan running until the process exits; end it here,
+    # while the database still exists.
+    schemathesis_asgi.shutdown_lifespans()
+
+
+def _load_schema() -> Any:
+    # The document does not depend on the database, so it is read once, at collection, from
+    # an app that never starts; each test hands its own database's app to `case.call`.
+    app = create_app(_settings("sqlite+aiosqlite:///:memory:"))
+    document = app.openapi()
+    token = make_token(f"fuzz-{uuid.uuid4().hex}", lifetime=timedelta(hours=12))
+    config = schemathesis.Config.from_dict(
+        {
+            "headers": bearer(token),
+            "generation": {
+                "mode": "all",
+                "max-examples": MAX_EXAMPLES,
+                "deterministic": True,
+                "database": "none",
+            },
+        }
+    )
+    loaded = schemathesis.openapi.from_dict(document, config=config)
+    # An app picks Schemathesis' in-process ASGI transport; every call names its own app.
+    loaded.app = app
+    return loaded
+
+
+schema = _load_schema()
+
+
+@schema.parametrize()
+@settings(
+    max_examples=MAX_EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+def test_every_response_conforms_to_the_schema(case: Any, fuzzed_app: FastAPI) -> None:
+    case.call_and_validate(checks=CHECKS, app=fuzzed_app)
+
+
+def test_linked_sequences_conform_to_the_schema(fuzzed_app: FastAPI) -> None:
+    """Create, then read, change, toggle and delete what was created, along inferred links.
+
+    A created task must be readable at once, and a deleted one must stay gone.
+    """
+    links = schema.as_state_machine()
+
+    class LinkedCalls(links):  # type: ignore[misc,valid-type]
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"app": fuzzed_app}
+
+        def validate_response(
+            self,
+            response: Any,
+            case: Any,
+            additional_checks: Any = None,
+            **kwargs: Any,
+        ) -> None:
+            case.validate_response(
+                response,
+                checks=[*CHECKS, use_after_free, ensure_resource_availability],
+                transport_kwargs=kwargs or None,
+                recorder=self.recorder,
+            )
+
+    LinkedCalls.run(
+        settings=settings(
+            max_examples=STATEFUL_EXAMPLES,
+            stateful_step_count=10,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
