@@ -1,0 +1,148 @@
+"""Validation rules as properties: valid titles round-trip exactly, invalid ones store nothing.
+
+Each property runs a bounded, derandomized number of examples through the HTTP API on every
+configured database. One user per test function owns every task the examples create.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import ApiUser, assert_problem
+
+# Unicode White_Space: what the service trims (pydantic-core uses Rust's `str::trim`).
+WHITE_SPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B)))
+WHITE_SPACE += "\u2028\u2029\u202f\u205f\u3000"
+
+PROPERTY_SETTINGS = settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+# Characters PostgreSQL and UTF-8 can store: no NUL, no lone surrogate.
+storable = st.characters(codec="utf-8", exclude_characters="\x00")
+padding = st.text(st.sampled_from(WHITE_SPACE), max_size=3)
+inner = st.text(storable, min_size=1, max_size=255).filter(
+    lambda text: text == text.strip(WHITE_SPACE)
+)
+special = st.sampled_from(
+    [
+        "🙂",  # an emoji outside the BMP
+        "👩‍👩‍👧",  # a ZWJ sequence
+        "e\u0301",  # e + a combining acute accent, not the precomposed é
+        "שלום עולם",  # right-to-left
+        "مرحبا\u200f!",  # Arabic with a right-to-left mark
+        "\u202eabc\u202c",  # bidi override characters are just text
+        "\ufeffBOM",  # U+FEFF is not White_Space, so it is kept
+        "a" * 255,
+        "🙂" * 255,
+    ]
+)
+
+
+@st.composite
+def valid_titles(draw: st.DrawFn) -> tuple[str, str]:
+    """A title as sent, with white space around it, and what the service must store."""
+    core = draw(st.one_of(special, inner))
+    return draw(padding) + core + draw(padding), core
+
+
+invalid_titles = st.one_of(
+    padding,  # empty once trimmed
+    st.text(storable, min_size=256, max_size=300)
+    .map(lambda text: text.strip(WHITE_SPACE))
+    .filter(lambda text: len(text) > 255),
+    st.builds(lambda pad, body: pad + body + pad, padding, st.just("x" * 256)),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.lists(st.text(max_size=3), max_size=2),
+    st.dictionaries(st.text(max_size=3), st.text(max_size=3), max_size=2),
+)
+
+
+async def total_tasks(client: httpx.AsyncClient, user: ApiUser) -> int:
+    response = await client.get("/tasks", headers=user.headers)
+    assert response.status_code == 200
+    total: int = response.json()["total"]
+    return total
+
+
+@PROPERTY_SETTINGS
+@given(title=valid_titles())
+async def test_any_valid_title_round_trips_exactly(
+    client: httpx.AsyncClient, alice: ApiUser, title: tuple[str, str]
+) -> None:
+    sent, stored = title
+    created = await client.post("/tasks", json={"title": sent}, headers=alice.headers)
+    assert created.status_code == 201, created.text
+    assert created.json()["title"] == stored
+    task_id = created.json()["id"]
+    read = await client.get(f"/tasks/{task_id}", headers=alice.headers)
+    assert read.json()["title"] == stored
+    replaced = await client.put(f"/tasks/{task_id}", json={"title": sent}, headers=alice.headers)
+    assert replaced.json()["title"] == stored
+    patched = await client.patch(f"/tasks/{task_id}", json={"title": sent}, headers=alice.headers)
+    assert patched.json()["title"] == stored
+
+
+@PROPERTY_SETTINGS
+@given(title=invalid_titles)
+async def test_any_invalid_title_is_rejected_and_stores_nothing(
+    client: httpx.AsyncClient, alice: ApiUser, create_task: Any, title: object
+) -> None:
+    existing = await create_task(alice, title="unchanged")
+    before = await total_tasks(client, alice)
+    created = await client.post("/tasks", json={"title": title}, headers=alice.headers)
+    assert_problem(created, 422)
+    assert await total_tasks(client, alice) == before
+    for method in ("PUT", "PATCH"):
+        changed = await client.request(
+            method, f"/tasks/{existing['id']}", json={"title": title}, headers=alice.headers
+        )
+        assert_problem(changed, 422)
+    read = await client.get(f"/tasks/{existing['id']}", headers=alice.headers)
+    assert read.json() == existing
+
+
+@PROPERTY_SETTINGS
+@given(
+    field=st.sampled_from(["title", "description"]),
+    bad=st.sampled_from(["\x00", "\ud800", "\udfff"]),
+    around=st.text(storable, max_size=5),
+)
+async def test_nul_and_lone_surrogates_are_refused_and_store_nothing(
+    client: httpx.AsyncClient, alice: ApiUser, field: str, bad: str, around: str
+) -> None:
+    before = await total_tasks(client, alice)
+    body = {"title": "ok", field: around + bad + around}
+    # A lone surrogate has no UTF-8 form; JSON carries it as an escape.
+    response = await client.post(
+        "/tasks",
+        content=_json_ascii(body),
+        headers={**alice.headers, "Content-Type": "application/json"},
+    )
+    assert_problem(response, 422)
+    assert await total_tasks(client, alice) == before
+
+
+async def test_search_is_case_insensitive_beyond_ascii(
+    client: httpx.AsyncClient, alice: ApiUser, create_task: Any
+) -> None:
+    task = await create_task(alice, title="Éclair ÆBLE", description="ΣΟΦΊΑ und STRAẞE")
+    for query in ("éclair", "ÉCLAIR", "æble", "σοφία", "ΣΟΦΊΑ"):
+        response = await client.get("/tasks", params={"q": query}, headers=alice.headers)
+        assert [item["id"] for item in response.json()["items"]] == [task["id"]], query
+
+
+def _json_ascii(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, ensure_ascii=True).encode()
