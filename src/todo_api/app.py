@@ -2,21 +2,38 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from todo_api import __version__
 from todo_api.auth.tokens import TokenVerifier
 from todo_api.database import create_engine, wait_for_database
 from todo_api.errors import install_error_handlers
 from todo_api.health import router as health_router
-from todo_api.middleware import BodySizeLimitMiddleware
-from todo_api.observability import configure_logging
+from todo_api.metrics import (
+    mark_this_worker_dead,
+    multiprocess_dir,
+    refresh_pool_gauges_forever,
+)
+from todo_api.metrics import router as metrics_router
+from todo_api.middleware import (
+    BodySizeLimitMiddleware,
+    ProblemCORSMiddleware,
+    RequestContextMiddleware,
+)
+from todo_api.observability import (
+    configure_logging,
+    describe_database,
+    user_reference_function,
+)
 from todo_api.openapi import install_openapi
+from todo_api.ratelimit import AddressRateLimitMiddleware, RateLimiter, limit_by_subject
 from todo_api.settings import Settings, load_settings
 from todo_api.state import Resources
 from todo_api.tasks.routes import router as tasks_router
@@ -33,6 +50,8 @@ the token's `sub` owns the tasks. Errors are `application/problem+json` (RFC 945
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     engine = create_engine(settings)
+    rate_limiter = RateLimiter(settings)
+    pool_refresher: asyncio.Task[None] | None = None
     try:
         await wait_for_database(engine, settings)
         if settings.uses_insecure_secret:
@@ -40,21 +59,48 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 "JWT_SECRET is not set: using a fixed, publicly known development secret. "
                 "Anyone can mint tokens for this service. Set JWT_SECRET before exposing it."
             )
+        if not await rate_limiter.open():
+            log.warning(
+                "rate-limit store does not answer; starting anyway, requests pass unchecked "
+                "until it does",
+                storage=rate_limiter.storage_description,
+            )
         app.state.resources = Resources(
-            settings=settings, engine=engine, verifier=TokenVerifier(settings)
+            settings=settings,
+            engine=engine,
+            verifier=TokenVerifier(settings),
+            rate_limiter=rate_limiter,
         )
+        if multiprocess_dir() is not None:
+            pool_refresher = asyncio.create_task(refresh_pool_gauges_forever(engine))
         log.info(
             "todo-api ready",
             environment=settings.environment,
-            database=settings.sqlalchemy_url.render_as_string(hide_password=True),
+            database=describe_database(settings.sqlalchemy_url),
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+        )
+        log.info(
+            "token issuers",
+            shared_secret=settings.signing_secret is not None,
+            jwks_url=settings.jwt_jwks_url,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
             algorithms=settings.allowed_algorithms,
         )
+        log.info("rate limits", **rate_limiter.describe())
         # Everything built so far lives as long as the process: keep it out of the garbage
         # collector's scans, which otherwise show up as latency spikes under load.
         gc.freeze()
         yield
     finally:
+        if pool_refresher is not None:
+            pool_refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pool_refresher
+        await rate_limiter.close()
         await engine.dispose()
+        mark_this_worker_dead()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -72,7 +118,39 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     install_openapi(app)
-    app.include_router(tasks_router)
+    app.include_router(tasks_router, dependencies=[Depends(limit_by_subject)])
     app.include_router(health_router)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.include_router(metrics_router)
+    install_middleware(app, settings)
     return app
+
+
+def install_middleware(app: FastAPI, settings: Settings) -> None:
+    # Each add_middleware wraps the ones before it, so this list runs inside out.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(AddressRateLimitMiddleware)
+    if settings.cors_origins:
+        app.add_middleware(
+            ProblemCORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            expose_headers=[
+                "X-Request-ID",
+                "Location",
+                "Retry-After",
+                "RateLimit-Limit",
+                "RateLimit-Remaining",
+                "RateLimit-Reset",
+            ],
+            # Bearer tokens, not cookies: credentialed CORS is never needed.
+            allow_credentials=False,
+            max_age=600,
+        )
+    docs_paths = (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
+    app.add_middleware(
+        RequestContextMiddleware,
+        docs_paths=[path for path in docs_paths if path],
+        strict_transport_security=settings.environment == "production",
+        user_reference=user_reference_function(settings),
+    )

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 
 from todo_api.settings import Settings, SettingsError, load_settings
 
@@ -33,17 +37,49 @@ def _serve(args: argparse.Namespace) -> None:
         # Configured first, so that waiting for a cold database is logged like the app logs.
         configure_logging(settings)
         migrations.upgrade()
-    uvicorn.run(
-        "todo_api.app:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        proxy_headers=False,
-        server_header=False,
-        log_config=None,
-        timeout_graceful_shutdown=args.graceful_timeout,
-    )
+    with _metrics_directory(args.workers):
+        uvicorn.run(
+            "todo_api.app:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            proxy_headers=False,
+            server_header=False,
+            log_config=None,
+            timeout_graceful_shutdown=args.graceful_timeout,
+        )
+
+
+_METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+_METRICS_FILE_PATTERNS = ("counter_*.db", "gauge_*.db", "histogram_*.db", "summary_*.db")
+
+
+@contextmanager
+def _metrics_directory(workers: int) -> Iterator[None]:
+    """With several workers, give prometheus-client a shared folder before they start.
+
+    Each worker writes its metrics there and a scrape of any one of them sums them all.
+    Values left by an earlier run would be summed too, so the folder starts empty.
+    """
+    if workers <= 1:
+        yield
+        return
+    given = os.environ.get(_METRICS_DIR_ENV)
+    if given:
+        folder = Path(given)
+        folder.mkdir(parents=True, exist_ok=True)
+        for pattern in _METRICS_FILE_PATTERNS:
+            for stale in folder.glob(pattern):
+                stale.unlink()
+        yield
+        return
+    created = tempfile.mkdtemp(prefix="todo-api-metrics-")
+    os.environ[_METRICS_DIR_ENV] = created
+    try:
+        yield
+    finally:
+        shutil.rmtree(created, ignore_errors=True)
 
 
 def _migrate(args: argparse.Namespace) -> None:

@@ -1,19 +1,47 @@
-"""Structured logging with structlog: console lines in development, JSON otherwise."""
+"""Structured logging with structlog: console lines in development, JSON otherwise.
+
+Also the few helpers that keep secrets out of log lines: a keyed user reference, database
+and Redis descriptions without credentials, and tracebacks without exception messages.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
+import os
 import sys
+import traceback
+from collections.abc import Callable, MutableMapping
+from functools import lru_cache
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
 
+import orjson
 import structlog
+from sqlalchemy.engine import URL
 
 from todo_api.settings import Settings
+
+# Query parameters of a database URL that are safe and useful to show; any other (a libpq
+# URL may carry `password=...`) is left out.
+_SHOWN_DATABASE_PARAMETERS = ("sslmode", "channel_binding")
+_CHATTY_LIBRARIES = (
+    "aiosqlite",
+    "sqlalchemy",
+    "psycopg",
+    "httpx",
+    "httpcore",
+    "coredis",
+    "asyncio",
+)
 
 
 def configure_logging(settings: Settings) -> None:
     renderer: structlog.types.Processor
     if settings.effective_log_format == "json":
-        renderer = structlog.processors.JSONRenderer()
+        renderer = structlog.processors.JSONRenderer(serializer=_json_dumps)
     else:
         renderer = structlog.dev.ConsoleRenderer(colors=False)
     shared: list[structlog.types.Processor] = [
@@ -29,15 +57,104 @@ def configure_logging(settings: Settings) -> None:
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            redact_exception,
+            renderer,
+        ],
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level)
+    # These log SQL with its parameters or full URLs at INFO or DEBUG, which would put
+    # request data (a password among them) in the log; LOG_LEVEL is for this service's lines.
+    for name in _CHATTY_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.WARNING)
     # Uvicorn's access log would duplicate the request line with less context.
     logging.getLogger("uvicorn.access").disabled = True
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+
+
+def _json_dumps(value: Any, **_: Any) -> str:
+    return orjson.dumps(value, default=repr).decode()
+
+
+def redact_exception(
+    _logger: Any, _method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Render an exception as its class and stack frames, never its message.
+
+    Driver and library messages can carry SQL parameters, connection strings or a token
+    that failed to parse; the frames are enough to find the bug.
+    """
+    exc_info = event.pop("exc_info", None)
+    if not exc_info:
+        return event
+    error: BaseException | None
+    if isinstance(exc_info, BaseException):
+        error = exc_info
+    elif isinstance(exc_info, tuple):
+        error = exc_info[1]
+    else:
+        error = sys.exc_info()[1]
+    if error is not None:
+        event["exception"] = _exception_summary(error)
+    return event
+
+
+def _exception_summary(error: BaseException) -> str:
+    lines: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        lines.append(f"{type(current).__module__}.{type(current).__qualname__}")
+        lines.extend(_frames(current.__traceback__))
+        current = current.__cause__ or current.__context__
+        if current is not None:
+            lines.append("caused by / during:")
+    return "\n".join(lines)
+
+
+def _frames(tb: TracebackType | None) -> list[str]:
+    return [
+        f"  {frame.filename}:{frame.lineno} in {frame.name}" for frame in traceback.extract_tb(tb)
+    ]
+
+
+def user_reference_function(settings: Settings) -> Callable[[str], str]:
+    """A keyed, non-reversible reference to a token subject for log lines.
+
+    A plain hash of a subject (an email or an id) can be reversed by hashing candidates;
+    an HMAC under a key derived from the signing secret cannot, yet stays stable across
+    instances and restarts so one user's requests can still be followed.
+    """
+    secret = settings.signing_secret
+    root_key = secret.encode() if secret is not None else os.urandom(32)
+    key = hmac.new(root_key, b"todo-api log user reference", hashlib.sha256).digest()
+
+    @lru_cache(maxsize=4096)
+    def reference(subject: str) -> str:
+        return hmac.new(key, subject.encode(), hashlib.sha256).hexdigest()[:16]
+
+    return reference
+
+
+def describe_database(url: URL) -> str:
+    """The database URL without password or unknown query parameters."""
+    shown = {name: url.query[name] for name in _SHOWN_DATABASE_PARAMETERS if name in url.query}
+    return url.set(password=None, query=shown).render_as_string(hide_password=True)
+
+
+def describe_redis(raw: str) -> str:
+    """scheme://host:port/db of a Redis URL, without user or password."""
+    parts = urlsplit(raw)
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    return f"{parts.scheme}://{parts.hostname or ''}{port}{parts.path}"

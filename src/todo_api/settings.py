@@ -104,6 +104,26 @@ class Settings(BaseSettings):
     def _empty_secret_is_unset(cls, value: object) -> object:
         return None if value == "" else value
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"not an IP address or network: {entry!r}") from None
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _valid_redis_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            # The URL is not echoed: it may hold a password.
+            raise ValueError("expected a redis://, rediss:// or unix:// URL")
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _valid_database_url(cls, value: str) -> str:

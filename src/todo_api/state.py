@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -13,12 +13,16 @@ from todo_api.auth.tokens import TokenVerifier
 from todo_api.database import transaction
 from todo_api.settings import Settings
 
+if TYPE_CHECKING:
+    from todo_api.ratelimit import RateLimiter
+
 
 @dataclass(slots=True)
 class Resources:
     settings: Settings
     engine: AsyncEngine
     verifier: TokenVerifier
+    rate_limiter: RateLimiter
 
 
 # async on purpose: FastAPI would run a plain `def` dependency in its thread pool, a

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from todo_api.auth.tokens import InvalidTokenError, KeySourceUnavailableError, Principal
 from todo_api.errors import AppError, UnauthorizedError
+from todo_api.metrics import AUTH_FAILURES
 from todo_api.state import ResourcesDep
 
 # The password flow drives the Authorize button of /docs. The same header is also documented
@@ -26,19 +27,26 @@ class KeySourceUnavailableResponseError(AppError):
 
 
 async def current_user(
+    request: Request,
     resources: ResourcesDep,
     token: Annotated[str | None, Depends(_bearer_token)],
 ) -> Principal:
     if not token:
+        AUTH_FAILURES.labels("missing").inc()
         raise UnauthorizedError("A bearer token is required.", headers=_CHALLENGE)
     try:
-        return await resources.verifier.verify(token)
-    except InvalidTokenError:
+        principal = await resources.verifier.verify(token)
+    except InvalidTokenError as error:
+        AUTH_FAILURES.labels(error.reason).inc()
         raise UnauthorizedError(
             "The bearer token is invalid or expired.", headers=_INVALID_TOKEN_CHALLENGE
         ) from None
     except KeySourceUnavailableError:
+        AUTH_FAILURES.labels("key_source_unavailable").inc()
         raise KeySourceUnavailableResponseError(headers={"Retry-After": "5"}) from None
+    # For the request log line, which records a keyed hash of it, never the subject itself.
+    request.state.subject = principal.subject
+    return principal
 
 
 CurrentUser = Annotated[Principal, Depends(current_user)]

@@ -1,0 +1,190 @@
+"""Prometheus metrics, and the `/metrics` route that reports them for every worker.
+
+With `todo-api serve --workers N` the command sets PROMETHEUS_MULTIPROC_DIR before the
+workers start; prometheus-client then keeps each worker's values in files there, and a
+scrape of any worker adds them all up. That variable is read when prometheus-client is
+imported, so this module must not be imported by the parent before it is set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from pathlib import Path
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+MULTIPROCESS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+POOL_REFRESH_SECONDS = 5.0
+
+UNMATCHED_ROUTE = "unmatched"
+_KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+REQUESTS = Counter(
+    "http_requests_total",
+    "HTTP requests answered, by method, route template and status.",
+    ["method", "route", "status"],
+)
+REQUEST_DURATION = Histogram(
+    "http_request_duration_seconds",
+    "Time from request start to the end of the response, by method, route template and status.",
+    ["method", "route", "status"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+REQUESTS_IN_PROGRESS = Gauge(
+    "http_requests_in_progress",
+    "HTTP requests being handled now.",
+    multiprocess_mode="livesum",
+)
+DB_POOL_IN_USE = Gauge(
+    "db_pool_connections_in_use",
+    "Database connections checked out of the pool.",
+    multiprocess_mode="livesum",
+)
+DB_POOL_WAITING = Gauge(
+    "db_pool_connections_waiting",
+    "Requests waiting for a database connection because the pool is exhausted.",
+    multiprocess_mode="livesum",
+)
+DB_POOL_OVERFLOW = Gauge(
+    "db_pool_connections_overflow",
+    "Connections open beyond the pool size (up to DB_MAX_OVERFLOW).",
+    multiprocess_mode="livesum",
+)
+DB_POOL_MAX = Gauge(
+    "db_pool_connections_max",
+    "Connections the pool may open: DB_POOL_SIZE + DB_MAX_OVERFLOW (summed over workers).",
+    multiprocess_mode="livesum",
+)
+RATE_LIMIT_REJECTIONS = Counter(
+    "rate_limit_rejections_total",
+    "Requests refused with 429, by limit (tasks: per subject, auth: per address).",
+    ["limit"],
+)
+RATE_LIMIT_STORAGE_ERRORS = Counter(
+    "rate_limit_storage_errors_total",
+    "Failed calls to the shared rate-limit store (Redis).",
+)
+RATE_LIMIT_UNCHECKED = Counter(
+    "rate_limit_unchecked_total",
+    "Requests let through unchecked because the rate-limit store was unavailable.",
+    ["limit"],
+)
+AUTH_FAILURES = Counter(
+    "auth_failures_total",
+    "Requests refused authentication, by reason.",
+    ["reason"],
+)
+
+
+def method_label(method: str) -> str:
+    # Clients choose the method string; only known ones become label values.
+    return method if method in _KNOWN_METHODS else "other"
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get(MULTIPROCESS_DIR_ENV) or None
+
+
+def refresh_pool_gauges(engine: AsyncEngine) -> None:
+    pool = engine.sync_engine.pool
+    in_use = getattr(pool, "checkedout", None)
+    if in_use is None:
+        return
+    size = getattr(pool, "size", lambda: 0)()
+    max_overflow = getattr(pool, "_max_overflow", 0)
+    DB_POOL_IN_USE.set(in_use())
+    DB_POOL_OVERFLOW.set(max(0, getattr(pool, "overflow", lambda: 0)()))
+    DB_POOL_MAX.set(size + max(0, max_overflow))
+    DB_POOL_WAITING.set(_pool_waiters(pool))
+
+
+def _pool_waiters(pool: object) -> int:
+    # SQLAlchemy has no public count of checkouts waiting on an exhausted async pool; the
+    # asyncio queue behind AsyncAdaptedQueuePool keeps them as its pending getters.
+    queue = getattr(getattr(pool, "_pool", None), "_queue", None)
+    getters = getattr(queue, "_getters", None)
+    if getters is None:
+        return 0
+    return sum(1 for waiter in getters if not waiter.done())
+
+
+async def refresh_pool_gauges_forever(engine: AsyncEngine) -> None:
+    """In multiprocess mode a scrape reads every worker's files, so each keeps its own fresh."""
+    while True:
+        refresh_pool_gauges(engine)
+        await asyncio.sleep(POOL_REFRESH_SECONDS)
+
+
+_GAUGE_FILE = re.compile(r"^gauge_live\w+?_(\d+)\.db$")
+
+
+def mark_dead_workers(directory: str) -> None:
+    """Drop the live gauges of workers that are gone (crashed, or replaced by uvicorn)."""
+    for path in Path(directory).glob("gauge_live*.db"):
+        match = _GAUGE_FILE.match(path.name)
+        if match is None:
+            continue
+        pid = int(match.group(1))
+        if not _process_alive(pid):
+            multiprocess.mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]
+
+
+def mark_this_worker_dead() -> None:
+    directory = multiprocess_dir()
+    if directory is not None:
+        multiprocess.mark_process_dead(os.getpid(), directory)  # type: ignore[no-untyped-call]
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def render_metrics(engine: AsyncEngine | None) -> bytes:
+    if engine is not None:
+        refresh_pool_gauges(engine)
+    directory = multiprocess_dir()
+    if directory is None:
+        return generate_latest(REGISTRY)
+    mark_dead_workers(directory)
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
+    return generate_latest(registry)
+
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "Metrics in Prometheus text format.",
+            "content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}},
+        }
+    },
+)
+async def metrics(request: Request) -> Response:
+    resources = getattr(request.app.state, "resources", None)
+    engine = getattr(resources, "engine", None)
+    return Response(render_metrics(engine), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,293 @@
+"""Rate limits: per token subject on `/tasks`, per client address on `/auth/*`.
+
+Windows are fixed and aligned to the wall clock (window n covers [n*period, (n+1)*period)),
+so every instance agrees on when a window resets without asking the store: one counter
+increment per request answers "allowed?", "how many remain?" and "when does it reset?".
+
+Counters live in this process by default, or in Redis (REDIS_URL, through the `limits`
+library's storage) so that several instances share them. The in-process counter is a small
+dict rather than `limits`' MemoryStorage, which on every hit schedules a task that walks
+every key it holds: too slow for the request path once there are many users.
+
+If Redis fails the service keeps serving (fail open): the failure is counted, logged at
+most once a minute, and Redis is left alone for a few seconds so a dead store costs no
+time per request.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import structlog
+from fastapi import Depends, Request
+from limits import RateLimitItem, parse_many
+from limits.aio.storage import RedisStorage
+from limits.storage import storage_from_string
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from todo_api.auth.dependencies import CurrentUser
+from todo_api.errors import AppError, problem_response
+from todo_api.metrics import RATE_LIMIT_REJECTIONS, RATE_LIMIT_STORAGE_ERRORS, RATE_LIMIT_UNCHECKED
+from todo_api.observability import describe_redis
+from todo_api.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+LimitName = Literal["tasks", "auth"]
+# Where the decision for a request is left for the request-context middleware, which adds
+# the RateLimit-* headers to whatever response is finally sent.
+SCOPE_KEY = "todo_api.rate_limit"
+AUTH_PATH_PREFIX = "/auth"
+REDIS_KEY_PREFIX = "todo-api"
+REDIS_TIMEOUT_SECONDS = 0.5
+REDIS_RETRY_SECONDS = 5.0
+FAILURE_LOG_INTERVAL_SECONDS = 60.0
+_SWEEP_EVERY_SECONDS = 60.0
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True, slots=True)
+class LimitDecision:
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_seconds: int
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        return [
+            (b"ratelimit-limit", str(self.limit).encode()),
+            (b"ratelimit-remaining", str(self.remaining).encode()),
+            (b"ratelimit-reset", str(self.reset_seconds).encode()),
+        ]
+
+
+class RateLimitedError(AppError):
+    status = 429
+    detail = "Too many requests; slow down and retry after the time in Retry-After."
+
+
+class _LocalCounters:
+    """Counters for one process: {key: [expires_at, count]}; keys name their window, so
+    expired ones are only garbage, dropped by a sweep at most once a minute."""
+
+    def __init__(self) -> None:
+        self._counts: dict[str, list[float]] = {}
+        self._next_sweep = 0.0
+
+    def increment(self, key: str, expires_at: float, now: float) -> int:
+        entry = self._counts.get(key)
+        if entry is None:
+            if now >= self._next_sweep:
+                self._next_sweep = now + _SWEEP_EVERY_SECONDS
+                self._counts = {k: e for k, e in self._counts.items() if e[0] > now}
+            self._counts[key] = [expires_at, 1]
+            return 1
+        entry[1] += 1
+        return int(entry[1])
+
+
+class RateLimiter:
+    def __init__(self, settings: Settings) -> None:
+        self._limits: dict[LimitName, tuple[RateLimitItem, ...]] = {
+            "tasks": tuple(parse_many(settings.rate_limit_tasks)),
+            "auth": tuple(parse_many(settings.rate_limit_auth)),
+        }
+        self._settings = settings
+        self._local = _LocalCounters()
+        self._redis: RedisStorage | None = None
+        self._redis_retry_at = 0.0
+        self._failures_unlogged = 0
+        self._next_failure_log = 0.0
+        self.trusted_proxies: tuple[Network, ...] = tuple(
+            ipaddress.ip_network(entry, strict=False) for entry in settings.trusted_proxies
+        )
+
+    @property
+    def storage_description(self) -> str:
+        if self._settings.redis_url is None:
+            return "memory (this process)"
+        return describe_redis(self._settings.redis_url)
+
+    def describe(self) -> dict[str, str]:
+        return {
+            "tasks_per_subject": self._settings.rate_limit_tasks,
+            "auth_per_address": self._settings.rate_limit_auth,
+            "storage": self.storage_description,
+        }
+
+    async def open(self) -> bool:
+        """Connect the shared store, if any; False when it does not answer (we start anyway)."""
+        url = self._settings.redis_url
+        if url is None:
+            return True
+        storage = storage_from_string(
+            f"async+{url}",
+            key_prefix=REDIS_KEY_PREFIX,
+            connect_timeout=REDIS_TIMEOUT_SECONDS,
+            stream_timeout=REDIS_TIMEOUT_SECONDS,
+        )
+        assert isinstance(storage, RedisStorage)
+        self._redis = storage
+        return await storage.check()
+
+    async def close(self) -> None:
+        if self._redis is None:
+            return
+        client: Any = getattr(self._redis.bridge, "storage", None)
+        pool = getattr(client, "connection_pool", None)
+        if pool is not None:
+            pool.disconnect()
+        self._redis = None
+
+    async def hit(self, name: LimitName, identity: str) -> LimitDecision | None:
+        """Count one request; None when the store is down and the request goes unchecked."""
+        now = time.time()
+        decision: LimitDecision | None = None
+        for item in self._limits[name]:
+            period = item.get_expiry()
+            window = int(now // period)
+            key = f"{name}/{item.amount}/{period}/{window}/{identity}"
+            if self._redis is None:
+                count = self._local.increment(key, (window + 1) * period, now)
+            else:
+                shared = await self._redis_increment(key, period, now)
+                if shared is None:
+                    RATE_LIMIT_UNCHECKED.labels(name).inc()
+                    return None
+                count = shared
+            remaining = max(0, item.amount - count)
+            reset = max(1, math.ceil((window + 1) * period - now))
+            allowed = count <= item.amount
+            if (
+                decision is None
+                or not allowed
+                or (decision.allowed and remaining < decision.remaining)
+            ):
+                decision = LimitDecision(allowed, item.amount, remaining, reset)
+            if not allowed:
+                RATE_LIMIT_REJECTIONS.labels(name).inc()
+                break
+        return decision
+
+    async def _redis_increment(self, key: str, period: int, now: float) -> int | None:
+        assert self._redis is not None
+        if now < self._redis_retry_at:
+            return None
+        try:
+            # The key names its window, so a key whose expiry was never set (a crash
+            # between INCRBY and EXPIRE) is simply never read again.
+            return await self._redis.incr(key, period + 1)
+        except Exception as error:
+            self._redis_failed(error, now)
+            return None
+
+    def _redis_failed(self, error: Exception, now: float) -> None:
+        RATE_LIMIT_STORAGE_ERRORS.inc()
+        self._redis_retry_at = now + REDIS_RETRY_SECONDS
+        self._failures_unlogged += 1
+        if now >= self._next_failure_log:
+            log.warning(
+                "rate-limit store unavailable; requests pass unchecked",
+                storage=self.storage_description,
+                error=type(error).__name__,
+                failures_since_last_report=self._failures_unlogged,
+                retry_in_seconds=REDIS_RETRY_SECONDS,
+            )
+            self._failures_unlogged = 0
+            self._next_failure_log = now + FAILURE_LOG_INTERVAL_SECONDS
+
+
+def client_address(scope: Scope, trusted: Sequence[Network]) -> str:
+    """The caller's address; X-Forwarded-For counts only when the peer is a trusted proxy.
+
+    The header is read from the right: each trusted proxy appended the address it saw, so
+    the first untrusted one is the client. Entries further left are the client's own claim.
+    """
+    client = scope.get("client")
+    peer = client[0] if client else "unknown"
+    if not trusted or not _is_trusted(peer, trusted):
+        return peer
+    forwarded = [
+        value.decode("latin-1") for name, value in scope["headers"] if name == b"x-forwarded-for"
+    ]
+    hops = [hop.strip() for value in forwarded for hop in value.split(",") if hop.strip()]
+    address = peer
+    for hop in reversed(hops):
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            break
+        address = hop
+        if not _is_trusted(hop, trusted):
+            break
+    return address
+
+
+def _is_trusted(address: str, trusted: Sequence[Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in trusted)
+
+
+def _limiter(app: Any) -> RateLimiter | None:
+    resources = getattr(app.state, "resources", None)
+    return getattr(resources, "rate_limiter", None)
+
+
+async def limit_by_subject(request: Request, user: CurrentUser) -> None:
+    """Dependency for `/tasks`: counts after authentication, so a forged token cannot
+    spend someone else's allowance."""
+    limiter = _limiter(request.app)
+    if limiter is None:
+        return
+    decision = await limiter.hit("tasks", user.subject)
+    if decision is None:
+        return
+    request.scope[SCOPE_KEY] = decision
+    if not decision.allowed:
+        raise RateLimitedError(headers={"Retry-After": str(decision.reset_seconds)})
+
+
+LimitedBySubject = Annotated[None, Depends(limit_by_subject)]
+
+
+class AddressRateLimitMiddleware:
+    """Per-address limit on `/auth` and everything under it, whichever router serves it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not _under_auth(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        limiter = _limiter(scope["app"])
+        if limiter is None:
+            await self.app(scope, receive, send)
+            return
+        decision = await limiter.hit("auth", client_address(scope, limiter.trusted_proxies))
+        if decision is not None:
+            scope[SCOPE_KEY] = decision
+            if not decision.allowed:
+                response = problem_response(
+                    429,
+                    RateLimitedError.detail,
+                    headers={"Retry-After": str(decision.reset_seconds)},
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _under_auth(path: str) -> bool:
+    return path.startswith(AUTH_PATH_PREFIX) and (
+        len(path) == len(AUTH_PATH_PREFIX) or path[len(AUTH_PATH_PREFIX)] == "/"
+    )
