@@ -8,12 +8,17 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+
+from todo_api.app import create_app
+from todo_api.settings import Settings
 
 # Settings a developer may have exported must not leak into a test's server.
 _SETTING_PREFIXES = (
@@ -29,6 +34,7 @@ _SETTING_PREFIXES = (
     "AUTH_",
     "ACCESS_TOKEN_",
     "TRUSTED_",
+    "PROMETHEUS_MULTIPROC_DIR",
 )
 
 
@@ -100,3 +106,79 @@ def wait_until_healthy(server: Server, timeout: float) -> None:
             pass
         time.sleep(0.1)
     raise AssertionError(f"server did not become healthy:\n{server.log()}")
+
+
+# Generous: on a busy machine, importing the app in every worker process takes a while.
+SLOW_START_TIMEOUT = 120.0
+
+
+@contextmanager
+def running_servers(
+    cwd: Path,
+    env: dict[str, str],
+    *args: str,
+    count: int,
+    startup_timeout: float = SLOW_START_TIMEOUT,
+) -> Iterator[list[Server]]:
+    """`count` instances with one configuration, on ports of their own, started together
+    and stopped with SIGTERM (a multi-worker server killed outright leaves its workers)."""
+    servers: list[Server] = []
+    try:
+        for _ in range(count):
+            port = free_port()
+            log_path = cwd / f"server-{port}.log"
+            with log_path.open("wb") as log_file:
+                process = subprocess.Popen(
+                    [*todo_api_command(), "serve", "--port", str(port), *args],
+                    cwd=cwd,
+                    env=env,
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                )
+            servers.append(Server(process, f"http://127.0.0.1:{port}", log_path))
+        for server in servers:
+            wait_until_healthy(server, startup_timeout)
+        yield servers
+    finally:
+        for server in servers:
+            if server.process.poll() is None:
+                server.process.send_signal(signal.SIGTERM)
+        for server in servers:
+            try:
+                server.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.process.kill()
+                server.process.wait(timeout=10)
+
+
+def run_cli(
+    cwd: Path, env: dict[str, str], *args: str, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*todo_api_command(), *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@asynccontextmanager
+async def serving(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An in-process app built now (so its log lines go to the stderr of this moment,
+    which capsys may have replaced), and a client for it."""
+    async with serving_app(create_app(settings)) as http:
+        yield http
+
+
+@asynccontextmanager
+async def serving_app(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with (
+        LifespanManager(app) as manager,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=manager.app), base_url="http://testserver"
+        ) as http,
+    ):
+        yield http
