@@ -26,8 +26,6 @@ from todo_api.metrics import (
 )
 from todo_api.ratelimit import SCOPE_KEY as RATE_LIMIT_SCOPE_KEY
 
-_log = structlog.get_logger("todo_api.request")
-
 
 class BodySizeLimitMiddleware:
     """Refuse bodies over `max_bytes` with 413, by Content-Length or while streaming.
@@ -147,6 +145,8 @@ class RequestContextMiddleware:
         self.api_headers = (*_API_SECURITY_HEADERS, *extra)
         self.docs_headers = (*_DOCS_SECURITY_HEADERS, *extra)
         self.user_reference = user_reference
+        # Bound once: resolving a logger through structlog's proxy costs on every call.
+        self.log = structlog.get_logger("todo_api.request").bind()
         # (method, route, status) -> the counter and histogram children: labels() takes a
         # lock and builds a key on every call, this takes a dict lookup.
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
@@ -187,7 +187,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send_with_headers)
         except Exception as error:
             status = 500
-            _log.error("unhandled error", error=type(error).__name__, exc_info=error)
+            self.log.error("unhandled error", error=type(error).__name__, exc_info=error)
             if started:
                 raise
             response = problem_response(500, "Internal server error.")
@@ -210,7 +210,7 @@ class RequestContextMiddleware:
         children[0].inc()
         children[1].observe(duration)
         subject = state.get("subject")
-        _log.log(
+        self.log.log(
             logging.ERROR if status >= 500 else logging.INFO,
             "request",
             method=method,

@@ -11,6 +11,7 @@ import hmac
 import logging
 import os
 import sys
+import threading
 import traceback
 from collections.abc import Callable, MutableMapping
 from functools import lru_cache
@@ -49,11 +50,18 @@ def configure_logging(settings: Settings) -> None:
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
+    # The service's own lines skip the standard library's logging (a LogRecord, handler
+    # locks and a record copy per line): that halved the cost of the per-request line.
+    # Libraries' lines still go through logging, rendered the same way.
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=True,
+        processors=[*shared, redact_exception, renderer],
+        logger_factory=_StderrLogger,
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping()[settings.log_level]
+        ),
+        # Not cached: a module's logger then follows a later configuration (each test app
+        # configures its own); hot paths bind their logger once instead.
+        cache_logger_on_first_use=False,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,
@@ -77,6 +85,23 @@ def configure_logging(settings: Settings) -> None:
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+
+
+class _StderrLogger:
+    """Writes each rendered line to the current sys.stderr (which tests may swap)."""
+
+    _lock = threading.Lock()
+
+    def __init__(self, *_args: Any) -> None:
+        pass
+
+    def msg(self, message: str) -> None:
+        with self._lock:
+            stream = sys.stderr
+            stream.write(message + "\n")
+            stream.flush()
+
+    debug = info = warning = warn = error = critical = exception = fatal = log = msg
 
 
 def _json_dumps(value: Any, **_: Any) -> str:
