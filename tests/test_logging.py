@@ -157,3 +157,19 @@ async def test_console_format_in_development_by_default(
     assert not line.startswith("{")
     assert "request" in line
     assert "route=/health" in line
+
+
+async def test_log_level_warning_drops_request_lines_but_keeps_errors(
+    settings_factory: Callable[..., Settings], capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def boom() -> None:
+        raise RuntimeError("boom")
+
+    app = create_app(settings_factory(log_format="json", log_level="WARNING"))
+    app.add_api_route("/test-only/boom", boom)
+    async with serving_app(app) as http:
+        await http.get("/health", headers={"X-Request-ID": "quiet-1"})
+        await http.get("/test-only/boom", headers={"X-Request-ID": "loud-1"})
+    lines = request_lines(capsys.readouterr().err)
+    assert [line["request_id"] for line in lines] == ["loud-1"]
+    assert lines[0]["status"] == 500

@@ -209,9 +209,12 @@ class RequestContextMiddleware:
             self._children[key] = children
         children[0].inc()
         children[1].observe(duration)
+        level = logging.ERROR if status >= 500 else logging.INFO
+        if not self.log.is_enabled_for(level):
+            return
         subject = state.get("subject")
         self.log.log(
-            logging.ERROR if status >= 500 else logging.INFO,
+            level,
             "request",
             method=method,
             route=template,
