@@ -37,7 +37,9 @@ COMPARE_OPTIONS: dict[str, Any] = {"compare_type": True, "compare_server_default
 
 def schema_differences(connection: Connection, metadata: MetaData | None = None) -> list[Any]:
     """What autogenerate would change to make the database match the models: [] when in step."""
-    import todo_api.tasks.models  # noqa: F401  (registers the tables on the metadata)
+    # Imported for their side effect: they register the tables on the metadata.
+    import todo_api.auth.models
+    import todo_api.tasks.models  # noqa: F401
 
     context = MigrationContext.configure(connection, opts=COMPARE_OPTIONS)
     differences: list[Any] = compare_metadata(context, metadata or SQLModel.metadata)
