@@ -10,6 +10,8 @@ import structlog
 from fastapi import FastAPI
 
 from todo_api import __version__
+from todo_api.auth.passwords import PasswordService
+from todo_api.auth.routes import router as auth_router
 from todo_api.auth.tokens import TokenVerifier
 from todo_api.database import create_engine, wait_for_database
 from todo_api.errors import install_error_handlers
@@ -41,7 +43,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 "Anyone can mint tokens for this service. Set JWT_SECRET before exposing it."
             )
         app.state.resources = Resources(
-            settings=settings, engine=engine, verifier=TokenVerifier(settings)
+            settings=settings,
+            engine=engine,
+            verifier=TokenVerifier(settings),
+            passwords=PasswordService(),
         )
         log.info(
             "todo-api ready",
@@ -72,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     install_openapi(app)
+    app.include_router(auth_router)
     app.include_router(tasks_router)
     app.include_router(health_router)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from todo_api.auth.passwords import PasswordService
 from todo_api.auth.tokens import TokenVerifier
 from todo_api.database import transaction
 from todo_api.settings import Settings
@@ -19,6 +20,7 @@ class Resources:
     settings: Settings
     engine: AsyncEngine
     verifier: TokenVerifier
+    passwords: PasswordService = field(default_factory=PasswordService)
 
 
 # async on purpose: FastAPI would run a plain `def` dependency in its thread pool, a
