@@ -25,6 +25,7 @@ from fastapi import FastAPI
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
+from tests.jwks_server import JwksServer
 from todo_api import migrations
 from todo_api.app import create_app
 from todo_api.settings import Settings
@@ -202,6 +203,15 @@ async def open_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with open_client(app) as http:
         yield http
+
+
+@pytest.fixture
+def jwks_server() -> Iterator[JwksServer]:
+    """A live JWKS endpoint on loopback, publishing nothing until a test says so."""
+    server = JwksServer()
+    server.start()
+    yield server
+    server.stop()
 
 
 def make_token(

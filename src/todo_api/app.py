@@ -10,6 +10,7 @@ import structlog
 from fastapi import FastAPI
 
 from todo_api import __version__
+from todo_api.auth.jwks import create_jwks_key_source
 from todo_api.auth.passwords import PasswordService
 from todo_api.auth.routes import router as auth_router
 from todo_api.auth.tokens import TokenVerifier
@@ -34,6 +35,7 @@ the token's `sub` owns the tasks. Errors are `application/problem+json` (RFC 945
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
+    public_keys = create_jwks_key_source(settings)
     engine = create_engine(settings)
     try:
         await wait_for_database(engine, settings)
@@ -45,7 +47,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.resources = Resources(
             settings=settings,
             engine=engine,
-            verifier=TokenVerifier(settings),
+            verifier=TokenVerifier(settings, public_keys),
             passwords=PasswordService(),
         )
         log.info(
@@ -53,12 +55,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             environment=settings.environment,
             database=settings.sqlalchemy_url.render_as_string(hide_password=True),
             algorithms=settings.allowed_algorithms,
+            jwks_url=settings.jwt_jwks_url,
         )
         # Everything built so far lives as long as the process: keep it out of the garbage
         # collector's scans, which otherwise show up as latency spikes under load.
         gc.freeze()
         yield
     finally:
+        if public_keys is not None:
+            public_keys.close()
         await engine.dispose()
 
 
