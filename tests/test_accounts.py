@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 import time
 import uuid
@@ -374,3 +375,18 @@ async def test_openapi_documents_every_auth_status_as_problem_json(
             assert "application/problem+json" in responses[status]["content"]
     token_body = paths["/auth/token"]["post"]["requestBody"]["content"]
     assert "application/x-www-form-urlencoded" in token_body
+
+
+async def test_hashing_holds_no_database_connection(
+    settings_factory: Callable[..., Settings],
+) -> None:
+    # Argon2 takes far longer than this request deadline, and a burst of sign-ins queues
+    # behind the hashing limiter: only statements, never hashing, may count against it.
+    email = new_email()
+    app = create_app(settings_factory(db_request_timeout_seconds=0.25))
+    async with open_client(app) as client:
+        await register(client, email)
+        responses = await asyncio.gather(
+            *(sign_in(client, email, PASSWORD if index % 2 else "wrong") for index in range(8))
+        )
+    assert [response.status_code for response in responses] == [401, 200] * 4

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -46,3 +47,24 @@ async def get_connection(resources: ResourcesDep) -> AsyncIterator[AsyncConnecti
 # scope="function" closes the transaction when the route returns, before the response is
 # sent: a client never sees a 2xx for a write that then fails to commit.
 DbConnection = Annotated[AsyncConnection, Depends(get_connection, scope="function")]
+
+
+TransactionFactory = Callable[[], AbstractAsyncContextManager[AsyncConnection]]
+
+
+async def get_transactions(resources: ResourcesDep) -> TransactionFactory:
+    settings = resources.settings
+
+    def open_transaction() -> AbstractAsyncContextManager[AsyncConnection]:
+        return asynccontextmanager(transaction)(
+            resources.engine,
+            settings.db_request_timeout_seconds,
+            settings.db_ping_after_idle_seconds,
+        )
+
+    return open_transaction
+
+
+# For routes with slow work between statements (password hashing): each short transaction
+# holds a connection, and counts against the request deadline, only while it runs.
+Transactions = Annotated[TransactionFactory, Depends(get_transactions)]

@@ -12,7 +12,7 @@ from todo_api.auth.dependencies import CurrentUser
 from todo_api.auth.schemas import AccessToken, Me, UserCreate, UserRead
 from todo_api.auth.tokens import issue_token
 from todo_api.errors import ForbiddenError, problem_responses
-from todo_api.state import DbConnection, ResourcesDep
+from todo_api.state import ResourcesDep, Transactions
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -27,13 +27,14 @@ class RegistrationDisabledError(ForbiddenError):
     detail = "Registration is turned off on this service."
 
 
-def _accounts_enabled(resources: ResourcesDep) -> None:
+# async, like every dependency here: a plain `def` would cost a thread-pool hop.
+async def _accounts_enabled(resources: ResourcesDep) -> None:
     # Without a signing secret (a JWKS-only deployment) the service cannot issue tokens.
     if resources.settings.signing_secret is None:
         raise AccountsDisabledError
 
 
-def _registration_enabled(resources: ResourcesDep) -> None:
+async def _registration_enabled(resources: ResourcesDep) -> None:
     if not resources.settings.auth_registration_enabled:
         raise RegistrationDisabledError
 
@@ -45,7 +46,7 @@ def _registration_enabled(resources: ResourcesDep) -> None:
     summary="Create an account",
     description="Answers 403 when `AUTH_REGISTRATION_ENABLED=false` or built-in accounts "
     "are off (no `JWT_SECRET` outside development).",
-    # Checked before the body is validated and before a database connection is taken.
+    # Checked before the body is validated.
     dependencies=[Depends(_accounts_enabled), Depends(_registration_enabled)],
     responses={
         403: problem_responses(403)[403]
@@ -54,8 +55,10 @@ def _registration_enabled(resources: ResourcesDep) -> None:
         **problem_responses(400, 413, 415, 422, *_COMMON),
     },
 )
-async def register(data: UserCreate, resources: ResourcesDep, connection: DbConnection) -> UserRead:
-    return await service.register_user(connection, resources.passwords, data)
+async def register(
+    data: UserCreate, resources: ResourcesDep, transactions: Transactions
+) -> UserRead:
+    return await service.register_user(transactions, resources.passwords, data)
 
 
 @router.post(
@@ -73,10 +76,12 @@ async def register(data: UserCreate, resources: ResourcesDep, connection: DbConn
 async def issue_access_token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     resources: ResourcesDep,
-    connection: DbConnection,
+    transactions: Transactions,
     response: Response,
 ) -> AccessToken:
-    user = await service.authenticate(connection, resources.passwords, form.username, form.password)
+    user = await service.authenticate(
+        transactions, resources.passwords, form.username, form.password
+    )
     token, lifetime = issue_token(
         resources.settings, user.subject, extra_claims={"email": user.email}
     )

@@ -1,4 +1,8 @@
-"""Built-in accounts: registration and password sign-in. None of it commits."""
+"""Built-in accounts: registration and password sign-in.
+
+Argon2 takes far longer than a query and may queue behind other sign-ins, so it always runs
+between short transactions, never inside one: a connection is held only for statements.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,6 @@ import uuid
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from todo_api.auth.models import users_table as users
 from todo_api.auth.passwords import PasswordService
@@ -14,6 +17,7 @@ from todo_api.auth.schemas import PASSWORD_MAX_LENGTH, UserCreate, UserRead, nor
 from todo_api.auth.tokens import Principal
 from todo_api.database import utc_now
 from todo_api.errors import ConflictError, UnauthorizedError
+from todo_api.state import TransactionFactory
 
 
 class InvalidCredentialsError(UnauthorizedError):
@@ -25,7 +29,7 @@ class InvalidCredentialsError(UnauthorizedError):
 
 
 async def register_user(
-    connection: AsyncConnection, passwords: PasswordService, data: UserCreate
+    transactions: TransactionFactory, passwords: PasswordService, data: UserCreate
 ) -> UserRead:
     password_hash = await passwords.hash(data.password)
     statement = (
@@ -40,15 +44,16 @@ async def register_user(
     )
     # The unique index decides, not a prior SELECT: two concurrent registrations of one
     # address cannot both pass a check and both insert.
-    try:
-        row = (await connection.execute(statement)).one()
-    except IntegrityError:
-        raise ConflictError("An account with this email already exists.") from None
+    async with transactions() as connection:
+        try:
+            row = (await connection.execute(statement)).one()
+        except IntegrityError:
+            raise ConflictError("An account with this email already exists.") from None
     return UserRead.model_validate(row, from_attributes=True)
 
 
 async def authenticate(
-    connection: AsyncConnection, passwords: PasswordService, username: str, password: str
+    transactions: TransactionFactory, passwords: PasswordService, username: str, password: str
 ) -> Principal:
     """The account for these credentials, or InvalidCredentialsError, in the same time."""
     try:
@@ -61,7 +66,8 @@ async def authenticate(
             # lower() on both sides, so both match the index and fold case identically.
             func.lower(users.c.email) == func.lower(email)
         )
-        row = (await connection.execute(statement)).first()
+        async with transactions() as connection:
+            row = (await connection.execute(statement)).first()
     stored_hash = row.password_hash if row is not None else None
     if len(password) > PASSWORD_MAX_LENGTH:
         # No account has such a password; the dummy check still keeps the timing even.
@@ -70,8 +76,12 @@ async def authenticate(
     if row is None or not valid:
         raise InvalidCredentialsError
     if upgraded_hash is not None:
-        # The hash was made with older parameters: store one made with the current ones.
-        await connection.execute(
-            users.update().where(users.c.id == row.id).values(password_hash=upgraded_hash)
-        )
+        # The hash was made with older parameters: store one made with the current ones,
+        # unless the stored hash changed meanwhile.
+        async with transactions() as connection:
+            await connection.execute(
+                users.update()
+                .where(users.c.id == row.id, users.c.password_hash == row.password_hash)
+                .values(password_hash=upgraded_hash)
+            )
     return Principal(subject=str(row.id), email=row.email)
