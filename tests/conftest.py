@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,6 +25,7 @@ from fastapi import FastAPI
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
+from tests.jwks_server import JwksServer
 from todo_api import migrations
 from todo_api.app import create_app
 from todo_api.settings import Settings
@@ -167,6 +169,10 @@ def settings_factory(database_url: str, database_backend: str) -> Callable[..., 
             "environment": "development",
             "log_format": "json",
             "db_startup_wait_seconds": 5,
+            # Generous limits so tests that log in or list often are not throttled; the
+            # rate-limit tests set their own.
+            "rate_limit_auth": "100000/minute",
+            "rate_limit_tasks": "100000/minute",
             **BACKEND_SETTINGS.get(database_backend, {}),
         }
         values.update(overrides)
@@ -185,8 +191,9 @@ def app(settings: Settings) -> FastAPI:
     return create_app(settings)
 
 
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+@asynccontextmanager
+async def open_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client for an app started with its lifespan, for tests that need a second app."""
     async with (
         LifespanManager(app) as manager,
         httpx.AsyncClient(
@@ -194,6 +201,21 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         ) as http,
     ):
         yield http
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with open_client(app) as http:
+        yield http
+
+
+@pytest.fixture
+def jwks_server() -> Iterator[JwksServer]:
+    """A live JWKS endpoint on loopback, publishing nothing until a test says so."""
+    server = JwksServer()
+    server.start()
+    yield server
+    server.stop()
 
 
 def make_token(

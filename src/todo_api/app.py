@@ -12,6 +12,9 @@ import structlog
 from fastapi import Depends, FastAPI
 
 from todo_api import __version__
+from todo_api.auth.jwks import create_jwks_key_source
+from todo_api.auth.passwords import PasswordService
+from todo_api.auth.routes import router as auth_router
 from todo_api.auth.tokens import TokenVerifier
 from todo_api.database import create_engine, wait_for_database
 from todo_api.errors import install_error_handlers
@@ -49,6 +52,7 @@ the token's `sub` owns the tasks. Errors are `application/problem+json` (RFC 945
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
+    public_keys = create_jwks_key_source(settings)
     engine = create_engine(settings)
     rate_limiter = RateLimiter(settings)
     pool_refresher: asyncio.Task[None] | None = None
@@ -68,8 +72,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.resources = Resources(
             settings=settings,
             engine=engine,
-            verifier=TokenVerifier(settings),
+            verifier=TokenVerifier(settings, public_keys),
             rate_limiter=rate_limiter,
+            passwords=PasswordService(),
         )
         if multiprocess_dir() is not None:
             pool_refresher = asyncio.create_task(refresh_pool_gauges_forever(engine))
@@ -99,6 +104,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             with contextlib.suppress(asyncio.CancelledError):
                 await pool_refresher
         await rate_limiter.close()
+        if public_keys is not None:
+            public_keys.close()
         await engine.dispose()
         mark_this_worker_dead()
 
@@ -118,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     install_openapi(app)
+    app.include_router(auth_router)
     app.include_router(tasks_router, dependencies=[Depends(limit_by_subject)])
     app.include_router(health_router)
     app.include_router(metrics_router)

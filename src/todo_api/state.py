@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from todo_api.auth.passwords import PasswordService
 from todo_api.auth.tokens import TokenVerifier
 from todo_api.database import transaction
 from todo_api.settings import Settings
@@ -23,6 +25,7 @@ class Resources:
     engine: AsyncEngine
     verifier: TokenVerifier
     rate_limiter: RateLimiter
+    passwords: PasswordService = field(default_factory=PasswordService)
 
 
 # async on purpose: FastAPI would run a plain `def` dependency in its thread pool, a
@@ -48,3 +51,24 @@ async def get_connection(resources: ResourcesDep) -> AsyncIterator[AsyncConnecti
 # scope="function" closes the transaction when the route returns, before the response is
 # sent: a client never sees a 2xx for a write that then fails to commit.
 DbConnection = Annotated[AsyncConnection, Depends(get_connection, scope="function")]
+
+
+TransactionFactory = Callable[[], AbstractAsyncContextManager[AsyncConnection]]
+
+
+async def get_transactions(resources: ResourcesDep) -> TransactionFactory:
+    settings = resources.settings
+
+    def open_transaction() -> AbstractAsyncContextManager[AsyncConnection]:
+        return asynccontextmanager(transaction)(
+            resources.engine,
+            settings.db_request_timeout_seconds,
+            settings.db_ping_after_idle_seconds,
+        )
+
+    return open_transaction
+
+
+# For routes with slow work between statements (password hashing): each short transaction
+# holds a connection, and counts against the request deadline, only while it runs.
+Transactions = Annotated[TransactionFactory, Depends(get_transactions)]

@@ -8,7 +8,9 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
-import todo_api.tasks.models  # noqa: F401  (registers the tables on the metadata)
+# Imported for their side effect: they register the tables on the metadata.
+import todo_api.auth.models
+import todo_api.tasks.models  # noqa: F401
 from todo_api.database import create_engine, wait_for_database
 from todo_api.migrations import COMPARE_OPTIONS
 from todo_api.settings import load_settings

@@ -1,0 +1,311 @@
+"""Outside issuers through a live JWKS: algorithms, Better Auth, rotation, fetch limits, outages."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import string
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+
+from tests.conftest import assert_problem, bearer, make_token, open_client
+from tests.jwks_server import JWKS_PATH, IssuerKey, JwksServer, unresponsive_endpoint
+from todo_api.app import create_app
+from todo_api.settings import Settings, SettingsError
+
+ORIGIN = "https://app.example.com"
+PROMPT_SECONDS = 5.0
+
+
+@pytest.fixture
+def jwks_settings(
+    settings_factory: Callable[..., Settings], jwks_server: JwksServer
+) -> Callable[..., Settings]:
+    """Settings of a service that trusts the test JWKS, as docs/AUTH.md configures it."""
+
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "jwt_jwks_url": jwks_server.url,
+            "jwt_issuer": ORIGIN,
+            "jwt_audience": ORIGIN,
+            "jwt_jwks_timeout_seconds": 1,
+            **overrides,
+        }
+        return settings_factory(**values)
+
+    return make
+
+
+@pytest.fixture
+def settings(jwks_settings: Callable[..., Settings]) -> Settings:
+    return jwks_settings()
+
+
+def issued(key: IssuerKey, **claims: Any) -> str:
+    return key.sign({"iss": ORIGIN, "aud": ORIGIN, **claims})
+
+
+async def me(client: httpx.AsyncClient, token: str) -> httpx.Response:
+    return await client.get("/auth/me", headers=bearer(token))
+
+
+@pytest.mark.parametrize("algorithm", ["EdDSA", "ES256", "RS256"])
+async def test_tokens_of_each_algorithm_are_accepted(
+    client: httpx.AsyncClient, jwks_server: JwksServer, algorithm: str
+) -> None:
+    key = IssuerKey.generate(algorithm)
+    jwks_server.publish(key)
+    token = issued(key, sub=f"{algorithm}-user")
+    response = await me(client, token)
+    assert response.status_code == 200, response.text
+    assert response.json()["id"] == f"{algorithm}-user"
+    created = await client.post("/tasks", json={"title": "x"}, headers=bearer(token))
+    assert created.status_code == 201
+
+
+async def test_a_token_minted_like_better_auth_is_accepted(
+    client: httpx.AsyncClient, jwks_server: JwksServer
+) -> None:
+    # Better Auth's JWT plugin: an Ed25519 key published at /api/auth/jwks as
+    # {kty, crv, x, kid, alg}; tokens with header {alg, kid}, iss = aud = the app's origin,
+    # sub = its own (non-UUID) user id, the user's fields as claims, and 15 minutes of life.
+    key = IssuerKey.generate("EdDSA")
+    public = key.public_jwk()
+    jwks_server.keys = [{name: public[name] for name in ("kty", "crv", "x", "kid", "alg")}]
+    assert jwks_server.url.endswith("/api/auth/jwks")
+    user_id = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(32))
+    now = datetime.now(UTC)
+    payload = {
+        "id": user_id,
+        "name": "Ada Lovelace",
+        "email": "ada@example.com",
+        "emailVerified": True,
+        "image": None,
+        "createdAt": "2026-01-02T03:04:05.000Z",
+        "updatedAt": "2026-01-02T03:04:05.000Z",
+        "iat": int(now.timestamp()),
+        "iss": ORIGIN,
+        "aud": ORIGIN,
+        "exp": int((now + timedelta(minutes=15)).timestamp()),
+        "sub": user_id,
+    }
+    token = jwt.encode(
+        payload, key.private_key, algorithm="EdDSA", headers={"kid": key.kid, "typ": None}
+    )
+    assert jwt.get_unverified_header(token) == {"alg": "EdDSA", "kid": key.kid}
+
+    response = await me(client, token)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"id": user_id, "email": "ada@example.com"}
+    created = await client.post("/tasks", json={"title": "from Better Auth"}, headers=bearer(token))
+    assert created.status_code == 201
+    listed = await client.get("/tasks", headers=bearer(token))
+    assert [task["id"] for task in listed.json()["items"]] == [created.json()["id"]]
+
+
+async def test_shared_secret_and_jwks_work_side_by_side(
+    client: httpx.AsyncClient, jwks_server: JwksServer
+) -> None:
+    key = IssuerKey.generate("EdDSA")
+    jwks_server.publish(key)
+    assert (await me(client, issued(key))).status_code == 200
+    hs256 = make_token("secret-user", iss=ORIGIN, aud=ORIGIN)
+    assert (await me(client, hs256)).json()["id"] == "secret-user"
+
+
+async def test_built_in_tokens_carry_the_configured_issuer_and_audience(
+    client: httpx.AsyncClient,
+) -> None:
+    email = f"iss-{secrets.token_hex(6)}@example.com"
+    body = {"email": email, "password": "correct horse battery"}
+    assert (await client.post("/auth/register", json=body)).status_code == 201
+    form = {"username": email, "password": "correct horse battery"}
+    token = (await client.post("/auth/token", data=form)).json()["access_token"]
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert claims["iss"] == ORIGIN
+    assert claims["aud"] == ORIGIN
+    assert (await me(client, token)).json()["email"] == email
+
+
+class TestRotation:
+    async def test_a_new_key_is_picked_up_without_a_restart(
+        self, jwks_settings: Callable[..., Settings], jwks_server: JwksServer
+    ) -> None:
+        old, new = IssuerKey.generate("EdDSA"), IssuerKey.generate("ES256")
+        jwks_server.publish(old)
+        app = create_app(jwks_settings(jwt_jwks_refetch_interval_seconds=0.2))
+        async with open_client(app) as client:
+            assert (await me(client, issued(old))).status_code == 200
+            jwks_server.publish(old, new)
+            await asyncio.sleep(0.3)
+            assert (await me(client, issued(new))).status_code == 200
+            assert (await me(client, issued(old))).status_code == 200
+            assert jwks_server.fetches == 2
+
+    async def test_a_key_removed_from_the_jwks_stops_working(
+        self, jwks_settings: Callable[..., Settings], jwks_server: JwksServer
+    ) -> None:
+        old, new = IssuerKey.generate("EdDSA"), IssuerKey.generate("EdDSA")
+        jwks_server.publish(old)
+        app = create_app(
+            jwks_settings(jwt_jwks_cache_seconds=1, jwt_jwks_refetch_interval_seconds=0.2)
+        )
+        async with open_client(app) as client:
+            assert (await me(client, issued(old))).status_code == 200
+            jwks_server.publish(new)
+            await asyncio.sleep(1.1)
+            assert_problem(await me(client, issued(old)), 401)
+            assert (await me(client, issued(new))).status_code == 200
+
+    async def test_keys_are_cached_between_requests(
+        self, client: httpx.AsyncClient, jwks_server: JwksServer
+    ) -> None:
+        key = IssuerKey.generate("RS256")
+        jwks_server.publish(key)
+        for _ in range(20):
+            assert (await me(client, issued(key))).status_code == 200
+        assert jwks_server.fetches == 1
+
+
+class TestFetchLimits:
+    async def test_an_unknown_kid_within_the_interval_is_401_without_a_fetch(
+        self, jwks_settings: Callable[..., Settings], jwks_server: JwksServer
+    ) -> None:
+        key = IssuerKey.generate("EdDSA")
+        jwks_server.publish(key)
+        app = create_app(jwks_settings(jwt_jwks_refetch_interval_seconds=60))
+        async with open_client(app) as client:
+            assert (await me(client, issued(key))).status_code == 200
+            bogus = key.sign({"iss": ORIGIN, "aud": ORIGIN}, headers={"kid": "bogus"})
+            response = await me(client, bogus)
+            assert_problem(response, 401)
+            assert response.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+            assert jwks_server.fetches == 1
+
+    async def test_a_burst_of_50_unknown_kids_costs_at_most_one_fetch(
+        self, client: httpx.AsyncClient, jwks_server: JwksServer
+    ) -> None:
+        key = IssuerKey.generate("EdDSA")
+        jwks_server.publish(key)
+        tokens = [
+            key.sign({"iss": ORIGIN, "aud": ORIGIN}, headers={"kid": f"bogus-{index}"})
+            for index in range(50)
+        ]
+        responses = await asyncio.gather(*(me(client, token) for token in tokens))
+        assert [response.status_code for response in responses] == [401] * 50
+        assert jwks_server.fetches == 1
+
+    async def test_a_burst_for_a_freshly_rotated_key_causes_one_fetch_and_all_pass(
+        self, client: httpx.AsyncClient, jwks_server: JwksServer
+    ) -> None:
+        key = IssuerKey.generate("EdDSA")
+        jwks_server.publish(key)
+        responses = await asyncio.gather(*(me(client, issued(key)) for _ in range(50)))
+        assert [response.status_code for response in responses] == [200] * 50
+        assert jwks_server.fetches == 1
+
+
+class TestIssuerOutage:
+    async def test_an_unreachable_jwks_is_a_prompt_503_with_retry_after(
+        self, client: httpx.AsyncClient, jwks_server: JwksServer
+    ) -> None:
+        key = IssuerKey.generate("EdDSA")
+        jwks_server.stop()
+        started = time.monotonic()
+        response = await me(client, issued(key))
+        assert time.monotonic() - started < PROMPT_SECONDS
+        body = assert_problem(response, 503)
+        assert int(response.headers["retry-after"]) > 0
+        assert "127.0.0.1" not in body["detail"]
+
+    async def test_a_jwks_that_never_answers_is_a_503_within_the_timeout(
+        self, settings_factory: Callable[..., Settings]
+    ) -> None:
+        key = IssuerKey.generate("EdDSA")
+        with unresponsive_endpoint() as url:
+            app = create_app(
+                settings_factory(
+                    jwt_jwks_url=url,
+                    jwt_issuer=ORIGIN,
+                    jwt_audience=ORIGIN,
+                    jwt_jwks_timeout_seconds=1,
+                )
+            )
+            async with open_client(app) as client:
+                started = time.monotonic()
+                assert_problem(await me(client, issued(key)), 503)
+                assert time.monotonic() - started < PROMPT_SECONDS
+                # While the issuer is down, requests are not queued behind new fetches.
+                started = time.monotonic()
+                assert_problem(await me(client, issued(key)), 503)
+                assert time.monotonic() - started < 0.5
+                # The rest of the service does not wait on the issuer.
+                assert (await client.get("/health")).status_code == 200
+
+    @pytest.mark.parametrize(
+        ("status", "body"),
+        [
+            (200, b"not json"),
+            (200, b"[1, 2, 3]"),
+            (200, b'{"keys": []}'),
+            (200, b'{"keys": "nope"}'),
+            (200, b'{"keys": [{"kty": "RSA", "kid": "x", "n": 5, "e": []}]}'),
+            (500, b'{"error": "boom"}'),
+            (404, b""),
+        ],
+    )
+    async def test_a_broken_jwks_document_is_503_not_500(
+        self, client: httpx.AsyncClient, jwks_server: JwksServer, status: int, body: bytes
+    ) -> None:
+        jwks_server.status = status
+        jwks_server.raw_body = body
+        assert_problem(await me(client, issued(IssuerKey.generate("EdDSA"))), 503)
+
+    async def test_known_keys_keep_working_while_the_issuer_is_down(
+        self, jwks_settings: Callable[..., Settings], jwks_server: JwksServer
+    ) -> None:
+        key = IssuerKey.generate("EdDSA")
+        jwks_server.publish(key)
+        app = create_app(
+            jwks_settings(jwt_jwks_cache_seconds=0, jwt_jwks_refetch_interval_seconds=0)
+        )
+        async with open_client(app) as client:
+            assert (await me(client, issued(key))).status_code == 200
+            jwks_server.stop()
+            # The cache has expired and every refetch fails, yet the known key still works...
+            assert (await me(client, issued(key))).status_code == 200
+            # ...while a kid it has never seen cannot be checked: 503, not 401 or 500.
+            assert_problem(await me(client, issued(IssuerKey.generate("EdDSA"))), 503)
+
+    async def test_the_service_recovers_when_the_issuer_comes_back(
+        self, jwks_settings: Callable[..., Settings], jwks_server: JwksServer
+    ) -> None:
+        key = IssuerKey.generate("EdDSA")
+        jwks_server.status = 503
+        jwks_server.raw_body = b"{}"
+        app = create_app(jwks_settings(jwt_jwks_refetch_interval_seconds=0.2))
+        async with open_client(app) as client:
+            assert_problem(await me(client, issued(key)), 503)
+            jwks_server.status = 200
+            jwks_server.raw_body = None
+            jwks_server.publish(key)
+            await asyncio.sleep(0.3)
+            assert (await me(client, issued(key))).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "url", ["file:///etc/passwd", "ftp://example.com/jwks", f"gopher://127.0.0.1{JWKS_PATH}"]
+)
+async def test_a_jwks_url_that_is_not_http_refuses_to_start(
+    settings_factory: Callable[..., Settings], url: str
+) -> None:
+    app = create_app(settings_factory(jwt_jwks_url=url))
+    with pytest.raises(SettingsError, match="JWT_JWKS_URL"):
+        async with open_client(app):
+            pass
