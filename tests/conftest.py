@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,12 +19,12 @@ import httpx
 import jwt
 import psycopg
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
 from tests.jwks_server import JwksServer
+from tests.servers import open_client
 from todo_api import migrations
 from todo_api.app import create_app
 from todo_api.settings import Settings
@@ -189,18 +188,6 @@ def settings(settings_factory: Callable[..., Settings]) -> Settings:
 @pytest.fixture
 def app(settings: Settings) -> FastAPI:
     return create_app(settings)
-
-
-@asynccontextmanager
-async def open_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client for an app started with its lifespan, for tests that need a second app."""
-    async with (
-        LifespanManager(app) as manager,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://testserver"
-        ) as http,
-    ):
-        yield http
 
 
 @pytest.fixture

@@ -74,6 +74,18 @@ class Server:
 def running_server(
     cwd: Path, env: dict[str, str], *args: str, startup_timeout: float = 30
 ) -> Iterator[Server]:
+    server = start_server(cwd, env, *args)
+    try:
+        wait_until_healthy(server, startup_timeout)
+        yield server
+    finally:
+        if server.process.poll() is None:
+            server.process.kill()
+            server.process.wait(timeout=10)
+
+
+def start_server(cwd: Path, env: dict[str, str], *args: str) -> Server:
+    """`todo-api serve` on a free port, its output in a log file beside the test's data."""
     port = free_port()
     log_path = cwd / f"server-{port}.log"
     with log_path.open("wb") as log_file:
@@ -84,14 +96,7 @@ def running_server(
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
-    server = Server(process=process, url=f"http://127.0.0.1:{port}", log_path=log_path)
-    try:
-        wait_until_healthy(server, startup_timeout)
-        yield server
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
+    return Server(process=process, url=f"http://127.0.0.1:{port}", log_path=log_path)
 
 
 def wait_until_healthy(server: Server, timeout: float) -> None:
@@ -125,17 +130,7 @@ def running_servers(
     servers: list[Server] = []
     try:
         for _ in range(count):
-            port = free_port()
-            log_path = cwd / f"server-{port}.log"
-            with log_path.open("wb") as log_file:
-                process = subprocess.Popen(
-                    [*todo_api_command(), "serve", "--port", str(port), *args],
-                    cwd=cwd,
-                    env=env,
-                    stdout=log_file,
-                    stderr=subprocess.STDOUT,
-                )
-            servers.append(Server(process, f"http://127.0.0.1:{port}", log_path))
+            servers.append(start_server(cwd, env, *args))
         for server in servers:
             wait_until_healthy(server, startup_timeout)
         yield servers
@@ -169,12 +164,13 @@ def run_cli(
 async def serving(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """An in-process app built now (so its log lines go to the stderr of this moment,
     which capsys may have replaced), and a client for it."""
-    async with serving_app(create_app(settings)) as http:
+    async with open_client(create_app(settings)) as http:
         yield http
 
 
 @asynccontextmanager
-async def serving_app(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+async def open_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client for an in-process app started with its lifespan."""
     async with (
         LifespanManager(app) as manager,
         httpx.AsyncClient(

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ApiUser, make_token
-from tests.servers import serving, serving_app
+from tests.servers import open_client, serving
 from todo_api.app import create_app
 from todo_api.settings import Settings
 
@@ -135,7 +135,7 @@ async def test_an_unexpected_error_logs_its_class_and_frames_but_not_its_message
 
     app = create_app(settings_factory(log_format="json"))
     app.add_api_route("/test-only/boom", boom)
-    async with serving_app(app) as http:
+    async with open_client(app) as http:
         response = await http.get("/test-only/boom", headers={"X-Request-ID": "boom-1"})
     assert response.status_code == 500
     output = capsys.readouterr().err
@@ -167,7 +167,7 @@ async def test_log_level_warning_drops_request_lines_but_keeps_errors(
 
     app = create_app(settings_factory(log_format="json", log_level="WARNING"))
     app.add_api_route("/test-only/boom", boom)
-    async with serving_app(app) as http:
+    async with open_client(app) as http:
         await http.get("/health", headers={"X-Request-ID": "quiet-1"})
         await http.get("/test-only/boom", headers={"X-Request-ID": "loud-1"})
     lines = request_lines(capsys.readouterr().err)

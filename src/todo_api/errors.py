@@ -236,7 +236,3 @@ PROBLEM_HEADERS: dict[int, dict[str, Any]] = {
     429: _RETRY_AFTER,
     503: _RETRY_AFTER,
 }
-
-
-def all_statuses(groups: Iterable[Iterable[int]]) -> tuple[int, ...]:
-    return tuple(sorted({status for group in groups for status in group}))
