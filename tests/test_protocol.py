@@ -27,3 +27,9 @@ async def test_ready_when_the_database_answers(client: httpx.AsyncClient) -> Non
     response = await client.get("/health/ready")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
+
+
+async def test_trailing_slash_is_not_redirected(client: httpx.AsyncClient, alice: ApiUser) -> None:
+    response = await client.get("/tasks/", headers=alice.headers)
+    assert_problem(response, 404)
+    assert "location" not in response.headers

@@ -121,6 +121,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Bearer tokens, not cookies, authenticate requests, so a body without a
         # Content-Type is simply read as JSON.
         strict_content_type=False,
+        # A redirect from /tasks/ to /tasks would point at the internal scheme and host
+        # behind a proxy, and some clients drop Authorization on redirects: answer 404.
+        redirect_slashes=False,
     )
     app.state.settings = settings
     install_error_handlers(app)
