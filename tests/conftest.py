@@ -31,6 +31,16 @@ from todo_api.settings import Settings
 
 TEST_SECRET = "test-secret-that-is-long-enough-for-production-use"
 POSTGRES_ENV = "TEST_POSTGRES_URL"
+# The fields of a task in every response, as API.md lists them.
+TASK_FIELDS = {
+    "id",
+    "title",
+    "description",
+    "completed",
+    "created_at",
+    "updated_at",
+    "completed_at",
+}
 
 
 # Set up by `.ci/neon-like`: a TLS + scram PostgreSQL used with sslmode=require and
@@ -159,23 +169,28 @@ def database_url(database_backend: str, empty_database_url: Callable[[str], str]
     return url
 
 
+def make_settings(database_url: str, **overrides: Any) -> Settings:
+    """Settings of a test app: the test secret, JSON logs, and limits too high to matter
+    (the rate-limit tests set their own)."""
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "jwt_secret": TEST_SECRET,
+        "environment": "development",
+        "log_format": "json",
+        "db_startup_wait_seconds": 5,
+        "rate_limit_auth": "1000000000/minute",
+        "rate_limit_tasks": "1000000000/minute",
+        **overrides,
+    }
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
 @pytest.fixture
 def settings_factory(database_url: str, database_backend: str) -> Callable[..., Settings]:
     def make(**overrides: Any) -> Settings:
-        values: dict[str, Any] = {
-            "database_url": database_url,
-            "jwt_secret": TEST_SECRET,
-            "environment": "development",
-            "log_format": "json",
-            "db_startup_wait_seconds": 5,
-            # Generous limits so tests that log in or list often are not throttled; the
-            # rate-limit tests set their own.
-            "rate_limit_auth": "100000/minute",
-            "rate_limit_tasks": "100000/minute",
-            **BACKEND_SETTINGS.get(database_backend, {}),
-        }
-        values.update(overrides)
-        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+        backend = BACKEND_SETTINGS.get(database_backend, {})
+        url = overrides.pop("database_url", database_url)
+        return make_settings(url, **{**backend, **overrides})
 
     return make
 

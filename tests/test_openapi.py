@@ -7,6 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import TASK_FIELDS
+
 PROBLEM = "application/problem+json"
 
 
@@ -87,15 +89,7 @@ async def test_success_bodies_are_typed(openapi: dict[str, Any]) -> None:
     listing = openapi["paths"]["/tasks"]["get"]["responses"]["200"]
     assert listing["content"]["application/json"]["schema"]["$ref"].endswith("/TaskPage")
     task = openapi["components"]["schemas"]["TaskRead"]
-    assert set(task["required"]) == {
-        "id",
-        "title",
-        "description",
-        "completed",
-        "created_at",
-        "updated_at",
-        "completed_at",
-    }
+    assert set(task["required"]) == TASK_FIELDS
 
 
 async def test_patch_body_does_not_admit_null_title(openapi: dict[str, Any]) -> None:

@@ -36,9 +36,8 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from tests.conftest import TEST_SECRET, bearer, make_token
+from tests.conftest import bearer, make_settings, make_token
 from todo_api.app import create_app
-from todo_api.settings import Settings
 
 USERS = 3
 SORTS = ["created_at", "-created_at", "updated_at", "-updated_at", "title", "-title"]
@@ -93,16 +92,7 @@ async def _running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture(scope="module")
 def api(database_url: str) -> Iterator[SyncApi]:
-    app_settings = Settings(  # type: ignore[call-arg]
-        _env_file=None,
-        database_url=database_url,
-        jwt_secret=TEST_SECRET,
-        environment="development",
-        log_format="json",
-        log_level="WARNING",
-        db_startup_wait_seconds=5,
-        rate_limit_tasks="1000000000/minute",
-    )
+    app_settings = make_settings(database_url, log_level="WARNING")
     with (
         start_blocking_portal() as portal,
         portal.wrap_async_context_manager(_running(create_app(app_settings))) as client,

@@ -7,17 +7,7 @@ from datetime import datetime
 
 import httpx
 
-from tests.conftest import ApiUser, TaskFactory, assert_problem
-
-TASK_FIELDS = {
-    "id",
-    "title",
-    "description",
-    "completed",
-    "created_at",
-    "updated_at",
-    "completed_at",
-}
+from tests.conftest import TASK_FIELDS, ApiUser, TaskFactory, assert_problem
 
 
 def parse_time(value: str) -> datetime:
