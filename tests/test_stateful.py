@@ -12,8 +12,7 @@ synchronous state machine can call it without a server process; once per databas
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -22,8 +21,6 @@ from typing import Any, ClassVar
 import httpx
 import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
-from asgi_lifespan import LifespanManager
-from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -37,6 +34,7 @@ from hypothesis.stateful import (
 )
 
 from tests.conftest import bearer, make_settings, make_token
+from tests.servers import open_client
 from todo_api.app import create_app
 
 USERS = 3
@@ -79,23 +77,12 @@ class SyncApi:
         return self._portal.call(partial(self._client.request, method, url, **kwargs))
 
 
-@asynccontextmanager
-async def _running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with (
-        LifespanManager(app) as manager,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://testserver"
-        ) as client,
-    ):
-        yield client
-
-
 @pytest.fixture(scope="module")
 def api(database_url: str) -> Iterator[SyncApi]:
     app_settings = make_settings(database_url, log_level="WARNING")
     with (
         start_blocking_portal() as portal,
-        portal.wrap_async_context_manager(_running(create_app(app_settings))) as client,
+        portal.wrap_async_context_manager(open_client(create_app(app_settings))) as client,
     ):
         yield SyncApi(portal, client)
 

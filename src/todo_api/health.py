@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from todo_api.database import database_answers
-from todo_api.errors import problem_response, problem_responses
+from todo_api.errors import DATABASE_RETRY_AFTER_SECONDS, problem_response, problem_responses
 from todo_api.state import ResourcesDep
 
 router = APIRouter(prefix="/health", tags=["health"])
@@ -35,4 +35,8 @@ async def health() -> HealthStatus:
 async def ready(resources: ResourcesDep) -> HealthStatus | JSONResponse:
     if await database_answers(resources.engine, READINESS_TIMEOUT_SECONDS):
         return HealthStatus()
-    return problem_response(503, "The database does not answer.", headers={"Retry-After": "5"})
+    return problem_response(
+        503,
+        "The database does not answer.",
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+    )
