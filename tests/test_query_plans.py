@@ -71,9 +71,14 @@ async def test_list_query_walks_the_owner_index_without_sorting(
         async with engine.connect() as connection:
             # The very statement the route runs, captured on its way to the driver.
             page = await service.list_tasks(
-                connection, "user-7", limit=50, offset=0, completed=None, query=None, sort=sort
+                service.OwnedTasks("user-7", connection),
+                limit=50,
+                offset=0,
+                completed=None,
+                query=None,
+                sort=sort,
             )
-            assert page.total == TASKS_PER_USER
+            assert page["total"] == TASKS_PER_USER
             statement, parameters = captured[-1]
             result = await connection.exec_driver_sql(
                 f"EXPLAIN (FORMAT JSON) {statement}", parameters

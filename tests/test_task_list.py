@@ -14,6 +14,26 @@ async def test_empty_list(client: httpx.AsyncClient, alice: ApiUser) -> None:
     assert response.json() == {"items": [], "total": 0, "limit": 50, "offset": 0}
 
 
+async def test_a_listed_task_is_exactly_what_get_returns(
+    client: httpx.AsyncClient, alice: ApiUser, create_task: TaskFactory
+) -> None:
+    # The list is rendered from rows, the single-task routes from models: same JSON.
+    created = [
+        await create_task(alice, title="Crème brûlée ✓", description="naïve\u2028line"),
+        await create_task(alice, completed=True),
+    ]
+    response = await client.get("/tasks", params={"sort": "created_at"}, headers=alice.headers)
+    assert response.headers["content-type"] == "application/json"
+    for listed, task in zip(response.json()["items"], created, strict=True):
+        fetched = await client.get(f"/tasks/{task['id']}", headers=alice.headers)
+        assert listed == fetched.json() == task
+        assert all(
+            listed[name].endswith("Z")
+            for name in ("created_at", "updated_at", "completed_at")
+            if listed[name] is not None
+        )
+
+
 async def test_default_order_is_newest_first(
     client: httpx.AsyncClient, alice: ApiUser, create_task: TaskFactory
 ) -> None:

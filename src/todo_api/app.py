@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 
 from todo_api import __version__
 from todo_api.auth.jwks import create_jwks_key_source
@@ -36,7 +36,7 @@ from todo_api.observability import (
     user_reference_function,
 )
 from todo_api.openapi import install_openapi
-from todo_api.ratelimit import AddressRateLimitMiddleware, RateLimiter, limit_by_subject
+from todo_api.ratelimit import AddressRateLimitMiddleware, RateLimiter
 from todo_api.settings import Settings, load_settings
 from todo_api.state import Resources
 from todo_api.tasks.routes import router as tasks_router
@@ -129,7 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     install_openapi(app)
     app.include_router(auth_router)
-    app.include_router(tasks_router, dependencies=[Depends(limit_by_subject)])
+    app.include_router(tasks_router)
     app.include_router(health_router)
     app.include_router(metrics_router)
     install_middleware(app, settings)

@@ -22,17 +22,16 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import structlog
 from coredis.retry import NoRetryPolicy
-from fastapi import Depends, Request
+from fastapi import Request
 from limits import RateLimitItem, parse_many
 from limits.aio.storage import RedisStorage
 from limits.storage import storage_from_string
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from todo_api.auth.dependencies import CurrentUser
 from todo_api.errors import AppError, problem_response
 from todo_api.metrics import RATE_LIMIT_REJECTIONS, RATE_LIMIT_STORAGE_ERRORS, RATE_LIMIT_UNCHECKED
 from todo_api.observability import describe_redis
@@ -251,21 +250,18 @@ def _limiter(app: Any) -> RateLimiter | None:
     return getattr(resources, "rate_limiter", None)
 
 
-async def limit_by_subject(request: Request, user: CurrentUser) -> None:
-    """Dependency for `/tasks`: counts after authentication, so a forged token cannot
-    spend someone else's allowance."""
+async def limit_by_subject(request: Request, subject: str) -> None:
+    """For `/tasks`, called once the token is verified, so a forged token cannot spend
+    someone else's allowance."""
     limiter = _limiter(request.app)
     if limiter is None:
         return
-    decision = await limiter.hit("tasks", user.subject)
+    decision = await limiter.hit("tasks", subject)
     if decision is None:
         return
     request.scope[SCOPE_KEY] = decision
     if not decision.allowed:
         raise RateLimitedError(headers={"Retry-After": str(decision.reset_seconds)})
-
-
-LimitedBySubject = Annotated[None, Depends(limit_by_subject)]
 
 
 class AddressRateLimitMiddleware:

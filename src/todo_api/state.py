@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated
@@ -18,6 +18,8 @@ from todo_api.settings import Settings
 if TYPE_CHECKING:
     from todo_api.ratelimit import RateLimiter
 
+_transaction = asynccontextmanager(transaction)
+
 
 @dataclass(slots=True)
 class Resources:
@@ -27,46 +29,33 @@ class Resources:
     rate_limiter: RateLimiter
     passwords: PasswordService = field(default_factory=PasswordService)
 
+    def transaction(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """One transaction within the request's database deadline (see `database.transaction`)."""
+        return _transaction(
+            self.engine,
+            self.settings.db_request_timeout_seconds,
+            self.settings.db_ping_after_idle_seconds,
+        )
 
-# async on purpose: FastAPI would run a plain `def` dependency in its thread pool, a
-# thread hop on every request for what is an attribute read.
-async def get_resources(request: Request) -> Resources:
+
+def resources_of(request: Request) -> Resources:
     resources: Resources = request.app.state.resources
     return resources
 
 
+# async on purpose: FastAPI would run a plain `def` dependency in its thread pool, a
+# thread hop on every request for what is an attribute read.
+async def get_resources(request: Request) -> Resources:
+    return resources_of(request)
+
+
 ResourcesDep = Annotated[Resources, Depends(get_resources)]
-
-
-async def get_connection(resources: ResourcesDep) -> AsyncIterator[AsyncConnection]:
-    settings = resources.settings
-    async for connection in transaction(
-        resources.engine,
-        settings.db_request_timeout_seconds,
-        settings.db_ping_after_idle_seconds,
-    ):
-        yield connection
-
-
-# scope="function" closes the transaction when the route returns, before the response is
-# sent: a client never sees a 2xx for a write that then fails to commit.
-DbConnection = Annotated[AsyncConnection, Depends(get_connection, scope="function")]
-
 
 TransactionFactory = Callable[[], AbstractAsyncContextManager[AsyncConnection]]
 
 
-async def get_transactions(resources: ResourcesDep) -> TransactionFactory:
-    settings = resources.settings
-
-    def open_transaction() -> AbstractAsyncContextManager[AsyncConnection]:
-        return asynccontextmanager(transaction)(
-            resources.engine,
-            settings.db_request_timeout_seconds,
-            settings.db_ping_after_idle_seconds,
-        )
-
-    return open_transaction
+async def get_transactions(request: Request) -> TransactionFactory:
+    return resources_of(request).transaction
 
 
 # For routes with slow work between statements (password hashing): each short transaction

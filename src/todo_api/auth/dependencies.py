@@ -1,4 +1,4 @@
-"""The `CurrentUser` dependency: every protected route asks for it and nothing else."""
+"""Bearer authentication: `authenticate` checks the token, `CurrentUser` hands over its user."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ from fastapi.security import OAuth2PasswordBearer
 from todo_api.auth.tokens import InvalidTokenError, KeySourceUnavailableError, Principal
 from todo_api.errors import AppError, UnauthorizedError
 from todo_api.metrics import AUTH_FAILURES
-from todo_api.state import ResourcesDep
+from todo_api.state import resources_of
 
 # The password flow drives the Authorize button of /docs. The same header is also documented
 # as a plain bearer scheme (openapi.py) for tokens from outside sign-in layers; one
 # dependency reads it, since each dependency costs time on every request.
 _bearer_token = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
+BearerToken = Annotated[str | None, Depends(_bearer_token)]
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 _INVALID_TOKEN_CHALLENGE = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
@@ -26,16 +27,13 @@ class KeySourceUnavailableResponseError(AppError):
     detail = "The token issuer's keys cannot be fetched right now; try again shortly."
 
 
-async def current_user(
-    request: Request,
-    resources: ResourcesDep,
-    token: Annotated[str | None, Depends(_bearer_token)],
-) -> Principal:
+async def authenticate(request: Request, token: str | None) -> Principal:
+    """The user a bearer token speaks for; every protected route's dependency calls this."""
     if not token:
         AUTH_FAILURES.labels("missing").inc()
         raise UnauthorizedError("A bearer token is required.", headers=_CHALLENGE)
     try:
-        principal = await resources.verifier.verify(token)
+        principal = await resources_of(request).verifier.verify(token)
     except InvalidTokenError as error:
         AUTH_FAILURES.labels(error.reason).inc()
         raise UnauthorizedError(
@@ -47,6 +45,10 @@ async def current_user(
     # For the request log line, which records a keyed hash of it, never the subject itself.
     request.state.subject = principal.subject
     return principal
+
+
+async def current_user(request: Request, token: BearerToken) -> Principal:
+    return await authenticate(request, token)
 
 
 CurrentUser = Annotated[Principal, Depends(current_user)]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
+import orjson
+from fastapi.responses import JSONResponse
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -14,6 +16,7 @@ from pydantic import (
     StringConstraints,
     model_validator,
 )
+from typing_extensions import TypedDict
 
 TITLE_MAX_LENGTH = 255
 DESCRIPTION_MAX_LENGTH = 10_000
@@ -123,6 +126,26 @@ class TaskPage(BaseModel):
     total: int = Field(description="How many of the user's tasks match the filters.")
     limit: int
     offset: int
+
+
+class TaskPageRows(TypedDict):
+    """A `TaskPage` as plain data: each item a dict of `TaskRead`'s fields, straight from a row."""
+
+    items: list[dict[str, Any]]
+    total: int
+    limit: int
+    offset: int
+
+
+class TaskPageResponse(JSONResponse):
+    """Renders `TaskPageRows` as the JSON of a `TaskPage`.
+
+    Building and serialising a TaskRead per row cost more than the query that fetched the
+    page; orjson writes the same JSON (UUIDs, UTC times ending in Z) from plain dicts.
+    """
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_UTC_Z)
 
 
 TaskSort = Literal["created_at", "-created_at", "updated_at", "-updated_at", "title", "-title"]

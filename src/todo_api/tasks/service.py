@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -31,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from todo_api.database import UTCDateTime, utc_now
 from todo_api.errors import ForbiddenError, NotFoundError
 from todo_api.tasks.models import tasks_table as tasks
-from todo_api.tasks.schemas import TaskCreate, TaskPage, TaskRead, TaskReplace, TaskSort
+from todo_api.tasks.schemas import TaskCreate, TaskPageRows, TaskRead, TaskReplace, TaskSort
 
 _TASK_COLUMNS = (
     tasks.c.id,
@@ -72,6 +73,14 @@ _TOGGLE = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class OwnedTasks:
+    """One user's tasks, reached through the request's transaction."""
+
+    owner: str
+    connection: AsyncConnection
+
+
 def _to_read(row: Sequence[Any]) -> TaskRead:
     # Rows come from our own typed columns: validating them again would only cost time.
     return TaskRead.model_construct(**dict(zip(_TASK_FIELDS, row, strict=True)))
@@ -86,24 +95,22 @@ async def _missing(connection: AsyncConnection, task_id: uuid.UUID) -> Exception
 
 
 async def _one_owned(
-    connection: AsyncConnection,
-    statement: Any,
-    owner: str,
-    task_id: uuid.UUID,
-    **params: Any,
+    owned: OwnedTasks, statement: Any, task_id: uuid.UUID, **params: Any
 ) -> Row[Any]:
-    result = await connection.execute(statement, {"owner": owner, "task_id": task_id, **params})
+    result = await owned.connection.execute(
+        statement, {"owner": owned.owner, "task_id": task_id, **params}
+    )
     row = result.first()
     if row is None:
-        raise await _missing(connection, task_id)
+        raise await _missing(owned.connection, task_id)
     return row
 
 
-async def create_task(connection: AsyncConnection, owner: str, data: TaskCreate) -> TaskRead:
+async def create_task(owned: OwnedTasks, data: TaskCreate) -> TaskRead:
     now = utc_now()
     values = {
         "id": uuid.uuid4(),
-        "user_id": owner,
+        "user_id": owned.owner,
         "title": data.title,
         "description": data.description,
         "completed": data.completed,
@@ -111,12 +118,12 @@ async def create_task(connection: AsyncConnection, owner: str, data: TaskCreate)
         "updated_at": now,
         "completed_at": now if data.completed else None,
     }
-    row = (await connection.execute(_INSERT, values)).one()
+    row = (await owned.connection.execute(_INSERT, values)).one()
     return _to_read(row)
 
 
-async def get_task(connection: AsyncConnection, owner: str, task_id: uuid.UUID) -> TaskRead:
-    return _to_read(await _one_owned(connection, _GET, owner, task_id))
+async def get_task(owned: OwnedTasks, task_id: uuid.UUID) -> TaskRead:
+    return _to_read(await _one_owned(owned, _GET, task_id))
 
 
 def _like_pattern(query: str) -> str:
@@ -151,31 +158,29 @@ def _list_statements(by_completion: bool, searching: bool, sort: TaskSort) -> tu
 
 
 async def list_tasks(
-    connection: AsyncConnection,
-    owner: str,
+    owned: OwnedTasks,
     *,
     limit: int,
     offset: int,
     completed: bool | None,
     query: str | None,
     sort: TaskSort,
-) -> TaskPage:
+) -> TaskPageRows:
     page, count = _list_statements(completed is not None, bool(query), sort)
-    params: dict[str, Any] = {"owner": owner, "limit": limit, "offset": offset}
+    params: dict[str, Any] = {"owner": owned.owner, "limit": limit, "offset": offset}
     if completed is not None:
         params["completed"] = completed
     if query:
         params["pattern"] = _like_pattern(query)
-    rows = (await connection.execute(page, params)).all()
+    rows = (await owned.connection.execute(page, params)).all()
     if rows:
         total = rows[0].total
     elif offset == 0:
         total = 0
     else:
-        total = await connection.scalar(count, params) or 0
-    return TaskPage.model_construct(
-        items=[_to_read(row[:-1]) for row in rows], total=total, limit=limit, offset=offset
-    )
+        total = await owned.connection.scalar(count, params) or 0
+    items = [dict(zip(_TASK_FIELDS, row, strict=False)) for row in rows]
+    return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 
 @cache
@@ -193,32 +198,26 @@ def _update_statement(fields: frozenset[str], completed: bool | None) -> Update:
     return tasks.update().where(_OWNED).values(values).returning(*_TASK_COLUMNS)
 
 
-async def _update(
-    connection: AsyncConnection, owner: str, task_id: uuid.UUID, changes: dict[str, Any]
-) -> TaskRead:
+async def _update(owned: OwnedTasks, task_id: uuid.UUID, changes: dict[str, Any]) -> TaskRead:
     completed = changes.pop("completed", None)
     statement = _update_statement(frozenset(changes), completed)
     params = {f"new_{field}": value for field, value in changes.items()}
-    row = await _one_owned(connection, statement, owner, task_id, now=utc_now(), **params)
+    row = await _one_owned(owned, statement, task_id, now=utc_now(), **params)
     return _to_read(row)
 
 
-async def replace_task(
-    connection: AsyncConnection, owner: str, task_id: uuid.UUID, data: TaskReplace
-) -> TaskRead:
+async def replace_task(owned: OwnedTasks, task_id: uuid.UUID, data: TaskReplace) -> TaskRead:
     changes = {"title": data.title, "description": data.description, "completed": data.completed}
-    return await _update(connection, owner, task_id, changes)
+    return await _update(owned, task_id, changes)
 
 
-async def patch_task(
-    connection: AsyncConnection, owner: str, task_id: uuid.UUID, changes: dict[str, Any]
-) -> TaskRead:
-    return await _update(connection, owner, task_id, dict(changes))
+async def patch_task(owned: OwnedTasks, task_id: uuid.UUID, changes: dict[str, Any]) -> TaskRead:
+    return await _update(owned, task_id, dict(changes))
 
 
-async def toggle_task(connection: AsyncConnection, owner: str, task_id: uuid.UUID) -> TaskRead:
-    return _to_read(await _one_owned(connection, _TOGGLE, owner, task_id, now=utc_now()))
+async def toggle_task(owned: OwnedTasks, task_id: uuid.UUID) -> TaskRead:
+    return _to_read(await _one_owned(owned, _TOGGLE, task_id, now=utc_now()))
 
 
-async def delete_task(connection: AsyncConnection, owner: str, task_id: uuid.UUID) -> None:
-    await _one_owned(connection, _DELETE, owner, task_id)
+async def delete_task(owned: OwnedTasks, task_id: uuid.UUID) -> None:
+    await _one_owned(owned, _DELETE, task_id)
