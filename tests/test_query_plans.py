@@ -70,13 +70,15 @@ async def test_list_query_walks_the_owner_index_without_sorting(
     try:
         async with engine.connect() as connection:
             # The very statement the route runs, captured on its way to the driver.
-            page = await service.list_tasks(
-                service.OwnedTasks("user-7", connection),
-                limit=50,
-                offset=0,
-                completed=None,
-                query=None,
-                sort=sort,
+            page = await connection.run_sync(
+                lambda sync_connection: service.list_tasks(
+                    service.OwnedTasks("user-7", sync_connection),
+                    limit=50,
+                    offset=0,
+                    completed=None,
+                    query=None,
+                    sort=sort,
+                )
             )
             assert page["total"] == TASKS_PER_USER
             statement, parameters = captured[-1]

@@ -5,20 +5,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 from fastapi import Depends, Request
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from todo_api.auth.passwords import PasswordService
 from todo_api.auth.tokens import TokenVerifier
-from todo_api.database import transaction
+from todo_api.database import run_in_transaction, transaction
 from todo_api.settings import Settings
 
 if TYPE_CHECKING:
     from todo_api.ratelimit import RateLimiter
 
 _transaction = asynccontextmanager(transaction)
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -29,8 +31,17 @@ class Resources:
     rate_limiter: RateLimiter
     passwords: PasswordService = field(default_factory=PasswordService)
 
+    async def run_in_transaction(self, operation: Callable[[Connection], T]) -> T:
+        """`operation` in one transaction, within the request's database deadline."""
+        return await run_in_transaction(
+            self.engine,
+            self.settings.db_request_timeout_seconds,
+            self.settings.db_ping_after_idle_seconds,
+            operation,
+        )
+
     def transaction(self) -> AbstractAsyncContextManager[AsyncConnection]:
-        """One transaction within the request's database deadline (see `database.transaction`)."""
+        """A transaction for async code, within the request's database deadline."""
         return _transaction(
             self.engine,
             self.settings.db_request_timeout_seconds,

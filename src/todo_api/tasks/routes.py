@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
@@ -23,24 +22,21 @@ from todo_api.tasks.schemas import (
     TaskReplace,
     TaskSort,
 )
-from todo_api.tasks.service import OwnedTasks
+from todo_api.tasks.service import UserTasks
 
 
-async def owned_tasks(request: Request, token: BearerToken) -> AsyncIterator[OwnedTasks]:
-    """Authenticate, count the request against its user's rate limit, open its transaction.
+async def your_tasks(request: Request, token: BearerToken) -> UserTasks:
+    """Authenticate, then count the request against its user's rate limit.
 
     One dependency rather than a chain of them: FastAPI spends tens of microseconds on each
     dependency of each request, which on these routes is as much as the SQL.
     """
     principal = await authenticate(request, token)
     await limit_by_subject(request, principal.subject)
-    async with resources_of(request).transaction() as connection:
-        yield OwnedTasks(principal.subject, connection)
+    return UserTasks(principal.subject, resources_of(request))
 
 
-# scope="function" ends the transaction when the route returns, before the response is
-# sent: a client never sees a 2xx for a write that then fails to commit.
-YourTasks = Annotated[OwnedTasks, Depends(owned_tasks, scope="function")]
+YourTasks = Annotated[UserTasks, Depends(your_tasks)]
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 
@@ -67,7 +63,7 @@ MAX_OFFSET = 2**63 - 1
     },
 )
 async def create_task(data: TaskCreate, tasks: YourTasks, response: Response) -> TaskRead:
-    task = await service.create_task(tasks, data)
+    task = await tasks.run(service.create_task, data)
     response.headers["Location"] = f"/tasks/{task.id}"
     return task
 
@@ -91,8 +87,8 @@ async def list_tasks(
     ] = None,
     sort: Annotated[TaskSort, Query(description="Sort key; '-' for descending.")] = "-created_at",
 ) -> TaskPageResponse:
-    page = await service.list_tasks(
-        tasks,
+    page = await tasks.run(
+        service.list_tasks,
         limit=limit,
         offset=offset,
         completed=None if completed is None else completed == "true",
@@ -109,7 +105,7 @@ async def list_tasks(
     responses=problem_responses(*_COMMON, *_ONE_TASK),
 )
 async def get_task(task_id: TaskId, tasks: YourTasks) -> TaskRead:
-    return await service.get_task(tasks, task_id)
+    return await tasks.run(service.get_task, task_id)
 
 
 @router.put(
@@ -119,7 +115,7 @@ async def get_task(task_id: TaskId, tasks: YourTasks) -> TaskRead:
     responses=problem_responses(*_COMMON, *_BODY, *_ONE_TASK),
 )
 async def replace_task(task_id: TaskId, data: TaskReplace, tasks: YourTasks) -> TaskRead:
-    return await service.replace_task(tasks, task_id, data)
+    return await tasks.run(service.replace_task, task_id, data)
 
 
 @router.patch(
@@ -129,7 +125,7 @@ async def replace_task(task_id: TaskId, data: TaskReplace, tasks: YourTasks) -> 
     responses=problem_responses(*_COMMON, *_BODY, *_ONE_TASK),
 )
 async def patch_task(task_id: TaskId, data: TaskPatch, tasks: YourTasks) -> TaskRead:
-    return await service.patch_task(tasks, task_id, data.changes())
+    return await tasks.run(service.patch_task, task_id, data.changes())
 
 
 @router.patch(
@@ -139,7 +135,7 @@ async def patch_task(task_id: TaskId, data: TaskPatch, tasks: YourTasks) -> Task
     responses=problem_responses(*_COMMON, *_ONE_TASK),
 )
 async def toggle_task(task_id: TaskId, tasks: YourTasks) -> TaskRead:
-    return await service.toggle_task(tasks, task_id)
+    return await tasks.run(service.toggle_task, task_id)
 
 
 @router.delete(
@@ -150,5 +146,5 @@ async def toggle_task(task_id: TaskId, tasks: YourTasks) -> TaskRead:
     responses=problem_responses(*_COMMON, *_ONE_TASK),
 )
 async def delete_task(task_id: TaskId, tasks: YourTasks) -> Response:
-    await service.delete_task(tasks, task_id)
+    await tasks.run(service.delete_task, task_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -4,15 +4,18 @@ Each operation is one SQL statement, so concurrent writers cannot lose each othe
 changes; a second query runs only to tell "someone else's task" (403) from "no task" (404).
 Statements are built once with bound parameters: building SQLAlchemy constructs per request
 costs more than running them.
+
+Operations are synchronous SQLAlchemy code: `UserTasks.run` runs one, with its checkout and
+commit, in a single greenlet of SQLAlchemy's asyncio bridge.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import (
     BindParameter,
@@ -26,11 +29,11 @@ from sqlalchemy import (
     literal,
     select,
 )
-from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection, Row
 
 from todo_api.database import UTCDateTime, utc_now
 from todo_api.errors import ForbiddenError, NotFoundError
+from todo_api.state import Resources
 from todo_api.tasks.models import tasks_table as tasks
 from todo_api.tasks.schemas import TaskCreate, TaskPageRows, TaskRead, TaskReplace, TaskSort
 
@@ -73,12 +76,33 @@ _TOGGLE = (
 )
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
 @dataclass(frozen=True, slots=True)
 class OwnedTasks:
     """One user's tasks, reached through the request's transaction."""
 
     owner: str
-    connection: AsyncConnection
+    connection: Connection
+
+
+@dataclass(frozen=True, slots=True)
+class UserTasks:
+    """The authenticated user's tasks, for the routes: `run` performs one operation below
+    in one transaction, committed when it returns."""
+
+    owner: str
+    resources: Resources
+
+    async def run(
+        self, operation: Callable[Concatenate[OwnedTasks, P], R], *args: P.args, **kwargs: P.kwargs
+    ) -> R:
+        def in_transaction(connection: Connection) -> R:
+            return operation(OwnedTasks(self.owner, connection), *args, **kwargs)
+
+        return await self.resources.run_in_transaction(in_transaction)
 
 
 def _to_read(row: Sequence[Any]) -> TaskRead:
@@ -86,27 +110,25 @@ def _to_read(row: Sequence[Any]) -> TaskRead:
     return TaskRead.model_construct(**dict(zip(_TASK_FIELDS, row, strict=True)))
 
 
-async def _missing(connection: AsyncConnection, task_id: uuid.UUID) -> Exception:
+def _missing(connection: Connection, task_id: uuid.UUID) -> Exception:
     """The one place that decides 404 vs 403 once an owner-scoped statement found nothing."""
-    exists = await connection.scalar(_EXISTS, {"task_id": task_id})
+    exists = connection.scalar(_EXISTS, {"task_id": task_id})
     if exists is None:
         return NotFoundError("No task has this id.")
     return ForbiddenError("This task belongs to another user.")
 
 
-async def _one_owned(
-    owned: OwnedTasks, statement: Any, task_id: uuid.UUID, **params: Any
-) -> Row[Any]:
-    result = await owned.connection.execute(
+def _one_owned(owned: OwnedTasks, statement: Any, task_id: uuid.UUID, **params: Any) -> Row[Any]:
+    result = owned.connection.execute(
         statement, {"owner": owned.owner, "task_id": task_id, **params}
     )
     row = result.first()
     if row is None:
-        raise await _missing(owned.connection, task_id)
+        raise _missing(owned.connection, task_id)
     return row
 
 
-async def create_task(owned: OwnedTasks, data: TaskCreate) -> TaskRead:
+def create_task(owned: OwnedTasks, data: TaskCreate) -> TaskRead:
     now = utc_now()
     values = {
         "id": uuid.uuid4(),
@@ -118,12 +140,12 @@ async def create_task(owned: OwnedTasks, data: TaskCreate) -> TaskRead:
         "updated_at": now,
         "completed_at": now if data.completed else None,
     }
-    row = (await owned.connection.execute(_INSERT, values)).one()
+    row = owned.connection.execute(_INSERT, values).one()
     return _to_read(row)
 
 
-async def get_task(owned: OwnedTasks, task_id: uuid.UUID) -> TaskRead:
-    return _to_read(await _one_owned(owned, _GET, task_id))
+def get_task(owned: OwnedTasks, task_id: uuid.UUID) -> TaskRead:
+    return _to_read(_one_owned(owned, _GET, task_id))
 
 
 def _like_pattern(query: str) -> str:
@@ -157,7 +179,7 @@ def _list_statements(by_completion: bool, searching: bool, sort: TaskSort) -> tu
     return page, count
 
 
-async def list_tasks(
+def list_tasks(
     owned: OwnedTasks,
     *,
     limit: int,
@@ -172,13 +194,13 @@ async def list_tasks(
         params["completed"] = completed
     if query:
         params["pattern"] = _like_pattern(query)
-    rows = (await owned.connection.execute(page, params)).all()
+    rows = owned.connection.execute(page, params).all()
     if rows:
         total = rows[0].total
     elif offset == 0:
         total = 0
     else:
-        total = await owned.connection.scalar(count, params) or 0
+        total = owned.connection.scalar(count, params) or 0
     items = [dict(zip(_TASK_FIELDS, row, strict=False)) for row in rows]
     return {"items": items, "total": total, "limit": limit, "offset": offset}
 
@@ -198,26 +220,26 @@ def _update_statement(fields: frozenset[str], completed: bool | None) -> Update:
     return tasks.update().where(_OWNED).values(values).returning(*_TASK_COLUMNS)
 
 
-async def _update(owned: OwnedTasks, task_id: uuid.UUID, changes: dict[str, Any]) -> TaskRead:
+def _update(owned: OwnedTasks, task_id: uuid.UUID, changes: dict[str, Any]) -> TaskRead:
     completed = changes.pop("completed", None)
     statement = _update_statement(frozenset(changes), completed)
     params = {f"new_{field}": value for field, value in changes.items()}
-    row = await _one_owned(owned, statement, task_id, now=utc_now(), **params)
+    row = _one_owned(owned, statement, task_id, now=utc_now(), **params)
     return _to_read(row)
 
 
-async def replace_task(owned: OwnedTasks, task_id: uuid.UUID, data: TaskReplace) -> TaskRead:
+def replace_task(owned: OwnedTasks, task_id: uuid.UUID, data: TaskReplace) -> TaskRead:
     changes = {"title": data.title, "description": data.description, "completed": data.completed}
-    return await _update(owned, task_id, changes)
+    return _update(owned, task_id, changes)
 
 
-async def patch_task(owned: OwnedTasks, task_id: uuid.UUID, changes: dict[str, Any]) -> TaskRead:
-    return await _update(owned, task_id, dict(changes))
+def patch_task(owned: OwnedTasks, task_id: uuid.UUID, changes: dict[str, Any]) -> TaskRead:
+    return _update(owned, task_id, dict(changes))
 
 
-async def toggle_task(owned: OwnedTasks, task_id: uuid.UUID) -> TaskRead:
-    return _to_read(await _one_owned(owned, _TOGGLE, task_id, now=utc_now()))
+def toggle_task(owned: OwnedTasks, task_id: uuid.UUID) -> TaskRead:
+    return _to_read(_one_owned(owned, _TOGGLE, task_id, now=utc_now()))
 
 
-async def delete_task(owned: OwnedTasks, task_id: uuid.UUID) -> None:
-    await _one_owned(owned, _DELETE, task_id)
+def delete_task(owned: OwnedTasks, task_id: uuid.UUID) -> None:
+    _one_owned(owned, _DELETE, task_id)
