@@ -72,6 +72,21 @@ class UTCDateTime(TypeDecorator[datetime]):
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
 
+    def result_processor(
+        self, dialect: Dialect, coltype: Any
+    ) -> Callable[[Any], datetime | None] | None:
+        # PostgreSQL's driver already returns aware datetimes, so one plain function call
+        # per value does it: TypeDecorator's generic wrapper costs two frames per value, and
+        # a page of 50 tasks reads 150 timestamps. SQLite keeps the generic path, which also
+        # runs the string-to-datetime processor of the underlying type.
+        if dialect.name == "sqlite":
+            return super().result_processor(dialect, coltype)
+        return _aware_to_utc
+
+
+def _aware_to_utc(value: datetime | None) -> datetime | None:
+    return None if value is None else value.astimezone(UTC)
+
 
 def is_pooled_host(url: URL) -> bool:
     """Neon's pooled endpoints (`-pooler` in the host) run PgBouncer in transaction mode."""
