@@ -46,6 +46,8 @@ def _serve(args: argparse.Namespace) -> None:
             workers=args.workers,
             proxy_headers=False,
             server_header=False,
+            # The request context middleware writes one log line per request.
+            access_log=False,
             log_config=None,
             timeout_graceful_shutdown=args.graceful_timeout,
         )
