@@ -27,7 +27,7 @@ from typing import Any, Literal
 import structlog
 from coredis.retry import NoRetryPolicy
 from fastapi import Request
-from limits import RateLimitItem, parse_many
+from limits import parse_many
 from limits.aio.storage import RedisStorage
 from limits.storage import storage_from_string
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -93,11 +93,19 @@ class _LocalCounters:
         return int(entry[1])
 
 
+def _amounts_and_periods(text: str) -> tuple[tuple[int, int], ...]:
+    # Read once: asking the parsed items for their period on every request showed up in
+    # profiles.
+    return tuple((item.amount, item.get_expiry()) for item in parse_many(text))
+
+
 class RateLimiter:
     def __init__(self, settings: Settings) -> None:
-        self._limits: dict[LimitName, tuple[RateLimitItem, ...]] = {
-            "tasks": tuple(parse_many(settings.rate_limit_tasks)),
-            "auth": tuple(parse_many(settings.rate_limit_auth)),
+        # (amount, period in seconds) of each limit, read once: asking the parsed items on
+        # every request showed up in profiles.
+        self._limits: dict[LimitName, tuple[tuple[int, int], ...]] = {
+            "tasks": _amounts_and_periods(settings.rate_limit_tasks),
+            "auth": _amounts_and_periods(settings.rate_limit_auth),
         }
         self._settings = settings
         self._local = _LocalCounters()
@@ -157,10 +165,9 @@ class RateLimiter:
         """Count one request; None when the store is down and the request goes unchecked."""
         now = time.time()
         decision: LimitDecision | None = None
-        for item in self._limits[name]:
-            period = item.get_expiry()
+        for amount, period in self._limits[name]:
             window = int(now // period)
-            key = f"{name}/{item.amount}/{period}/{window}/{identity}"
+            key = f"{name}/{amount}/{period}/{window}/{identity}"
             if self._redis is None:
                 count = self._local.increment(key, (window + 1) * period, now)
             else:
@@ -169,15 +176,15 @@ class RateLimiter:
                     RATE_LIMIT_UNCHECKED.labels(name).inc()
                     return None
                 count = shared
-            remaining = max(0, item.amount - count)
+            remaining = max(0, amount - count)
             reset = max(1, math.ceil((window + 1) * period - now))
-            allowed = count <= item.amount
+            allowed = count <= amount
             if (
                 decision is None
                 or not allowed
                 or (decision.allowed and remaining < decision.remaining)
             ):
-                decision = LimitDecision(allowed, item.amount, remaining, reset)
+                decision = LimitDecision(allowed, amount, remaining, reset)
             if not allowed:
                 RATE_LIMIT_REJECTIONS.labels(name).inc()
                 break
