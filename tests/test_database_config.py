@@ -39,15 +39,17 @@ def test_neon_pooler_gets_no_prepared_statements_and_no_startup_options() -> Non
     assert "options" not in args
 
 
-def test_direct_connection_prepares_and_sets_a_statement_timeout() -> None:
+def test_direct_connection_prepares_and_sets_utc_and_a_statement_timeout() -> None:
     args = connect_args(NEON_DIRECT, db_statement_timeout_seconds=4)
     assert args["prepare_threshold"] == 5
-    assert args["options"] == "-c statement_timeout=4000"
+    assert args["options"] == "-c timezone=UTC -c statement_timeout=4000"
 
 
 def test_options_already_in_the_url_are_kept() -> None:
     args = connect_args(NEON_DIRECT + "&options=endpoint%3Dep-cool-darkness-123456")
-    assert args["options"] == "endpoint=ep-cool-darkness-123456 -c statement_timeout=5000"
+    assert args["options"] == (
+        "endpoint=ep-cool-darkness-123456 -c timezone=UTC -c statement_timeout=5000"
+    )
 
 
 @pytest.mark.parametrize(

@@ -85,7 +85,11 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 def _aware_to_utc(value: datetime | None) -> datetime | None:
-    return None if value is None else value.astimezone(UTC)
+    # Direct connections run their sessions in UTC (postgres_connect_args); through a
+    # pooler the server's own time zone applies and the value is converted.
+    if value is None or value.tzinfo is UTC:
+        return value
+    return value.astimezone(UTC)
 
 
 def is_pooled_host(url: URL) -> bool:
@@ -136,13 +140,17 @@ def postgres_connect_args(url: URL, settings: Settings) -> dict[str, Any]:
     # PgBouncer in transaction mode loses server-side prepared statements between
     # transactions, so psycopg must not prepare there.
     connect_args["prepare_threshold"] = 5 if prepared else None
-    if not pooled and settings.db_statement_timeout_seconds is not None:
-        # PgBouncer rejects unknown startup parameters, so the timeout is only set directly.
+    if not pooled:
+        # PgBouncer rejects unknown startup parameters, so these are only set directly.
         # Neon may already use `options` (endpoint=...) in the URL: append, do not replace.
-        statement_ms = int(settings.db_statement_timeout_seconds * 1000)
+        # A UTC session hands timestamps over already in UTC, with nothing to convert.
+        session = ["-c timezone=UTC"]
+        if settings.db_statement_timeout_seconds is not None:
+            statement_ms = int(settings.db_statement_timeout_seconds * 1000)
+            session.append(f"-c statement_timeout={statement_ms}")
         given = url.query.get("options")
         given_text = " ".join(given) if isinstance(given, tuple) else (given or "")
-        connect_args["options"] = f"{given_text} -c statement_timeout={statement_ms}".strip()
+        connect_args["options"] = " ".join([given_text, *session]).strip()
     return connect_args
 
 
