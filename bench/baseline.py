@@ -10,7 +10,7 @@ What it leaves out is what the comparison is about: routing, dependency injectio
 validation and serialisation, SQLAlchemy's pool and statement compilation.
 
 Configuration comes from the environment: DATABASE_URL (postgresql://...), JWT_SECRET and
-BASELINE_POOL_SIZE (default 20, the service's pool_size 10 + max_overflow 10).
+BASELINE_POOL_SIZE (default 20, the service's DB_POOL_SIZE with no overflow).
 
 Run: uvicorn baseline:app --app-dir bench --no-access-log --no-server-header
 """

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 
 from todo_api import __version__
 from todo_api.auth.jwks import create_jwks_key_source
@@ -137,21 +137,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     install_openapi(app)
-    add_routes(app, tasks_router, auth_router, health_router, metrics_router)
+    app.include_router(auth_router)
+    app.include_router(tasks_router)
+    app.include_router(health_router)
+    app.include_router(metrics_router)
     install_middleware(app, settings)
     return app
-
-
-def add_routes(app: FastAPI, *routers: APIRouter) -> None:
-    """Put the routers' routes on the app itself, the busiest first.
-
-    FastAPI 0.165 keeps an included router as a nested branch that every request is matched
-    through, about 20 us per request. An APIRouter's routes already carry its prefix, tags
-    and responses, and these routers are included with no options of their own, so adding
-    the routes directly changes nothing else. No two paths overlap, so order only decides
-    how soon a request finds its route.
-    """
-    app.router.routes[:0] = [route for router in routers for route in router.routes]
 
 
 def install_middleware(app: FastAPI, settings: Settings) -> None:

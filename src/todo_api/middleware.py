@@ -80,6 +80,9 @@ def _content_length(scope: Scope) -> int | None:
 
 
 _REQUEST_ID_HEADER = b"x-request-id"
+# Its own generator (seeded from os.urandom), so request ids never draw from, or disturb,
+# the global one that libraries and test frameworks seed and replay.
+_REQUEST_IDS = random.Random()  # noqa: S311 -- ids need uniqueness, not secrecy
 _MAX_REQUEST_ID_LENGTH = 128
 _REQUEST_ID_CHARACTERS = frozenset(
     b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
@@ -119,9 +122,9 @@ def request_id_from(headers: Iterable[tuple[bytes, bytes]]) -> str:
             ):
                 return value.decode("ascii")
             break
-    # Unique, not secret: the process's seeded generator costs no system call, which
-    # uuid4's os.urandom does on every request.
-    return f"{random.getrandbits(128):032x}"
+    # Unique, not secret: a seeded generator costs no system call, which uuid4's
+    # os.urandom does on every request.
+    return f"{_REQUEST_IDS.getrandbits(128):032x}"
 
 
 class RequestContextMiddleware:
