@@ -323,6 +323,7 @@ async def run_in_transaction(
             )
 
 
+@asynccontextmanager
 async def transaction(
     engine: AsyncEngine, timeout_seconds: float, ping_after_idle_seconds: float = 1.0
 ) -> AsyncIterator[AsyncConnection]:
@@ -347,7 +348,7 @@ async def transaction(
 
 async def database_answers(engine: AsyncEngine, within_seconds: float) -> bool:
     try:
-        async with asynccontextmanager(transaction)(engine, within_seconds, 0) as connection:
+        async with transaction(engine, within_seconds, 0) as connection:
             await connection.execute(text("SELECT 1"))
     except (SQLAlchemyError, OSError, TimeoutError):
         return False
@@ -362,7 +363,7 @@ async def wait_for_database(engine: AsyncEngine, settings: Settings) -> None:
     while True:
         try:
             within = settings.db_connect_timeout_seconds + settings.db_request_timeout_seconds
-            async with asynccontextmanager(transaction)(engine, within, 0) as connection:
+            async with transaction(engine, within, 0) as connection:
                 await connection.execute(text("SELECT 1"))
             if attempt > 1:
                 log.info("database answers", attempts=attempt)

@@ -257,12 +257,9 @@ def _limiter(app: Any) -> RateLimiter | None:
     return getattr(resources, "rate_limiter", None)
 
 
-async def limit_by_subject(request: Request, subject: str) -> None:
+async def limit_by_subject(request: Request, limiter: RateLimiter, subject: str) -> None:
     """For `/tasks`, called once the token is verified, so a forged token cannot spend
     someone else's allowance."""
-    limiter = _limiter(request.app)
-    if limiter is None:
-        return
     decision = await limiter.hit("tasks", subject)
     if decision is None:
         return

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
@@ -19,7 +19,6 @@ from todo_api.settings import Settings
 if TYPE_CHECKING:
     from todo_api.ratelimit import RateLimiter
 
-_transaction = asynccontextmanager(transaction)
 T = TypeVar("T")
 
 
@@ -42,7 +41,7 @@ class Resources:
 
     def transaction(self) -> AbstractAsyncContextManager[AsyncConnection]:
         """A transaction for async code, within the request's database deadline."""
-        return _transaction(
+        return transaction(
             self.engine,
             self.settings.db_request_timeout_seconds,
             self.settings.db_ping_after_idle_seconds,

@@ -7,7 +7,12 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
-from todo_api.auth.tokens import InvalidTokenError, KeySourceUnavailableError, Principal
+from todo_api.auth.tokens import (
+    InvalidTokenError,
+    KeySourceUnavailableError,
+    Principal,
+    TokenVerifier,
+)
 from todo_api.errors import AppError, UnauthorizedError
 from todo_api.metrics import AUTH_FAILURES
 from todo_api.state import resources_of
@@ -29,13 +34,13 @@ class KeySourceUnavailableResponseError(AppError):
     detail = "The token issuer's keys cannot be fetched right now; try again shortly."
 
 
-async def authenticate(request: Request, token: str | None) -> Principal:
+async def authenticate(request: Request, verifier: TokenVerifier, token: str | None) -> Principal:
     """The user a bearer token speaks for; every protected route's dependency calls this."""
     if not token:
         AUTH_FAILURES.labels("missing").inc()
         raise UnauthorizedError("A bearer token is required.", headers=_CHALLENGE)
     try:
-        principal = await resources_of(request).verifier.verify(token)
+        principal = await verifier.verify(token)
     except InvalidTokenError as error:
         AUTH_FAILURES.labels(error.reason).inc()
         raise UnauthorizedError(
@@ -50,7 +55,7 @@ async def authenticate(request: Request, token: str | None) -> Principal:
 
 
 async def current_user(request: Request, token: BearerToken) -> Principal:
-    return await authenticate(request, token)
+    return await authenticate(request, resources_of(request).verifier, token)
 
 
 CurrentUser = Annotated[Principal, Depends(current_user)]

@@ -31,9 +31,10 @@ async def your_tasks(request: Request) -> UserTasks:
     One dependency rather than a chain of them (the bearer scheme is called, not depended
     on): FastAPI spends tens of microseconds on each dependency of each request.
     """
-    principal = await authenticate(request, await bearer_token(request))
-    await limit_by_subject(request, principal.subject)
-    return UserTasks(principal.subject, resources_of(request))
+    resources = resources_of(request)
+    principal = await authenticate(request, resources.verifier, await bearer_token(request))
+    await limit_by_subject(request, resources.rate_limiter, principal.subject)
+    return UserTasks(principal.subject, resources)
 
 
 YourTasks = Annotated[UserTasks, Depends(your_tasks)]

@@ -123,9 +123,14 @@ class UserTasks:
         return await self.resources.run_in_transaction(in_transaction)
 
 
+def _fields(row: Sequence[Any]) -> dict[str, Any]:
+    # A page's rows carry one more column (the total) after the task's own.
+    return dict(zip(_TASK_FIELDS, row, strict=False))
+
+
 def _to_read(row: Sequence[Any]) -> TaskRead:
     # Rows come from our own typed columns: validating them again would only cost time.
-    return TaskRead.model_construct(**dict(zip(_TASK_FIELDS, row, strict=True)))
+    return TaskRead.model_construct(**_fields(row))
 
 
 def _missing(connection: Connection, task_id: uuid.UUID) -> Exception:
@@ -222,7 +227,7 @@ def list_tasks(
         total = 0
     else:
         total = owned.connection.scalar(count, params) or 0
-    items = [dict(zip(_TASK_FIELDS, row, strict=False)) for row in rows]
+    items = [_fields(row) for row in rows]
     return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 
