@@ -98,3 +98,20 @@ async def test_patch_body_does_not_admit_null_title(openapi: dict[str, Any]) -> 
     assert patch["properties"]["completed"]["type"] == "boolean"
     assert patch["additionalProperties"] is False
     assert patch["minProperties"] == 1
+
+
+async def test_fields_every_response_carries_are_required(openapi: dict[str, Any]) -> None:
+    schemas = openapi["components"]["schemas"]
+    assert set(schemas["Problem"]["required"]) == {"type", "title", "status", "detail"}
+    assert "type" in schemas["ValidationProblem"]["required"]
+    assert set(schemas["AccessToken"]["required"]) == {"access_token", "token_type", "expires_in"}
+    assert schemas["HealthStatus"]["required"] == ["status"]
+
+
+async def test_a_429_documents_retry_after_and_the_rate_limit_headers(
+    openapi: dict[str, Any],
+) -> None:
+    headers = openapi["paths"]["/tasks"]["get"]["responses"]["429"]["headers"]
+    assert {"Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"} <= set(
+        headers
+    )

@@ -11,7 +11,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -25,6 +25,9 @@ DATABASE_RETRY_AFTER_SECONDS = 5
 
 class Problem(BaseModel):
     """An RFC 9457 problem document."""
+
+    # Sent in every response: required in the OpenAPI schema even though it has a default.
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
 
     type: str = Field(default="about:blank", description="A URI identifying the problem type.")
     title: str = Field(description="A short summary of the problem type.")
@@ -227,12 +230,17 @@ PROBLEM_DESCRIPTIONS: dict[int, str] = {
     415: "The body is not sent as application/json.",
     422: "The body or a parameter breaks a validation rule.",
     429: "Rate limited.",
-    503: "The database is unavailable.",
+    503: "The database, or a token issuer's keys, cannot be reached right now.",
 }
 
 _RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}}
+_RATE_LIMIT = {
+    "RateLimit-Limit": {"schema": {"type": "integer"}, "description": "Requests per window."},
+    "RateLimit-Remaining": {"schema": {"type": "integer"}, "description": "Left in it."},
+    "RateLimit-Reset": {"schema": {"type": "integer"}, "description": "Seconds until it resets."},
+}
 PROBLEM_HEADERS: dict[int, dict[str, Any]] = {
     401: {"WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer challenge."}},
-    429: _RETRY_AFTER,
+    429: {**_RETRY_AFTER, **_RATE_LIMIT},
     503: _RETRY_AFTER,
 }

@@ -6,7 +6,7 @@ from typing import Literal
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from todo_api.database import database_answers
 from todo_api.errors import DATABASE_RETRY_AFTER_SECONDS, problem_response, problem_responses
@@ -18,6 +18,9 @@ READINESS_TIMEOUT_SECONDS = 3.0
 
 
 class HealthStatus(BaseModel):
+    # Sent in every response: required in the OpenAPI schema even though it has a default.
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
     status: Literal["ok"] = "ok"
 
 

@@ -32,7 +32,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     )
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     for model in (Problem, ValidationProblem):
-        model_schema = model.model_json_schema(ref_template=_REF_TEMPLATE)
+        model_schema = model.model_json_schema(ref_template=_REF_TEMPLATE, mode="serialization")
         components.update(model_schema.pop("$defs", {}))
         components[model.__name__] = model_schema
     # FastAPI documents its own 422 as application/json HTTPValidationError; ours is a

@@ -101,6 +101,9 @@ class UserRead(BaseModel):
 
 
 class AccessToken(BaseModel):
+    # Sent in every response: required in the OpenAPI schema even though it has a default.
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
     access_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105  (a token type, not a secret)
     expires_in: int = Field(description="Seconds until the token expires.")
