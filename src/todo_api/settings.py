@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -169,6 +170,9 @@ class Settings(BaseSettings):
             )
         if "*" in self.cors_origins:
             problems.append("CORS_ORIGINS: production refuses the wildcard origin '*'")
+        if self.jwt_jwks_url is not None and urlsplit(self.jwt_jwks_url).scheme.lower() != "https":
+            # Over plain HTTP anyone on the path could substitute their own keys.
+            problems.append("JWT_JWKS_URL: production needs an https:// URL")
         if problems:
             raise ValueError("; ".join(problems))
         return self
