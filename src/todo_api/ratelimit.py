@@ -1,4 +1,4 @@
-"""Rate limits: per token subject on `/tasks`, per client address on `/auth/*`.
+"""Rate limits: per token subject on `/tasks` and `/auth/me`, per client address on `/auth/*`.
 
 Windows are fixed and aligned to the wall clock (window n covers [n*period, (n+1)*period)),
 so every instance agrees on when a window resets without asking the store: one counter
@@ -258,8 +258,8 @@ def _limiter(app: Any) -> RateLimiter | None:
 
 
 async def limit_by_subject(request: Request, limiter: RateLimiter, subject: str) -> None:
-    """For `/tasks`, called once the token is verified, so a forged token cannot spend
-    someone else's allowance."""
+    """For `/tasks` and `/auth/me`, called once the token is verified, so a forged token
+    cannot spend someone else's allowance."""
     decision = await limiter.hit("tasks", subject)
     if decision is None:
         return

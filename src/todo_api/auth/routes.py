@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from todo_api.auth import service
-from todo_api.auth.dependencies import CurrentUser
+from todo_api.auth.dependencies import RateLimitedUser
+from todo_api.auth.erasure import erase_user
 from todo_api.auth.schemas import AccessToken, Me, UserCreate, UserRead
 from todo_api.auth.tokens import issue_token
 from todo_api.errors import ForbiddenError, problem_responses
@@ -97,5 +99,21 @@ async def issue_access_token(
     summary="Who the bearer token speaks for",
     responses=problem_responses(401, *_COMMON),
 )
-async def me(user: CurrentUser) -> Me:
+async def me(user: RateLimitedUser) -> Me:
     return Me(id=user.subject, email=user.email)
+
+
+@router.delete(
+    "/me",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    summary="Erase your account and everything the service holds for you",
+    description="Deletes, in one transaction, every task of the token's subject and the "
+    "built-in account it names, if any (its email can then be registered again). Tokens "
+    "already issued stay valid until they expire, but find nothing. Another user's data is "
+    "untouched. Repeating it is harmless: 204 again.",
+    responses=problem_responses(401, *_COMMON),
+)
+async def erase_me(user: RateLimitedUser, resources: ResourcesDep) -> Response:
+    await resources.run_in_transaction(partial(erase_user, subject=user.subject))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
