@@ -69,6 +69,8 @@ class Settings(BaseSettings):
 
     rate_limit_tasks: str = "600/minute"
     rate_limit_auth: str = "10/minute"
+    # Failed sign-ins allowed per email (whether or not an account has it) before 429.
+    rate_limit_login_failures: str = "5/15minutes"
     redis_url: str | None = None
     trusted_proxies: CommaList = Field(default_factory=list)
     cors_origins: CommaList = Field(default_factory=list)
@@ -144,7 +146,7 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("rate_limit_tasks", "rate_limit_auth")
+    @field_validator("rate_limit_tasks", "rate_limit_auth", "rate_limit_login_failures")
     @classmethod
     def _valid_rate_limit(cls, value: str) -> str:
         from limits import parse_many
