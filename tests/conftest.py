@@ -9,11 +9,13 @@ Each test owns its data by acting as users nobody else uses, so nothing is clean
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import jwt
@@ -31,6 +33,7 @@ from todo_api.settings import Settings
 
 TEST_SECRET = "test-secret-that-is-long-enough-for-production-use"
 POSTGRES_ENV = "TEST_POSTGRES_URL"
+DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379/0"
 # The fields of a task in every response, as API.md lists them.
 TASK_FIELDS = {
     "id",
@@ -180,6 +183,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "db_startup_wait_seconds": 5,
         "rate_limit_auth": "1000000000/minute",
         "rate_limit_tasks": "1000000000/minute",
+        "rate_limit_login_failures": "1000000000/minute",
         **overrides,
     }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -218,6 +222,21 @@ def jwks_server() -> Iterator[JwksServer]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """TEST_REDIS_URL, or a local Redis if one listens; a configured one must answer."""
+    configured = os.environ.get("TEST_REDIS_URL")
+    url = configured or DEFAULT_TEST_REDIS_URL
+    parts = urlsplit(url)
+    try:
+        socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 6379), 1).close()
+    except OSError:
+        if configured:
+            pytest.fail(f"TEST_REDIS_URL={url} does not answer")
+        pytest.skip("no Redis at 127.0.0.1:6379; set TEST_REDIS_URL")
+    return url
 
 
 def make_token(

@@ -163,6 +163,50 @@ class TestRotation:
             assert_problem(await me(client, issued(old)), 401)
             assert (await me(client, issued(new))).status_code == 200
 
+    async def test_a_withdrawn_key_revokes_its_already_accepted_tokens_within_seconds(
+        self, jwks_settings: Callable[..., Settings], jwks_server: JwksServer
+    ) -> None:
+        leaked, kept = IssuerKey.generate("EdDSA"), IssuerKey.generate("ES256")
+        jwks_server.publish(leaked, kept)
+        app = create_app(
+            jwks_settings(jwt_jwks_cache_seconds=1, jwt_jwks_refetch_interval_seconds=0.2)
+        )
+        async with open_client(app) as client:
+            leaked_token, kept_token = issued(leaked), issued(kept)
+            for _ in range(3):
+                assert (await me(client, leaked_token)).status_code == 200
+                assert (await me(client, kept_token)).status_code == 200
+            withdrawn_at = time.monotonic()
+            jwks_server.publish(kept)
+            # Nothing names an unknown kid: only the periodic refresh can notice the removal.
+            while (response := await me(client, leaked_token)).status_code == 200:
+                assert time.monotonic() - withdrawn_at < PROMPT_SECONDS, "still accepted"
+                await asyncio.sleep(0.1)
+            assert_problem(response, 401)
+            assert response.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+            assert (await me(client, kept_token)).status_code == 200
+            assert (await me(client, issued(kept))).status_code == 200
+            # It stays refused: the verified-token cache does not bring it back.
+            assert_problem(await me(client, leaked_token), 401)
+
+    async def test_the_periodic_refresh_runs_without_requests_and_keeps_keys_when_down(
+        self, jwks_settings: Callable[..., Settings], jwks_server: JwksServer
+    ) -> None:
+        key = IssuerKey.generate("EdDSA")
+        jwks_server.publish(key)
+        app = create_app(
+            jwks_settings(jwt_jwks_cache_seconds=1, jwt_jwks_refetch_interval_seconds=0.2)
+        )
+        async with open_client(app) as client:
+            token = issued(key)
+            assert (await me(client, token)).status_code == 200
+            await asyncio.sleep(2.5)
+            assert jwks_server.fetches >= 2
+            jwks_server.stop()
+            await asyncio.sleep(1.5)
+            # An unreachable issuer withdraws nothing.
+            assert (await me(client, token)).status_code == 200
+
     async def test_keys_are_cached_between_requests(
         self, client: httpx.AsyncClient, jwks_server: JwksServer
     ) -> None:

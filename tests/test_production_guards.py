@@ -28,8 +28,16 @@ STRONG_SECRET = "p" * 32
             {"DATABASE_URL": POSTGRES, "JWT_SECRET": STRONG_SECRET, "CORS_ORIGINS": "*"},
             "CORS_ORIGINS: production refuses the wildcard origin '*'",
         ),
+        (
+            {
+                "DATABASE_URL": POSTGRES,
+                "JWT_SECRET": STRONG_SECRET,
+                "JWT_JWKS_URL": "http://auth.example.com/api/auth/jwks",
+            },
+            "JWT_JWKS_URL: production needs an https:// URL",
+        ),
     ],
-    ids=["sqlite", "missing-secret", "short-secret", "wildcard-cors"],
+    ids=["sqlite", "missing-secret", "short-secret", "wildcard-cors", "http-jwks"],
 )
 def test_production_refuses_to_start(env: dict[str, str], message: str, tmp_path: Path) -> None:
     result = run_cli(

@@ -7,12 +7,9 @@ window boundary mid-way would see its counter reset.
 from __future__ import annotations
 
 import ipaddress
-import os
-import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -22,23 +19,6 @@ from tests.servers import clean_environment, free_port, running_servers, serving
 from tests.test_metrics import value
 from todo_api.ratelimit import client_address
 from todo_api.settings import Settings
-
-DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-@pytest.fixture
-def redis_url() -> str:
-    """TEST_REDIS_URL, or a local Redis if one listens; a configured one must answer."""
-    configured = os.environ.get("TEST_REDIS_URL")
-    url = configured or DEFAULT_TEST_REDIS_URL
-    parts = urlsplit(url)
-    try:
-        socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 6379), 1).close()
-    except OSError:
-        if configured:
-            pytest.fail(f"TEST_REDIS_URL={url} does not answer")
-        pytest.skip("no Redis at 127.0.0.1:6379; set TEST_REDIS_URL")
-    return url
 
 
 @pytest.fixture

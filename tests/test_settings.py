@@ -6,6 +6,8 @@ import pytest
 
 from todo_api.settings import SettingsError, load_settings, normalize_database_url
 
+PLAIN_HTTP_JWKS_URL = "http://auth.example.com/api/auth/jwks"
+
 
 def load(**values: object) -> object:
     return load_settings(_env_file=None, **values)
@@ -69,6 +71,18 @@ def test_each_bad_value_gets_its_own_line() -> None:
             {"database_url": "postgresql://db/x", "jwt_secret": "x" * 40, "cors_origins": "*"},
             "CORS_ORIGINS",
         ),
+        (
+            {
+                "database_url": "postgresql://db/x",
+                "jwt_secret": "x" * 40,
+                "jwt_jwks_url": PLAIN_HTTP_JWKS_URL,
+            },
+            "JWT_JWKS_URL: production needs an https:// URL",
+        ),
+        (
+            {"database_url": "postgresql://db/x", "jwt_secret": "x" * 40, "jwt_jwks_url": "//x"},
+            "JWT_JWKS_URL: production needs an https:// URL",
+        ),
     ],
 )
 def test_production_refuses_unsafe_settings(values: dict[str, object], complaint: str) -> None:
@@ -82,6 +96,7 @@ def test_production_accepts_safe_settings() -> None:
         environment="production",
         database_url="postgresql://db/x",
         jwt_secret="x" * 32,
+        jwt_jwks_url="HTTPS://auth.example.com/api/auth/jwks",
     )
     assert settings.effective_log_format == "json"
     assert not settings.uses_insecure_secret

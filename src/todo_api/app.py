@@ -71,6 +71,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 "until it does",
                 storage=rate_limiter.storage_description,
             )
+        if public_keys is not None:
+            public_keys.start()
         app.state.resources = Resources(
             settings=settings,
             engine=engine,
@@ -111,7 +113,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 await pool_refresher
         await rate_limiter.close()
         if public_keys is not None:
-            public_keys.close()
+            await public_keys.aclose()
         await engine.dispose()
         mark_this_worker_dead()
 

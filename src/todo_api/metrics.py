@@ -70,7 +70,8 @@ DB_POOL_MAX = Gauge(
 )
 RATE_LIMIT_REJECTIONS = Counter(
     "rate_limit_rejections_total",
-    "Requests refused with 429, by limit (tasks: per subject, auth: per address).",
+    "Requests refused with 429, by limit (tasks: per subject, auth: per address, "
+    "login: per email after failed sign-ins).",
     ["limit"],
 )
 RATE_LIMIT_STORAGE_ERRORS = Counter(
@@ -86,6 +87,10 @@ AUTH_FAILURES = Counter(
     "auth_failures_total",
     "Requests refused authentication, by reason.",
     ["reason"],
+)
+LOGIN_FAILURES = Counter(
+    "login_failures_total",
+    "Sign-ins (POST /auth/token) refused for an unknown email or a wrong password.",
 )
 
 

@@ -1,4 +1,5 @@
-"""Rate limits: per token subject on `/tasks`, per client address on `/auth/*`.
+"""Rate limits: per token subject on `/tasks` and `/auth/me`, per client address on `/auth/*`,
+and per email on failed sign-ins.
 
 Windows are fixed and aligned to the wall clock (window n covers [n*period, (n+1)*period)),
 so every instance agrees on when a window resets without asking the store: one counter
@@ -17,10 +18,14 @@ time per request.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import ipaddress
 import math
+import os
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -39,7 +44,7 @@ from todo_api.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-LimitName = Literal["tasks", "auth"]
+LimitName = Literal["tasks", "auth", "login"]
 # Where the decision for a request is left for the request-context middleware, which adds
 # the RateLimit-* headers to whatever response is finally sent.
 SCOPE_KEY = "todo_api.rate_limit"
@@ -92,6 +97,13 @@ class _LocalCounters:
         entry[1] += 1
         return int(entry[1])
 
+    def clear(self, key: str) -> None:
+        self._counts.pop(key, None)
+
+
+def _counter_key(name: LimitName, amount: int, period: int, window: int, identity: str) -> str:
+    return f"{name}/{amount}/{period}/{window}/{identity}"
+
 
 def _amounts_and_periods(text: str) -> tuple[tuple[int, int], ...]:
     # Read once: asking the parsed items for their period on every request showed up in
@@ -106,7 +118,13 @@ class RateLimiter:
         self._limits: dict[LimitName, tuple[tuple[int, int], ...]] = {
             "tasks": _amounts_and_periods(settings.rate_limit_tasks),
             "auth": _amounts_and_periods(settings.rate_limit_auth),
+            "login": _amounts_and_periods(settings.rate_limit_login_failures),
         }
+        # Emails are counted under an HMAC of themselves, so the shared store holds no
+        # address; the key comes from the signing secret, which every instance shares.
+        secret = settings.signing_secret
+        root_key = secret.encode() if secret is not None else os.urandom(32)
+        self._email_key = hmac.new(root_key, b"todo-api login throttle", hashlib.sha256).digest()
         self._settings = settings
         self._local = _LocalCounters()
         self._redis: RedisStorage | None = None
@@ -127,6 +145,7 @@ class RateLimiter:
         return {
             "tasks_per_subject": self._settings.rate_limit_tasks,
             "auth_per_address": self._settings.rate_limit_auth,
+            "login_failures_per_email": self._settings.rate_limit_login_failures,
             "storage": self.storage_description,
         }
 
@@ -167,7 +186,7 @@ class RateLimiter:
         decision: LimitDecision | None = None
         for amount, period in self._limits[name]:
             window = int(now // period)
-            key = f"{name}/{amount}/{period}/{window}/{identity}"
+            key = _counter_key(name, amount, period, window, identity)
             if self._redis is None:
                 count = self._local.increment(key, (window + 1) * period, now)
             else:
@@ -189,6 +208,27 @@ class RateLimiter:
                 RATE_LIMIT_REJECTIONS.labels(name).inc()
                 break
         return decision
+
+    async def reset(self, name: LimitName, identity: str) -> None:
+        """Forget this window's count of `identity`; best effort when the store is down."""
+        now = time.time()
+        for amount, period in self._limits[name]:
+            key = _counter_key(name, amount, period, int(now // period), identity)
+            if self._redis is None:
+                self._local.clear(key)
+                continue
+            if now < self._redis_retry_at:
+                return
+            try:
+                await self._redis.clear(key)
+            except Exception as error:
+                self._redis_failed(error, now)
+                return
+
+    def email_identity(self, email: str) -> str:
+        # surrogatepass: whatever text a form field decodes to, hashing it cannot fail.
+        data = email.encode("utf-8", "surrogatepass")
+        return hmac.new(self._email_key, data, hashlib.sha256).hexdigest()
 
     async def _redis_increment(self, key: str, period: int, now: float) -> int | None:
         assert self._redis is not None
@@ -258,14 +298,36 @@ def _limiter(app: Any) -> RateLimiter | None:
 
 
 async def limit_by_subject(request: Request, limiter: RateLimiter, subject: str) -> None:
-    """For `/tasks`, called once the token is verified, so a forged token cannot spend
-    someone else's allowance."""
+    """For `/tasks` and `/auth/me`, called once the token is verified, so a forged token
+    cannot spend someone else's allowance."""
     decision = await limiter.hit("tasks", subject)
     if decision is None:
         return
     request.scope[SCOPE_KEY] = decision
     if not decision.allowed:
         raise RateLimitedError(headers={"Retry-After": str(decision.reset_seconds)})
+
+
+@asynccontextmanager
+async def login_attempt(request: Request, limiter: RateLimiter, email: str) -> AsyncIterator[None]:
+    """Count a sign-in for `email` (lower-cased, known or not); 429 once its failures in the
+    window reach RATE_LIMIT_LOGIN_FAILURES. A sign-in that succeeds clears the count.
+
+    The attempt is counted before the password is checked, so concurrent guesses cannot all
+    pass a check made before any of them failed; one that succeeds then clears the count.
+    Unknown emails are counted alike, so a 429 reveals nothing about which accounts exist.
+    """
+    identity = limiter.email_identity(email)
+    decision = await limiter.hit("login", identity)
+    if decision is not None and not decision.allowed:
+        # This limit, not the address one, is what the RateLimit-* headers then describe.
+        request.scope[SCOPE_KEY] = decision
+        raise RateLimitedError(
+            "Too many failed sign-ins for this email; retry after the time in Retry-After.",
+            headers={"Retry-After": str(decision.reset_seconds)},
+        )
+    yield
+    await limiter.reset("login", identity)
 
 
 class AddressRateLimitMiddleware:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -68,6 +69,8 @@ class Settings(BaseSettings):
 
     rate_limit_tasks: str = "600/minute"
     rate_limit_auth: str = "10/minute"
+    # Failed sign-ins allowed per email (whether or not an account has it) before 429.
+    rate_limit_login_failures: str = "5/15minutes"
     redis_url: str | None = None
     trusted_proxies: CommaList = Field(default_factory=list)
     cors_origins: CommaList = Field(default_factory=list)
@@ -143,7 +146,7 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("rate_limit_tasks", "rate_limit_auth")
+    @field_validator("rate_limit_tasks", "rate_limit_auth", "rate_limit_login_failures")
     @classmethod
     def _valid_rate_limit(cls, value: str) -> str:
         from limits import parse_many
@@ -169,6 +172,9 @@ class Settings(BaseSettings):
             )
         if "*" in self.cors_origins:
             problems.append("CORS_ORIGINS: production refuses the wildcard origin '*'")
+        if self.jwt_jwks_url is not None and urlsplit(self.jwt_jwks_url).scheme.lower() != "https":
+            # Over plain HTTP anyone on the path could substitute their own keys.
+            problems.append("JWT_JWKS_URL: production needs an https:// URL")
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -15,6 +15,7 @@ from todo_api.auth.tokens import (
 )
 from todo_api.errors import AppError, UnauthorizedError
 from todo_api.metrics import AUTH_FAILURES
+from todo_api.ratelimit import limit_by_subject
 from todo_api.state import resources_of
 
 # The password flow drives the Authorize button of /docs. The same header is also documented
@@ -59,3 +60,12 @@ async def current_user(request: Request, token: BearerToken) -> Principal:
 
 
 CurrentUser = Annotated[Principal, Depends(current_user)]
+
+
+async def rate_limited_user(request: Request, user: CurrentUser) -> Principal:
+    """The current user, counted against the per-subject limit that `/tasks` uses too."""
+    await limit_by_subject(request, resources_of(request).rate_limiter, user.subject)
+    return user
+
+
+RateLimitedUser = Annotated[Principal, Depends(rate_limited_user)]

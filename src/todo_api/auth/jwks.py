@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Set
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -22,6 +23,9 @@ log = structlog.get_logger(__name__)
 # cannot choose how a key is interpreted.
 _KEY_TYPES = {"EdDSA": "OKP", "ES": "EC", "RS": "RSA", "PS": "RSA"}
 MAX_KID_LENGTH = 256
+# The periodic refresh never runs more often than this, whatever JWT_JWKS_CACHE_SECONDS and
+# JWT_JWKS_REFETCH_INTERVAL_SECONDS say (0 is allowed for them).
+MIN_REFRESH_DELAY_SECONDS = 1.0
 
 
 def _key_type_for(algorithm: str) -> str | None:
@@ -58,10 +62,13 @@ class JwksKeySource:
     and its unknown-kid refetch is not rate limited when the issuer is down.
 
     Here the key table mirrors the latest JWKS document. It is fetched again when it is older
-    than `cache_seconds` or when a token names an unknown `kid`, but at most once every
-    `refetch_interval` seconds, and by one request at a time: a flood of made-up kids costs at
-    most one fetch per interval. While the issuer is unreachable, the keys already known keep
-    working, so an outage of the issuer does not sign everyone out.
+    than `cache_seconds` (by a background task, so that a withdrawn key is noticed even while
+    every token in use is already verified and cached) or when a token names an unknown `kid`;
+    but at most once every `refetch_interval` seconds, and by one caller at a time: a flood of
+    made-up kids costs at most one fetch per interval. Each fetch tells the listeners which
+    kids the new document dropped, so the tokens they signed stop being accepted at once.
+    While the issuer is unreachable, the keys already known keep working, so an outage of the
+    issuer does not sign everyone out.
     """
 
     def __init__(
@@ -85,6 +92,15 @@ class JwksKeySource:
         self._last_attempt_failed = False
         self._lock = asyncio.Lock()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jwks")
+        self._withdrawal_listeners: list[Callable[[Set[str]], None]] = []
+        self._refresher: asyncio.Task[None] | None = None
+
+    def on_withdrawn(self, forget: Callable[[Set[str]], None]) -> None:
+        self._withdrawal_listeners.append(forget)
+
+    def start(self) -> None:
+        """Refresh the table in the background from now on; `aclose` stops it."""
+        self._refresher = asyncio.create_task(self._refresh_forever(), name="jwks-refresh")
 
     async def key_for(self, token: str, header: dict[str, Any]) -> Any:
         kid = header.get("kid")
@@ -97,8 +113,37 @@ class JwksKeySource:
             raise InvalidTokenError("algorithm")
         return key
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
+        if self._refresher is not None:
+            self._refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refresher
+            self._refresher = None
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def refresh(self) -> None:
+        """Fetch the document again if the table is stale, unless a fetch is too recent."""
+        async with self._lock:
+            if self._stale() and self._may_fetch():
+                await self._fetch()
+
+    async def _refresh_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._next_refresh_delay())
+            # Keys are fetched on first use; until then there is nothing to keep fresh.
+            if self._loaded_at is not None:
+                await self.refresh()
+
+    def _next_refresh_delay(self) -> float:
+        if self._loaded_at is None:
+            delay = self._cache_seconds
+        elif self._last_attempt_failed:
+            # The issuer was down at the last attempt: try again at the pace that
+            # unknown kids are allowed to cause fetches.
+            delay = self._refetch_interval
+        else:
+            delay = self._loaded_at + self._cache_seconds - self._clock()
+        return max(delay, MIN_REFRESH_DELAY_SECONDS)
 
     def _stale(self) -> bool:
         return self._loaded_at is None or self._clock() - self._loaded_at >= self._cache_seconds
@@ -140,10 +185,14 @@ class JwksKeySource:
             self._last_attempt_failed = True
             log.warning("JWKS fetch failed", error=type(error).__name__)
             return
+        withdrawn = self._keys.keys() - keys.keys()
         self._keys = keys
         self._loaded_at = self._clock()
         self._last_attempt_failed = False
-        log.info("JWKS fetched", keys=len(keys))
+        log.info("JWKS fetched", keys=len(keys), withdrawn=len(withdrawn))
+        if withdrawn:
+            for forget in self._withdrawal_listeners:
+                forget(withdrawn)
 
 
 def create_jwks_key_source(settings: Settings) -> JwksKeySource | None:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from todo_api.auth import service
-from todo_api.auth.dependencies import CurrentUser
+from todo_api.auth.dependencies import RateLimitedUser
+from todo_api.auth.erasure import erase_user
 from todo_api.auth.schemas import AccessToken, Me, UserCreate, UserRead
 from todo_api.auth.tokens import issue_token
 from todo_api.errors import ForbiddenError, problem_responses
+from todo_api.ratelimit import login_attempt
 from todo_api.state import ResourcesDep, Transactions
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -66,7 +69,9 @@ async def register(
     response_model=AccessToken,
     summary="Sign in with email and password (OAuth2 password grant)",
     description="Form fields `username` (the email) and `password`. The same 401 answers an "
-    "unknown email and a wrong password.",
+    "unknown email and a wrong password. After `RATE_LIMIT_LOGIN_FAILURES` failed sign-ins "
+    "for one email (5 in 15 minutes by default; known or not), that email gets 429 with "
+    "`Retry-After` until the window ends; a successful sign-in clears the count.",
     dependencies=[Depends(_accounts_enabled)],
     responses={
         403: problem_responses(403)[403] | {"description": "Built-in accounts are turned off."},
@@ -77,11 +82,14 @@ async def issue_access_token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     resources: ResourcesDep,
     transactions: Transactions,
+    request: Request,
     response: Response,
 ) -> AccessToken:
-    user = await service.authenticate(
-        transactions, resources.passwords, form.username, form.password
-    )
+    email = service.sign_in_name(form.username)
+    async with login_attempt(request, resources.rate_limiter, email):
+        user = await service.authenticate(
+            transactions, resources.passwords, form.username, form.password
+        )
     token, lifetime = issue_token(
         resources.settings, user.subject, extra_claims={"email": user.email}
     )
@@ -97,5 +105,21 @@ async def issue_access_token(
     summary="Who the bearer token speaks for",
     responses=problem_responses(401, *_COMMON),
 )
-async def me(user: CurrentUser) -> Me:
+async def me(user: RateLimitedUser) -> Me:
     return Me(id=user.subject, email=user.email)
+
+
+@router.delete(
+    "/me",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    summary="Erase your account and everything the service holds for you",
+    description="Deletes, in one transaction, every task of the token's subject and the "
+    "built-in account it names, if any (its email can then be registered again). Tokens "
+    "already issued stay valid until they expire, but find nothing. Another user's data is "
+    "untouched. Repeating it is harmless: 204 again.",
+    responses=problem_responses(401, *_COMMON),
+)
+async def erase_me(user: RateLimitedUser, resources: ResourcesDep) -> Response:
+    await resources.run_in_transaction(partial(erase_user, subject=user.subject))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

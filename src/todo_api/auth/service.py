@@ -17,6 +17,7 @@ from todo_api.auth.schemas import PASSWORD_MAX_LENGTH, UserCreate, UserRead, nor
 from todo_api.auth.tokens import Principal
 from todo_api.database import utc_now
 from todo_api.errors import ConflictError, UnauthorizedError
+from todo_api.metrics import LOGIN_FAILURES
 from todo_api.state import TransactionFactory
 
 
@@ -52,6 +53,16 @@ async def register_user(
     return UserRead.model_validate(row, from_attributes=True)
 
 
+def sign_in_name(username: str) -> str:
+    """The name sign-ins are counted under: the address in lower case, as accounts are
+    matched, or the raw username lower-cased when it is no address (it matches no account,
+    yet is counted like one, so the count reveals nothing)."""
+    try:
+        return normalize_email(username).lower()
+    except ValueError:
+        return username.lower()
+
+
 async def authenticate(
     transactions: TransactionFactory, passwords: PasswordService, username: str, password: str
 ) -> Principal:
@@ -74,6 +85,7 @@ async def authenticate(
         stored_hash = None
     valid, upgraded_hash = await passwords.verify(password, stored_hash)
     if row is None or not valid:
+        LOGIN_FAILURES.inc()
         raise InvalidCredentialsError
     if upgraded_hash is not None:
         # The hash was made with older parameters: store one made with the current ones,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable, Set
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
@@ -48,6 +49,9 @@ class PublicKeySource(Protocol):
 
     async def key_for(self, token: str, header: dict[str, Any]) -> Any: ...
 
+    def on_withdrawn(self, forget: Callable[[Set[str]], None]) -> None:
+        """Call `forget` with the kids that a newly fetched document no longer has."""
+
 
 class TokenVerifier:
     def __init__(self, settings: Settings, public_keys: PublicKeySource | None = None) -> None:
@@ -57,25 +61,42 @@ class TokenVerifier:
         self._audience = settings.jwt_audience
         self._leeway = settings.jwt_leeway_seconds
         self._public_keys = public_keys
-        # Verified tokens, with the time they stop being acceptable. A token's claims cannot
-        # change, so a repeat request skips the signature check; a key removed from a JWKS
-        # therefore stops accepting its tokens only at their `exp`, as with any JWT.
-        self._verified: dict[str, tuple[Principal, float]] = {}
+        # Verified tokens, with the time they stop being acceptable and the `kid` of the
+        # JWKS key that signed them (None for HMAC). A token's claims cannot change, so a
+        # repeat request skips the signature check. A key withdrawn from the JWKS is how an
+        # operator answers a leaked signing key, so its tokens are dropped from here as soon
+        # as a fetched document lacks it, rather than trusted until their `exp`.
+        self._verified: dict[str, tuple[Principal, float, str | None]] = {}
+        # Bumped by each withdrawal: a verification that was under way when keys were
+        # withdrawn is not cached, in case its key was one of them.
+        self._withdrawals = 0
+        if public_keys is not None:
+            public_keys.on_withdrawn(self._forget_tokens_of)
 
     async def verify(self, token: str) -> Principal:
         cached = self._verified.get(token)
         if cached is not None:
-            principal, valid_until = cached
+            principal, valid_until, _ = cached
             if time.time() < valid_until:
                 return principal
             del self._verified[token]
-        principal, valid_until = await self._verify(token)
-        if len(self._verified) >= VERIFIED_CACHE_SIZE:
-            self._verified.pop(next(iter(self._verified)))
-        self._verified[token] = (principal, valid_until)
+        withdrawals = self._withdrawals
+        principal, valid_until, kid = await self._verify(token)
+        if withdrawals == self._withdrawals:
+            if len(self._verified) >= VERIFIED_CACHE_SIZE:
+                self._verified.pop(next(iter(self._verified)))
+            self._verified[token] = (principal, valid_until, kid)
         return principal
 
-    async def _verify(self, token: str) -> tuple[Principal, float]:
+    def _forget_tokens_of(self, kids: Set[str]) -> None:
+        # A scan of at most VERIFIED_CACHE_SIZE entries, only when a key is withdrawn: the
+        # request path keeps its single dict look-up.
+        self._withdrawals += 1
+        self._verified = {
+            token: entry for token, entry in self._verified.items() if entry[2] not in kids
+        }
+
+    async def _verify(self, token: str) -> tuple[Principal, float, str | None]:
         if not token or len(token) > MAX_TOKEN_LENGTH:
             raise InvalidTokenError("malformed")
         try:
@@ -92,7 +113,8 @@ class TokenVerifier:
             raise InvalidTokenError("subject")
         email = claims.get("email")
         principal = Principal(subject=subject, email=email if isinstance(email, str) else None)
-        return principal, float(claims["exp"]) + self._leeway
+        kid = None if algorithm in HMAC_ALGORITHMS else header.get("kid")
+        return principal, float(claims["exp"]) + self._leeway, kid
 
     async def _key_for(self, token: str, header: dict[str, Any], algorithm: str) -> Any:
         # The key type follows from the algorithm, never from the token: an HMAC token is
