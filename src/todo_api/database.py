@@ -290,14 +290,24 @@ def _unicode_lower(value: object) -> object:
 
 
 # What "the database cannot be reached" looks like through SQLAlchemy: refused or cut
-# connections, "database is locked", the pool's own timeout, a ping that kept failing.
-_UNREACHABLE = (OperationalError, InterfaceError, PoolTimeoutError, DisconnectionError, OSError)
+# connections, the pool's own timeout, a ping that kept failing.
+_UNREACHABLE = (PoolTimeoutError, DisconnectionError, OSError)
+# SQLite reports mistakes in SQL (a missing table) as OperationalError too: only these
+# result codes mean that the database cannot serve right now.
+_SQLITE_UNAVAILABLE = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN", "SQLITE_IOERR")
 
 
 def _unreachable(error: BaseException) -> bool:
     if isinstance(error, _UNREACHABLE):
         return True
-    return isinstance(error, DBAPIError) and error.connection_invalidated
+    if not isinstance(error, DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    if not isinstance(error, OperationalError | InterfaceError):
+        return False
+    sqlite_code = getattr(error.orig, "sqlite_errorname", None)
+    return sqlite_code is None or sqlite_code.startswith(_SQLITE_UNAVAILABLE)
 
 
 def _unavailable(error: BaseException) -> DatabaseUnavailableError:
