@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import Column, delete
-from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from todo_api.auth.models import users_table as users
 from todo_api.tasks.models import tasks_table as tasks
@@ -16,13 +16,14 @@ from todo_api.tasks.models import tasks_table as tasks
 SUBJECT_COLUMNS: tuple[Column[str], ...] = (tasks.c.user_id,)
 
 
-def erase_user(connection: Connection, subject: str) -> None:
-    """Delete every row of `subject`, and its built-in account if it has one; never commits."""
+async def erase_user(connection: AsyncConnection, subject: str) -> None:
+    """Delete every row of `subject`, and its built-in account if it has one; run it inside
+    `Database.transaction()` so that all of it commits together or not at all."""
     for owner in SUBJECT_COLUMNS:
-        connection.execute(delete(owner.table).where(owner == subject))
+        await connection.execute(delete(owner.table).where(owner == subject))
     account_id = built_in_account_id(subject)
     if account_id is not None:
-        connection.execute(delete(users).where(users.c.id == account_id))
+        await connection.execute(delete(users).where(users.c.id == account_id))
 
 
 def built_in_account_id(subject: str) -> uuid.UUID | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response, status
@@ -15,7 +14,7 @@ from todo_api.auth.schemas import AccessToken, Me, UserCreate, UserRead
 from todo_api.auth.tokens import issue_token
 from todo_api.errors import ForbiddenError, problem_responses
 from todo_api.ratelimit import login_attempt
-from todo_api.state import ResourcesDep, Transactions
+from todo_api.state import ResourcesDep
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -58,10 +57,8 @@ async def _registration_enabled(resources: ResourcesDep) -> None:
         **problem_responses(400, 413, 415, 422, *_COMMON),
     },
 )
-async def register(
-    data: UserCreate, resources: ResourcesDep, transactions: Transactions
-) -> UserRead:
-    return await service.register_user(transactions, resources.passwords, data)
+async def register(data: UserCreate, resources: ResourcesDep) -> UserRead:
+    return await service.register_user(resources.database, resources.passwords, data)
 
 
 @router.post(
@@ -81,14 +78,13 @@ async def register(
 async def issue_access_token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     resources: ResourcesDep,
-    transactions: Transactions,
     request: Request,
     response: Response,
 ) -> AccessToken:
     email = service.sign_in_name(form.username)
     async with login_attempt(request, resources.rate_limiter, email):
         user = await service.authenticate(
-            transactions, resources.passwords, form.username, form.password
+            resources.database, resources.passwords, form.username, form.password
         )
     token, lifetime = issue_token(
         resources.settings, user.subject, extra_claims={"email": user.email}
@@ -121,5 +117,6 @@ async def me(user: RateLimitedUser) -> Me:
     responses=problem_responses(401, *_COMMON),
 )
 async def erase_me(user: RateLimitedUser, resources: ResourcesDep) -> Response:
-    await resources.run_in_transaction(partial(erase_user, subject=user.subject))
+    async with resources.database.transaction() as connection:
+        await erase_user(connection, user.subject)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
