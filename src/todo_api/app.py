@@ -15,6 +15,7 @@ from todo_api import __version__
 from todo_api.auth.jwks import create_jwks_key_source
 from todo_api.auth.passwords import PasswordService
 from todo_api.auth.routes import router as auth_router
+from todo_api.auth.token_errors import TokenErrorMiddleware
 from todo_api.auth.tokens import TokenVerifier
 from todo_api.database import create_engine, wait_for_database
 from todo_api.docs import install_docs
@@ -154,6 +155,7 @@ def install_middleware(app: FastAPI, settings: Settings, docs_policies: dict[str
     # Each add_middleware wraps the ones before it, so this list runs inside out.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(AddressRateLimitMiddleware)
+    app.add_middleware(TokenErrorMiddleware)
     if settings.cors_origins:
         app.add_middleware(
             ProblemCORSMiddleware,

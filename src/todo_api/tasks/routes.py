@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
@@ -13,6 +13,7 @@ from todo_api.ratelimit import limit_by_subject
 from todo_api.state import resources_of
 from todo_api.tasks import service
 from todo_api.tasks.schemas import (
+    QueryBoolean,
     SearchText,
     TaskCreate,
     TaskPage,
@@ -46,8 +47,12 @@ _COMMON = (401, 429, 503)
 _BODY = (400, 413, 415, 422)
 _ONE_TASK = (403, 404, 422)
 
-TaskId = Annotated[uuid.UUID, Path(description="The task's id (a UUID).")]
-MAX_OFFSET = 2**63 - 1
+TaskId = Annotated[
+    uuid.UUID,
+    Path(description="The task's id (a UUID).", examples=["0b9e4c1e-8d5a-4f43-9c1a-2f4b7c3d9e10"]),
+]
+# JavaScript's largest safe integer: a bigger bound is rounded in a browser's JSON.parse.
+MAX_OFFSET = 2**53 - 1
 
 
 @router.post(
@@ -80,22 +85,27 @@ async def create_task(data: TaskCreate, tasks: YourTasks, response: Response) ->
 )
 async def list_tasks(
     tasks: YourTasks,
-    limit: Annotated[int, Query(ge=1, le=200, description="Page size.")] = 50,
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Tasks to skip.")] = 0,
+    limit: Annotated[int, Query(ge=1, le=200, description="Page size.", examples=[20])] = 50,
+    offset: Annotated[
+        int, Query(ge=0, le=MAX_OFFSET, description="Tasks to skip.", examples=[0])
+    ] = 0,
     completed: Annotated[
-        Literal["true", "false"] | None, Query(description="Only completed or open tasks.")
+        QueryBoolean | None,
+        Query(description="Only completed (`true`) or open (`false`) tasks.", examples=[False]),
     ] = None,
     q: Annotated[
         SearchText | None,
         Query(description="Case-insensitive substring of title or description."),
     ] = None,
-    sort: Annotated[TaskSort, Query(description="Sort key; '-' for descending.")] = "-created_at",
+    sort: Annotated[
+        TaskSort, Query(description="Sort key; '-' for descending.", examples=["-created_at"])
+    ] = "-created_at",
 ) -> TaskPageResponse:
     page = await tasks.run(
         service.list_tasks,
         limit=limit,
         offset=offset,
-        completed=None if completed is None else completed == "true",
+        completed=completed,
         query=q,
         sort=sort,
     )
