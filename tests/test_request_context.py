@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -104,13 +106,50 @@ async def test_api_responses_have_a_strict_policy_and_are_not_stored(
     assert "strict-transport-security" not in response.headers
 
 
-async def test_docs_get_a_policy_that_lets_swagger_load(client: httpx.AsyncClient) -> None:
-    response = await client.get("/docs")
+@pytest.mark.parametrize("path", ["/docs", "/redoc"])
+async def test_docs_pages_get_a_policy_of_their_own_that_names_no_other_origin(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    response = await client.get(path)
     assert response.status_code == 200
     policy = response.headers["content-security-policy"]
-    assert "https://cdn.jsdelivr.net" in policy
-    assert "frame-ancestors 'none'" in policy
+    directives = dict(directive.split(" ", 1) for directive in policy.split("; "))
+    assert directives["default-src"] == "'none'"
+    assert directives["script-src"].startswith("'self'")
+    assert directives["connect-src"] == "'self'"
+    assert directives["frame-ancestors"] == "'none'"
+    assert "http" not in policy
     assert response.headers["x-frame-options"] == "DENY"
+
+
+async def test_swagger_ui_runs_only_the_inline_script_it_was_built_with(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get("/docs")
+    scripts = re.findall(r"<script>(.*?)</script>", response.text, re.DOTALL)
+    assert len(scripts) == 1
+    digest = base64.b64encode(hashlib.sha256(scripts[0].encode()).digest()).decode()
+    policy = response.headers["content-security-policy"]
+    assert f"script-src 'self' 'sha256-{digest}';" in policy
+    assert "unsafe" not in policy
+
+
+async def test_docs_assets_are_served_here_and_cached_for_good(client: httpx.AsyncClient) -> None:
+    page = (await client.get("/docs")).text
+    assets = re.findall(r'(?:src|href)="(/docs/assets/[^"]+)"', page)
+    redoc = (await client.get("/redoc")).text
+    assets += re.findall(r'(?:src|href)="(/docs/assets/[^"]+)"', redoc)
+    assert {asset.rsplit("/", 1)[1] for asset in assets} == {
+        "swagger-ui-bundle.js",
+        "swagger-ui.css",
+        "redoc.standalone.js",
+        "favicon.png",
+    }
+    for asset in set(assets):
+        response = await client.get(asset)
+        assert response.status_code == 200, asset
+        assert response.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert "cdn.jsdelivr.net" not in page + redoc
 
 
 async def test_production_sends_strict_transport_security(

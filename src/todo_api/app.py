@@ -15,8 +15,10 @@ from todo_api import __version__
 from todo_api.auth.jwks import create_jwks_key_source
 from todo_api.auth.passwords import PasswordService
 from todo_api.auth.routes import router as auth_router
+from todo_api.auth.token_errors import TokenErrorMiddleware
 from todo_api.auth.tokens import TokenVerifier
 from todo_api.database import Database
+from todo_api.docs import install_docs
 from todo_api.errors import install_error_handlers
 from todo_api.health import router as health_router
 from todo_api.metrics import (
@@ -135,22 +137,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # FastAPI's native OpenTelemetry asks the global providers (and os.environ) on every
         # request; this service reports through /metrics and its request log instead.
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        # The docs pages are added by install_docs, with assets served from here.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     install_error_handlers(app)
     install_openapi(app)
+    docs_policies = install_docs(app)
     app.include_router(auth_router)
     app.include_router(tasks_router)
     app.include_router(health_router)
     app.include_router(metrics_router)
-    install_middleware(app, settings)
+    install_middleware(app, settings, docs_policies)
     return app
 
 
-def install_middleware(app: FastAPI, settings: Settings) -> None:
+def install_middleware(app: FastAPI, settings: Settings, docs_policies: dict[str, str]) -> None:
     # Each add_middleware wraps the ones before it, so this list runs inside out.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(AddressRateLimitMiddleware)
+    app.add_middleware(TokenErrorMiddleware)
     if settings.cors_origins:
         app.add_middleware(
             ProblemCORSMiddleware,
@@ -169,10 +176,9 @@ def install_middleware(app: FastAPI, settings: Settings) -> None:
             allow_credentials=False,
             max_age=600,
         )
-    docs_paths = (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
     app.add_middleware(
         RequestContextMiddleware,
-        docs_paths=[path for path in docs_paths if path],
+        docs_policies=docs_policies,
         strict_transport_security=settings.environment == "production",
         user_reference=user_reference_function(settings),
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import structlog
@@ -88,27 +88,12 @@ _REQUEST_ID_CHARACTERS = frozenset(
     b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
 )
 
-_API_SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+_COMMON_SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
-    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
 )
-# Swagger UI and ReDoc load their scripts, styles and fonts from CDNs and start with an
-# inline script, so only their pages get a policy that allows exactly that.
-_DOCS_SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
-    (b"x-content-type-options", b"nosniff"),
-    (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"no-referrer"),
-    (
-        b"content-security-policy",
-        b"default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-        b"style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-        b"img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
-        b"font-src 'self' https://fonts.gstatic.com; worker-src 'self' blob:; "
-        b"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-    ),
-)
+_API_POLICY = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
 _NO_STORE = (b"cache-control", b"no-store")
 _HSTS = (b"strict-transport-security", b"max-age=63072000; includeSubDomains")
 
@@ -140,15 +125,22 @@ class RequestContextMiddleware:
         self,
         app: ASGIApp,
         *,
-        docs_paths: Iterable[str],
+        docs_policies: Mapping[str, str],
         strict_transport_security: bool,
         user_reference: Callable[[str], str],
     ) -> None:
         self.app = app
-        self.docs_paths = frozenset(docs_paths)
         extra = (_HSTS,) if strict_transport_security else ()
-        self.api_headers = (*_API_SECURITY_HEADERS, *extra)
-        self.docs_headers = (*_DOCS_SECURITY_HEADERS, *extra)
+        self.api_headers = (*_COMMON_SECURITY_HEADERS, _API_POLICY, *extra)
+        # The docs pages run scripts and styles, each page its own: their policies say which.
+        self.docs_headers = {
+            path: (
+                *_COMMON_SECURITY_HEADERS,
+                (b"content-security-policy", policy.encode("ascii")),
+                *extra,
+            )
+            for path, policy in docs_policies.items()
+        }
         self.user_reference = user_reference
         # Bound once: resolving a logger through structlog's proxy costs on every call.
         self.log = structlog.get_logger("todo_api.request").bind()
@@ -166,8 +158,9 @@ class RequestContextMiddleware:
         state = scope["state"] = {**scope["state"]} if "state" in scope else {}
         request_id = request_id_from(scope["headers"])
         raw_request_id = request_id.encode("ascii")
-        is_docs = scope["path"] in self.docs_paths
-        security_headers = self.docs_headers if is_docs else self.api_headers
+        docs_headers = self.docs_headers.get(scope["path"])
+        is_docs = docs_headers is not None
+        security_headers = docs_headers or self.api_headers
         context = structlog.contextvars.bind_contextvars(request_id=request_id)
         status = 500
         started = False

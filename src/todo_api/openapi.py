@@ -7,10 +7,16 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from todo_api.auth.token_errors import TokenProblem, TokenValidationProblem
 from todo_api.errors import PROBLEM_MEDIA_TYPE, Problem, ValidationProblem
 
 _REF_TEMPLATE = "#/components/schemas/{model}"
-BEARER_SCHEME = "HTTPBearer"
+BEARER_SCHEME = "ProviderToken"
+_BEARER_DESCRIPTION = (
+    "**Signed in through another provider** (Better Auth, Auth0, ...): paste the token (a JWT) "
+    "it gave you, without the word `Bearer`. With an account on this service, use "
+    "`BuiltInAccount` instead."
+)
 
 
 def install_openapi(app: FastAPI) -> None:
@@ -31,7 +37,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         tags=app.openapi_tags,
     )
     components = schema.setdefault("components", {}).setdefault("schemas", {})
-    for model in (Problem, ValidationProblem):
+    for model in (Problem, ValidationProblem, TokenProblem, TokenValidationProblem):
         model_schema = model.model_json_schema(ref_template=_REF_TEMPLATE, mode="serialization")
         components.update(model_schema.pop("$defs", {}))
         components[model.__name__] = model_schema
@@ -46,18 +52,37 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     for path_item in schema.get("paths", {}).values():
         for operation in path_item.values():
             responses = operation.get("responses", {})
-            if "422" in responses:
+            if "422" in responses and PROBLEM_MEDIA_TYPE not in responses["422"].get("content", {}):
                 responses["422"] = validation
     for name in ("HTTPValidationError", "ValidationError"):
         components.pop(name, None)
     _add_plain_bearer_scheme(schema)
+    _document_parameters_without_null(schema)
     return schema
+
+
+def _document_parameters_without_null(schema: dict[str, Any]) -> None:
+    """A parameter is absent or has a value, never null, so an optional one is documented
+    by its value's schema: FastAPI's `anyOf: [T, null]` reads as "T | null" in clients."""
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            for parameter in operation.get("parameters", ()):
+                variants = parameter["schema"].get("anyOf", ())
+                values = [variant for variant in variants if variant != {"type": "null"}]
+                if len(variants) == 2 and len(values) == 1:
+                    outer = {k: v for k, v in parameter["schema"].items() if k != "anyOf"}
+                    parameter["schema"] = {**values[0], **outer}
 
 
 def _add_plain_bearer_scheme(schema: dict[str, Any]) -> None:
     """Offer a paste-a-token bearer scheme beside the password flow, for outside tokens."""
     schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
-    schemes[BEARER_SCHEME] = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    schemes[BEARER_SCHEME] = {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": _BEARER_DESCRIPTION,
+    }
     for path_item in schema.get("paths", {}).values():
         for operation in path_item.values():
             security = operation.get("security")

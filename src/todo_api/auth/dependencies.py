@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
+from todo_api.auth.token_errors import TOKEN_PATH
 from todo_api.auth.tokens import (
     InvalidTokenError,
     KeySourceUnavailableError,
@@ -20,7 +21,13 @@ from todo_api.state import resources_of
 
 # The password flow drives the Authorize button of /docs. The same header is also documented
 # as a plain bearer scheme (openapi.py) for tokens from outside sign-in layers.
-bearer_token = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
+bearer_token = OAuth2PasswordBearer(
+    tokenUrl=TOKEN_PATH,
+    scheme_name="BuiltInAccount",
+    description="**An account on this service** (made with `POST /auth/register`): type your "
+    "**email address in `username`** and your password. No client id or secret is needed.",
+    auto_error=False,
+)
 BearerToken = Annotated[str | None, Depends(bearer_token)]
 # For routes that read the header through `bearer_token` without FastAPI's dependency
 # solving (it costs time on every request): the OpenAPI security it would have declared.

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response, status
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi import APIRouter, Depends, Form, Request, Response, status
 
 from todo_api.auth import service
 from todo_api.auth.dependencies import RateLimitedUser
 from todo_api.auth.erasure import erase_user
-from todo_api.auth.schemas import AccessToken, Me, UserCreate, UserRead
+from todo_api.auth.schemas import AccessToken, Me, PasswordGrant, UserCreate, UserRead
+from todo_api.auth.token_errors import TOKEN_PATH, token_error_responses
 from todo_api.auth.tokens import issue_token
 from todo_api.errors import ForbiddenError, problem_responses
 from todo_api.ratelimit import login_attempt
@@ -62,21 +62,23 @@ async def register(data: UserCreate, resources: ResourcesDep) -> UserRead:
 
 
 @router.post(
-    "/token",
+    TOKEN_PATH.removeprefix(router.prefix),
     response_model=AccessToken,
     summary="Sign in with email and password (OAuth2 password grant)",
     description="Form fields `username` (the email) and `password`. The same 401 answers an "
     "unknown email and a wrong password. After `RATE_LIMIT_LOGIN_FAILURES` failed sign-ins "
     "for one email (5 in 15 minutes by default; known or not), that email gets 429 with "
-    "`Retry-After` until the window ends; a successful sign-in clears the count.",
+    "`Retry-After` until the window ends; a successful sign-in clears the count. "
+    "Errors are problem documents that also carry OAuth2's `error` and `error_description` "
+    "(RFC 6749 section 5.2).",
     dependencies=[Depends(_accounts_enabled)],
     responses={
-        403: problem_responses(403)[403] | {"description": "Built-in accounts are turned off."},
-        **problem_responses(400, 401, 413, 422, *_COMMON),
+        403: token_error_responses(403)[403] | {"description": "Built-in accounts are turned off."},
+        **token_error_responses(400, 401, 413, 422, *_COMMON),
     },
 )
 async def issue_access_token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    form: Annotated[PasswordGrant, Form()],
     resources: ResourcesDep,
     request: Request,
     response: Response,

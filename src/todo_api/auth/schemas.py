@@ -63,6 +63,9 @@ def _encodable_password(value: str) -> str:
     return value
 
 
+EMAIL_EXAMPLE = "ada@example.com"
+PASSWORD_EXAMPLE = "correct horse battery"  # noqa: S105  (an example in the docs)
+
 Email = Annotated[
     str,
     StringConstraints(max_length=EMAIL_MAX_LENGTH),
@@ -71,6 +74,7 @@ Email = Annotated[
         json_schema_extra={"format": "email", "pattern": EMAIL_PATTERN},
         description="An ASCII email address; the part before the @ keeps its case, the domain "
         "is lower-cased, and no two accounts share an address in any case.",
+        examples=[EMAIL_EXAMPLE],
     ),
 ]
 Password = Annotated[
@@ -80,6 +84,7 @@ Password = Annotated[
     Field(
         json_schema_extra={"format": "password", "writeOnly": True},
         description="8 to 128 characters.",
+        examples=[PASSWORD_EXAMPLE],
     ),
 ]
 
@@ -90,6 +95,29 @@ class UserCreate(BaseModel):
 
     email: Email
     password: Password
+
+
+class PasswordGrant(BaseModel):
+    """The form of an OAuth2 password grant (RFC 6749 section 4.3.2).
+
+    No client credentials: the service's clients are public, so a client id or secret, like
+    any other extra field, is ignored.
+    """
+
+    grant_type: Annotated[
+        Literal["password"] | None,
+        Field(description="`password`, or left out.", examples=["password"]),
+    ] = None
+    username: Annotated[
+        str, Field(description="The email address of your account.", examples=[EMAIL_EXAMPLE])
+    ]
+    password: Annotated[
+        str,
+        Field(
+            json_schema_extra={"format": "password", "writeOnly": True},
+            examples=[PASSWORD_EXAMPLE],
+        ),
+    ]
 
 
 class UserRead(BaseModel):

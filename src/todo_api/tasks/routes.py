@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 
@@ -11,6 +11,7 @@ from todo_api.auth.dependencies import BEARER_SECURITY
 from todo_api.errors import problem_responses
 from todo_api.tasks.dependencies import TaskRepositoryDep
 from todo_api.tasks.schemas import (
+    QueryBoolean,
     SearchText,
     TaskCreate,
     TaskPage,
@@ -28,8 +29,12 @@ _COMMON = (401, 429, 503)
 _BODY = (400, 413, 415, 422)
 _ONE_TASK = (403, 404, 422)
 
-TaskId = Annotated[uuid.UUID, Path(description="The task's id (a UUID).")]
-MAX_OFFSET = 2**63 - 1
+TaskId = Annotated[
+    uuid.UUID,
+    Path(description="The task's id (a UUID).", examples=["0b9e4c1e-8d5a-4f43-9c1a-2f4b7c3d9e10"]),
+]
+# JavaScript's largest safe integer: a bigger bound is rounded in a browser's JSON.parse.
+MAX_OFFSET = 2**53 - 1
 
 
 @router.post(
@@ -62,21 +67,26 @@ async def create_task(data: TaskCreate, tasks: TaskRepositoryDep, response: Resp
 )
 async def list_tasks(
     tasks: TaskRepositoryDep,
-    limit: Annotated[int, Query(ge=1, le=200, description="Page size.")] = 50,
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Tasks to skip.")] = 0,
+    limit: Annotated[int, Query(ge=1, le=200, description="Page size.", examples=[20])] = 50,
+    offset: Annotated[
+        int, Query(ge=0, le=MAX_OFFSET, description="Tasks to skip.", examples=[0])
+    ] = 0,
     completed: Annotated[
-        Literal["true", "false"] | None, Query(description="Only completed or open tasks.")
+        QueryBoolean | None,
+        Query(description="Only completed (`true`) or open (`false`) tasks.", examples=[False]),
     ] = None,
     q: Annotated[
         SearchText | None,
         Query(description="Case-insensitive substring of title or description."),
     ] = None,
-    sort: Annotated[TaskSort, Query(description="Sort key; '-' for descending.")] = "-created_at",
+    sort: Annotated[
+        TaskSort, Query(description="Sort key; '-' for descending.", examples=["-created_at"])
+    ] = "-created_at",
 ) -> TaskPageResponse:
     page = await tasks.page(
         limit=limit,
         offset=offset,
-        completed=None if completed is None else completed == "true",
+        completed=completed,
         query=q,
         sort=sort,
     )

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -53,6 +54,7 @@ Title = Annotated[
             "and no lone surrogate."
         ),
         json_schema_extra={"pattern": TITLE_PATTERN},
+        examples=["Buy milk"],
     ),
 ]
 Description = Annotated[
@@ -62,6 +64,7 @@ Description = Annotated[
     Field(
         description="At most 10,000 characters; no NUL character and no lone surrogate.",
         json_schema_extra={"pattern": NO_NUL_PATTERN},
+        examples=["Two litres, semi-skimmed."],
     ),
 ]
 
@@ -69,8 +72,18 @@ SearchText = Annotated[
     str,
     StringConstraints(max_length=DESCRIPTION_MAX_LENGTH),
     AfterValidator(_storable),
-    Field(json_schema_extra={"pattern": NO_NUL_PATTERN}),
+    Field(json_schema_extra={"pattern": NO_NUL_PATTERN}, examples=["milk"]),
 ]
+
+
+def _true_or_false(value: object) -> object:
+    # pydantic would also read 1, yes, on, t... as true: the contract has two words only.
+    if value in ("true", "false"):
+        return value == "true"
+    raise ValueError("must be true or false")
+
+
+QueryBoolean = Annotated[bool, BeforeValidator(_true_or_false)]
 
 
 class _StrictBody(BaseModel):
@@ -81,7 +94,7 @@ class _StrictBody(BaseModel):
 class TaskCreate(_StrictBody):
     title: Title
     description: Description | None = None
-    completed: bool = False
+    completed: Annotated[bool, Field(examples=[False])] = False
 
 
 class TaskReplace(TaskCreate):
@@ -97,7 +110,7 @@ class TaskPatch(_StrictBody):
     # null title or completed is still refused by the strict type.
     title: Annotated[Title, Field(default=None)]
     description: Description | None = None
-    completed: Annotated[bool, Field(default=None)]
+    completed: Annotated[bool, Field(default=None, examples=[True])]
 
     @model_validator(mode="after")
     def _not_empty(self) -> TaskPatch:
