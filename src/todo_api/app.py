@@ -35,6 +35,7 @@ from todo_api.observability import (
     describe_database,
     user_reference_function,
 )
+from todo_api.opaque_tokens import OpaqueTokens
 from todo_api.openapi import install_openapi
 from todo_api.ratelimit import AddressRateLimitMiddleware, RateLimiter
 from todo_api.settings import Settings, load_settings
@@ -65,6 +66,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 "JWT_SECRET is not set: using a fixed, publicly known development secret. "
                 "Anyone can mint tokens for this service. Set JWT_SECRET before exposing it."
             )
+        if settings.signing_secret is None:
+            log.warning(
+                "JWT_SECRET is not set: list cursors and sync tokens are signed with a key of "
+                "this process only, so other instances and restarts refuse them (422) and "
+                "clients start over. Set JWT_SECRET to share one key."
+            )
         if not await rate_limiter.open():
             log.warning(
                 "rate-limit store does not answer; starting anyway, requests pass unchecked "
@@ -76,6 +83,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             engine=engine,
             verifier=TokenVerifier(settings, public_keys),
             rate_limiter=rate_limiter,
+            opaque_tokens=OpaqueTokens(settings.signing_secret),
             passwords=PasswordService(),
         )
         if multiprocess_dir() is not None:
@@ -154,10 +162,11 @@ def install_middleware(app: FastAPI, settings: Settings) -> None:
             ProblemCORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID", "Idempotency-Key"],
             expose_headers=[
                 "X-Request-ID",
                 "Location",
+                "Idempotent-Replayed",
                 "Retry-After",
                 "RateLimit-Limit",
                 "RateLimit-Remaining",

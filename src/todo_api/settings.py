@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     cors_origins: CommaList = Field(default_factory=list)
     max_body_bytes: int = Field(default=1_048_576, ge=1)
 
+    # How long a stored response answers a repeated Idempotency-Key (API.md: 24 hours).
+    idempotency_key_ttl_seconds: int = Field(default=86_400, ge=1, le=30 * 86_400)
+    # How long deletions are remembered for /tasks/changes; older sync tokens are 410.
+    sync_tombstone_days: int = Field(default=30, ge=1, le=3650)
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["json", "console"] | None = None
 

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from todo_api.auth.passwords import PasswordService
 from todo_api.auth.tokens import TokenVerifier
 from todo_api.database import run_in_transaction, transaction
+from todo_api.opaque_tokens import OpaqueTokens
 from todo_api.settings import Settings
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ class Resources:
     engine: AsyncEngine
     verifier: TokenVerifier
     rate_limiter: RateLimiter
+    opaque_tokens: OpaqueTokens
     passwords: PasswordService = field(default_factory=PasswordService)
 
     async def run_in_transaction(self, operation: Callable[[Connection], T]) -> T:

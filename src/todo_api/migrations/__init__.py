@@ -40,6 +40,7 @@ def schema_differences(connection: Connection, metadata: MetaData | None = None)
     """What autogenerate would change to make the database match the models: [] when in step."""
     # Imported for their side effect: they register the tables on the metadata.
     import todo_api.auth.models
+    import todo_api.idempotency.models
     import todo_api.tasks.models  # noqa: F401
 
     context = MigrationContext.configure(connection, opts=COMPARE_OPTIONS)

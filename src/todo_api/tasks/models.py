@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import ClassVar, cast
 
-from sqlalchemy import Index, String, Table, Text
+from sqlalchemy import BigInteger, Index, String, Table, Text
 from sqlmodel import Field, SQLModel
 
 from todo_api.database import UTCDateTime
@@ -32,3 +32,21 @@ class Task(SQLModel, table=True):
 
 
 tasks_table = cast(Table, Task.__table__)  # type: ignore[attr-defined]
+
+
+class TaskTombstone(SQLModel, table=True):
+    """A deleted task, remembered for `/tasks/changes` for SYNC_TOMBSTONE_DAYS."""
+
+    __tablename__: ClassVar[str] = "task_tombstones"
+    # The pruner deletes the oldest first.
+    __table_args__ = (Index("ix_task_tombstones_deleted_at", "deleted_at"),)
+
+    # (user, seq) is unique, since each write takes its own number from the user's counter,
+    # and it is the order in which `/tasks/changes` reads a user's deletions.
+    user_id: str = Field(primary_key=True, sa_type=String(255))
+    seq: int = Field(primary_key=True, sa_type=BigInteger)
+    task_id: uuid.UUID = Field(nullable=False)
+    deleted_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
+task_tombstones_table = cast(Table, TaskTombstone.__table__)  # type: ignore[attr-defined]

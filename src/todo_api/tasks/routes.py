@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
 from todo_api.auth.dependencies import BEARER_SECURITY, authenticate, bearer_token
-from todo_api.errors import problem_responses
+from todo_api.errors import idempotency_problem_responses, problem_responses
 from todo_api.ratelimit import limit_by_subject
 from todo_api.state import resources_of
 from todo_api.tasks import service
+from todo_api.tasks.responses import changed_task, created_task, write_once
 from todo_api.tasks.schemas import (
     SearchText,
     TaskCreate,
@@ -49,26 +50,53 @@ _ONE_TASK = (403, 404, 422)
 TaskId = Annotated[uuid.UUID, Path(description="The task's id (a UUID).")]
 MAX_OFFSET = 2**63 - 1
 
+# The routes that accept Idempotency-Key read it from the raw headers (idempotency/keys.py)
+# rather than as a FastAPI parameter, so requests without it pay nothing; documented here.
+_IDEMPOTENT: dict[str, Any] = {
+    **_SECURED,
+    "parameters": [
+        {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": False,
+            "description": (
+                "Makes a retry safe: a repeat of this request with the same key (within "
+                "IDEMPOTENCY_KEY_TTL_SECONDS, 24 hours by default) gets the first response "
+                "again, with `Idempotent-Replayed: true`, and changes nothing. 1 to 255 visible "
+                'ASCII characters; the quoted form `"abc"` means `abc`.'
+            ),
+            "schema": {"type": "string", "minLength": 1, "maxLength": 257},
+        }
+    ],
+}
+_REPLAYED_HEADER = {
+    "Idempotent-Replayed": {
+        "schema": {"type": "string", "enum": ["true"]},
+        "description": "Present on a replay of a stored response.",
+    }
+}
+_IDEMPOTENCY_PROBLEMS = idempotency_problem_responses()
+
 
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=TaskRead,
-    openapi_extra=_SECURED,
+    openapi_extra=_IDEMPOTENT,
     summary="Create a task",
     responses={
         201: {
             "headers": {
-                "Location": {"schema": {"type": "string"}, "description": "The new task's URL."}
+                "Location": {"schema": {"type": "string"}, "description": "The new task's URL."},
+                **_REPLAYED_HEADER,
             }
         },
         **problem_responses(*_COMMON, *_BODY),
+        **_IDEMPOTENCY_PROBLEMS,
     },
 )
-async def create_task(data: TaskCreate, tasks: YourTasks, response: Response) -> TaskRead:
-    task = await tasks.run(service.create_task, data)
-    response.headers["Location"] = f"/tasks/{task.id}"
-    return task
+async def create_task(data: TaskCreate, tasks: YourTasks, request: Request) -> Response:
+    return await write_once(request, tasks, created_task, service.create_task, data)
 
 
 @router.get(
@@ -127,23 +155,35 @@ async def replace_task(task_id: TaskId, data: TaskReplace, tasks: YourTasks) -> 
 @router.patch(
     "/{task_id}",
     response_model=TaskRead,
-    openapi_extra=_SECURED,
+    openapi_extra=_IDEMPOTENT,
     summary="Change some fields of a task",
-    responses=problem_responses(*_COMMON, *_BODY, *_ONE_TASK),
+    responses={
+        200: {"headers": _REPLAYED_HEADER},
+        **problem_responses(*_COMMON, *_BODY, *_ONE_TASK),
+        **_IDEMPOTENCY_PROBLEMS,
+    },
 )
-async def patch_task(task_id: TaskId, data: TaskPatch, tasks: YourTasks) -> TaskRead:
-    return await tasks.run(service.patch_task, task_id, data.changes())
+async def patch_task(
+    task_id: TaskId, data: TaskPatch, tasks: YourTasks, request: Request
+) -> Response:
+    return await write_once(
+        request, tasks, changed_task, service.patch_task, task_id, data.changes()
+    )
 
 
 @router.patch(
     "/{task_id}/toggle",
     response_model=TaskRead,
-    openapi_extra=_SECURED,
+    openapi_extra=_IDEMPOTENT,
     summary="Flip a task's completion",
-    responses=problem_responses(*_COMMON, *_ONE_TASK),
+    responses={
+        200: {"headers": _REPLAYED_HEADER},
+        **problem_responses(*_COMMON, *_ONE_TASK),
+        **_IDEMPOTENCY_PROBLEMS,
+    },
 )
-async def toggle_task(task_id: TaskId, tasks: YourTasks) -> TaskRead:
-    return await tasks.run(service.toggle_task, task_id)
+async def toggle_task(task_id: TaskId, tasks: YourTasks, request: Request) -> Response:
+    return await write_once(request, tasks, changed_task, service.toggle_task, task_id)
 
 
 @router.delete(

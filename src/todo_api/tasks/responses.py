@@ -1,0 +1,72 @@
+"""The responses of the task writes that accept `Idempotency-Key`, and how they run once.
+
+The three routes render their task here, to bytes, both when they answer directly and when
+the response is stored for replays: a replay is then byte for byte the first answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Concatenate, ParamSpec
+
+import orjson
+from sqlalchemy.engine import Connection
+from starlette.requests import Request
+from starlette.responses import Response
+
+from todo_api.database import utc_now
+from todo_api.idempotency.keys import idempotency_key, request_fingerprint
+from todo_api.idempotency.store import KeyClaim, StoredResponse, respond_once
+from todo_api.tasks.schemas import TaskRead
+from todo_api.tasks.service import OwnedTasks, UserTasks
+
+P = ParamSpec("P")
+TaskRender = Callable[[TaskRead], StoredResponse]
+_JSON = "application/json"
+
+
+def _body(task: TaskRead) -> bytes:
+    return orjson.dumps(task.model_dump(), option=orjson.OPT_UTC_Z)
+
+
+def created_task(task: TaskRead) -> StoredResponse:
+    return StoredResponse(
+        201, _body(task), {"content-type": _JSON, "location": f"/tasks/{task.id}"}
+    )
+
+
+def changed_task(task: TaskRead) -> StoredResponse:
+    return StoredResponse(200, _body(task), {"content-type": _JSON})
+
+
+async def write_once(
+    request: Request,
+    tasks: UserTasks,
+    render: TaskRender,
+    operation: Callable[Concatenate[OwnedTasks, P], TaskRead],
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> Response:
+    """Run a task write; with an Idempotency-Key, at most once per key (see idempotency/)."""
+    key = idempotency_key(request.scope["headers"])
+    if key is None:
+        return render(await tasks.run(operation, *args, **kwargs)).to_response()
+    now = utc_now()
+    ttl = tasks.resources.settings.idempotency_key_ttl_seconds
+    claim = KeyClaim(
+        owner=tasks.owner,
+        key=key,
+        fingerprint=request_fingerprint(
+            request.method, request.scope["path"], await request.body()
+        ),
+        now=now,
+        expires_at=now + timedelta(seconds=ttl),
+    )
+
+    def in_transaction(connection: Connection) -> tuple[StoredResponse, bool]:
+        owned = OwnedTasks(tasks.owner, connection)
+        return respond_once(connection, claim, lambda: render(operation(owned, *args, **kwargs)))
+
+    response, replayed = await tasks.resources.run_in_transaction(in_transaction)
+    return response.to_response(replayed=replayed)
