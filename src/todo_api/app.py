@@ -37,6 +37,7 @@ from todo_api.observability import (
 )
 from todo_api.opaque_tokens import OpaqueTokens
 from todo_api.openapi import install_openapi
+from todo_api.pruning import prune_forever
 from todo_api.ratelimit import AddressRateLimitMiddleware, RateLimiter
 from todo_api.settings import Settings, load_settings
 from todo_api.state import Resources
@@ -59,6 +60,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     engine = create_engine(settings)
     rate_limiter = RateLimiter(settings)
     pool_refresher: asyncio.Task[None] | None = None
+    pruner: asyncio.Task[None] | None = None
     try:
         await wait_for_database(engine, settings)
         if settings.uses_insecure_secret:
@@ -86,6 +88,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             opaque_tokens=OpaqueTokens(settings.signing_secret),
             passwords=PasswordService(),
         )
+        pruner = asyncio.create_task(prune_forever(engine, settings))
         if multiprocess_dir() is not None:
             pool_refresher = asyncio.create_task(refresh_pool_gauges_forever(engine))
         log.info(
@@ -113,10 +116,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         gc.set_threshold(GC_YOUNG_THRESHOLD)
         yield
     finally:
-        if pool_refresher is not None:
-            pool_refresher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pool_refresher
+        for background in (pruner, pool_refresher):
+            if background is not None:
+                background.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await background
         await rate_limiter.close()
         if public_keys is not None:
             public_keys.close()
