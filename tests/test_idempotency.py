@@ -43,6 +43,7 @@ async def test_a_repeated_create_replays_the_first_response(
     assert again.content == first.content
     assert again.headers["location"] == first.headers["location"] == f"/tasks/{first.json()['id']}"
     assert again.headers["content-type"] == "application/json"
+    assert again.headers["etag"] == first.headers["etag"] == first.json()["etag"]
     assert await titles(client, alice) == ["once"]
 
 

@@ -31,13 +31,12 @@ def _body(task: TaskRead) -> bytes:
 
 
 def created_task(task: TaskRead) -> StoredResponse:
-    return StoredResponse(
-        201, _body(task), {"content-type": _JSON, "location": f"/tasks/{task.id}"}
-    )
+    headers = {"content-type": _JSON, "location": f"/tasks/{task.id}", "etag": task.etag}
+    return StoredResponse(201, _body(task), headers)
 
 
 def changed_task(task: TaskRead) -> StoredResponse:
-    return StoredResponse(200, _body(task), {"content-type": _JSON})
+    return StoredResponse(200, _body(task), {"content-type": _JSON, "etag": task.etag})
 
 
 async def write_once(
