@@ -9,9 +9,11 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, 
 
 from todo_api.auth.dependencies import BEARER_SECURITY, authenticate, bearer_token
 from todo_api.errors import idempotency_problem_responses, problem_responses
+from todo_api.opaque_tokens import MAX_TOKEN_LENGTH
 from todo_api.ratelimit import limit_by_subject
 from todo_api.state import resources_of
 from todo_api.tasks import service
+from todo_api.tasks.changes import DEFAULT_CHANGES_LIMIT, MAX_CHANGES_LIMIT, ChangesResponse
 from todo_api.tasks.conditions import IfMatch, parse_entity_tags
 from todo_api.tasks.responses import changed_task, created_task, write_once
 from todo_api.tasks.schemas import (
@@ -21,6 +23,7 @@ from todo_api.tasks.schemas import (
     SearchText,
     Tag,
     TagList,
+    TaskChanges,
     TaskCreate,
     TaskPage,
     TaskPageResponse,
@@ -206,6 +209,56 @@ async def list_tasks(
         service.list_tasks, limit=limit, offset=offset, filters=filters, sort=sort
     )
     return TaskPageResponse(page)
+
+
+# Declared before /{task_id}, which would otherwise take "changes" for a (malformed) id.
+@router.get(
+    "/changes",
+    response_model=TaskChanges,
+    openapi_extra=_SECURED,
+    summary="Catch up with the changes to your tasks (incremental sync)",
+    description=(
+        "Without `since`: every current task. With `since` (the `next_since` of an earlier "
+        "call): the current state of every task created or changed since, and the ids of the "
+        "tasks deleted since. Repeat with `since=next_since` until `has_more` is false; "
+        "upserting `tasks` and removing `deleted` then leaves exactly your tasks as they are "
+        "on the server. Tokens follow the order in which changes commit, so none is missed "
+        "while others write. A token older than SYNC_TOMBSTONE_DAYS (30 by default) is 410: "
+        "sync again from the start."
+    ),
+    responses={
+        410: {
+            **problem_responses(410)[410],
+            "description": (
+                "The token is older than the deletions kept (SYNC_TOMBSTONE_DAYS): sync again "
+                "without `since`."
+            ),
+        },
+        **problem_responses(*_COMMON, 422),
+    },
+)
+async def list_changes(
+    tasks: YourTasks,
+    since: Annotated[
+        str | None,
+        Query(
+            max_length=MAX_TOKEN_LENGTH,
+            description="The `next_since` of the previous call; omit it to start afresh.",
+        ),
+    ] = None,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_CHANGES_LIMIT, description="Most changes in one answer.")
+    ] = DEFAULT_CHANGES_LIMIT,
+) -> ChangesResponse:
+    settings = tasks.resources.settings
+    page = await tasks.run(
+        service.sync_changes,
+        tasks.resources.opaque_tokens,
+        since,
+        limit,
+        settings.sync_tombstone_days,
+    )
+    return ChangesResponse(page)
 
 
 @router.get(

@@ -30,6 +30,7 @@ from sqlalchemy import (
     case,
     cast,
     func,
+    insert,
     lambda_stmt,
     literal_column,
     select,
@@ -40,10 +41,13 @@ from sqlalchemy.engine import Connection, Row
 
 from todo_api.database import UTCDateTime, utc_now
 from todo_api.errors import ForbiddenError, NotFoundError
+from todo_api.opaque_tokens import OpaqueTokens
 from todo_api.state import Resources
+from todo_api.tasks.changes import TOMBSTONE_SQLITE, read_changes
 from todo_api.tasks.conditions import IfMatch, PreconditionFailedError
 from todo_api.tasks.models import TagList
 from todo_api.tasks.models import change_counters_table as change_counters
+from todo_api.tasks.models import task_tombstones_table as tombstones
 from todo_api.tasks.models import tasks_table as tasks
 from todo_api.tasks.schemas import (
     Priority,
@@ -54,6 +58,7 @@ from todo_api.tasks.schemas import (
     TaskReplace,
     TaskSort,
 )
+from todo_api.tasks.sync_tokens import decode_sync_token, encode_sync_token
 
 # The ETag is computed by the database with the row, so that the list page, rendered
 # straight from rows, carries it with no work per row in Python.
@@ -174,16 +179,39 @@ def _writes(dialect: str) -> _Writes:
         .returning(*_TASK_COLUMNS)
         for where in (_OWNED, _OWNED_AT_VERSION)
     ]
-    deletes = [
-        tasks.delete().where(where).returning(tasks.c.id) for where in (_OWNED, _OWNED_AT_VERSION)
-    ]
+    deletes = [_delete_leaving_tombstone(dialect, where) for where in (_OWNED, _OWNED_AT_VERSION)]
     return _Writes(
         insert=_named(f"insert/{dialect}", _versioned(dialect, insert)),
         toggle=_named(f"toggle/{dialect}", _versioned(dialect, toggles[0])),
         toggle_if_match=_named(f"toggle/if-match/{dialect}", _versioned(dialect, toggles[1])),
-        delete=_named(f"delete/{dialect}", _versioned(dialect, deletes[0])),
-        delete_if_match=_named(f"delete/if-match/{dialect}", _versioned(dialect, deletes[1])),
+        delete=_named(f"delete/{dialect}", deletes[0]),
+        delete_if_match=_named(f"delete/if-match/{dialect}", deletes[1]),
     )
+
+
+def _delete_leaving_tombstone(dialect: str, where: ColumnElement[bool]) -> Any:
+    """DELETE that records a tombstone numbered from the owner's change counter.
+
+    PostgreSQL, one statement: WITH seq AS (bump the counter), gone AS (DELETE ... RETURNING)
+    INSERT INTO task_tombstones SELECT ... FROM gone. The DELETE's WHERE reads the new number,
+    so the counter row is locked before the task's row, the order every other write takes:
+    a DELETE and an UPDATE of one task never wait for each other in opposite orders (a
+    deadlock). SQLite: the plain DELETE; `delete_task` adds the tombstone (changes.py).
+    """
+    if dialect != "postgresql":
+        return tasks.delete().where(where).returning(tasks.c.id)
+    number = select(_SEQUENCE.c.last_seq).scalar_subquery()
+    gone = (
+        tasks.delete()
+        .where(where, number.is_not(None))
+        .returning(tasks.c.id, tasks.c.user_id)
+        .cte("gone")
+    )
+    record = insert(tombstones).from_select(
+        ["user_id", "seq", "task_id", "deleted_at"],
+        select(gone.c.user_id, number, gone.c.id, _NOW),
+    )
+    return record.returning(tombstones.c.task_id).add_cte(_SEQUENCE).add_cte(gone)
 
 
 P = ParamSpec("P")
@@ -476,7 +504,27 @@ def delete_task(owned: OwnedTasks, task_id: uuid.UUID, if_match: IfMatch | None 
     writes = _writes(owned.connection.dialect.name)
     conditional = if_match is not None and if_match.names_versions
     statement = writes.delete_if_match if conditional else writes.delete
-    _write_one(owned, statement, {}, task_id=task_id, if_match=if_match)
+    params: dict[str, Any] = {"now": utc_now()}
+    _write_one(owned, statement, params, task_id=task_id, if_match=if_match)
+    if owned.connection.dialect.name != "postgresql":
+        # `_write_one` took the number (params["version"]) in this transaction.
+        owned.connection.execute(TOMBSTONE_SQLITE, params)
+
+
+def sync_changes(
+    owned: OwnedTasks, tokens: OpaqueTokens, since: str | None, limit: int, keep_days: int
+) -> dict[str, Any]:
+    """`GET /tasks/changes`: a page of changes after the token `since` (changes.py)."""
+    now = utc_now()
+    position = (
+        None
+        if since is None
+        else decode_sync_token(tokens, owned.owner, since, now=now, keep_days=keep_days)
+    )
+    page, following = read_changes(
+        owned.connection, owned.owner, _TASK_COLUMNS, position, limit, now
+    )
+    return {**page, "next_since": encode_sync_token(tokens, owned.owner, following)}
 
 
 # The caller's tags with counts, in code point order on both databases: SQLite compares

@@ -8,6 +8,7 @@ relies on may be pruned, so the token is refused with 410 and the client starts 
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -19,15 +20,20 @@ _PURPOSE = "sync-token"
 
 @dataclass(frozen=True, slots=True)
 class SyncPosition:
-    """Every change with a sequence number up to `seq` is in the client's replica; the
-    deletions after it that it still needs were all made at or after `since_time`."""
+    """How far a replica has caught up: every change before (`seq`, `after_id`) in the order
+    (sequence number, task id), where None for `after_id` means all of `seq` itself. The id
+    only matters for tasks older than the change counter, which all share version 0, when a
+    page ends among them. The deletions the replica still needs were all made at or after
+    `since_time`."""
 
     seq: int
     since_time: datetime
+    after_id: uuid.UUID | None = None
 
 
 def encode_sync_token(tokens: OpaqueTokens, owner: str, position: SyncPosition) -> str:
-    return tokens.seal(_PURPOSE, owner, [position.seq, int(position.since_time.timestamp())])
+    after = None if position.after_id is None else position.after_id.hex
+    return tokens.seal(_PURPOSE, owner, [position.seq, int(position.since_time.timestamp()), after])
 
 
 def _invalid() -> InvalidParameterError:
@@ -45,13 +51,15 @@ def decode_sync_token(
         raise _invalid() from None
     if not (
         isinstance(payload, list)
-        and len(payload) == 2
-        and all(type(number) is int and number >= 0 for number in payload)
+        and len(payload) == 3
+        and all(type(number) is int and number >= 0 for number in payload[:2])
+        and (payload[2] is None or isinstance(payload[2], str))
     ):
         raise _invalid()
-    seq, issued = payload
+    seq, issued, after = payload
     try:
         since_time = datetime.fromtimestamp(issued, UTC)
+        after_id = None if after is None else uuid.UUID(hex=after)
     except (OverflowError, OSError, ValueError):
         raise _invalid() from None
     if since_time < now - timedelta(days=keep_days):
@@ -59,4 +67,4 @@ def decode_sync_token(
             f"This sync token is older than the {keep_days} days for which deletions are "
             "kept; sync again from the start, without `since`."
         )
-    return SyncPosition(seq, since_time)
+    return SyncPosition(seq, since_time, after_id)
