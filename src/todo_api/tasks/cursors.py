@@ -43,7 +43,7 @@ def encode_cursor(
     return tokens.seal(_PURPOSE, owner, [sort_value, task_id.hex], context=query)
 
 
-def _invalid() -> InvalidParameterError:
+def invalid_cursor() -> InvalidParameterError:
     return InvalidParameterError(
         ["query", "cursor"],
         "not a cursor of this list: malformed, or made for other filters or another sort",
@@ -55,18 +55,18 @@ def decode_cursor(tokens: OpaqueTokens, owner: str, query: str, token: str) -> C
     try:
         payload = tokens.open(_PURPOSE, owner, token, context=query)
     except InvalidOpaqueTokenError:
-        raise _invalid() from None
+        raise invalid_cursor() from None
     # Only our own signature got us here, so a surprise in the shape means a change of
     # format between versions: still the client's cursor to drop, not a server error.
     if not (isinstance(payload, list) and len(payload) == 2 and isinstance(payload[1], str)):
-        raise _invalid()
+        raise invalid_cursor()
     sort_value, task_hex = payload
     if sort_value is not None and type(sort_value) not in (str, int):
-        raise _invalid()
+        raise invalid_cursor()
     try:
         task_id = uuid.UUID(hex=task_hex)
     except ValueError:
-        raise _invalid() from None
+        raise invalid_cursor() from None
     return Cursor(sort_value, task_id)
 
 

@@ -74,8 +74,8 @@ class Task(SQLModel, table=True):
         # step; `id` breaks ties so pages are stable.
         Index("ix_tasks_user_id_created_at_id", "user_id", "created_at", "id"),
         Index("ix_tasks_user_id_updated_at_id", "user_id", "updated_at", "id"),
-        # `/tasks/changes` reads a user's tasks changed after a sequence number.
-        Index("ix_tasks_user_id_version", "user_id", "version"),
+        # `/tasks/changes` reads a user's tasks after a position (version, id).
+        Index("ix_tasks_user_id_version_id", "user_id", "version", "id"),
         # `tags @> ARRAY[...]` (the tag filter) on PostgreSQL; SQLite has no GIN.
         Index(TAGS_GIN_INDEX, "tags", postgresql_using="gin").ddl_if(dialect="postgresql"),
     )

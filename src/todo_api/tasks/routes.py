@@ -196,6 +196,18 @@ async def list_tasks(
             )
         ),
     ] = "-created_at",
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=MAX_TOKEN_LENGTH,
+            description=(
+                "The `next_cursor` of the previous page: the page after it, with the same "
+                "filters and sort (`limit` may change; `offset` must be absent or 0). Tasks "
+                "written between pages never make another be skipped or repeated. A cursor "
+                "made for other filters or another sort, or altered, is 422."
+            ),
+        ),
+    ] = None,
 ) -> TaskPageResponse:
     filters = TaskFilters(
         completed=None if completed is None else completed == "true",
@@ -206,7 +218,13 @@ async def list_tasks(
         due_after=due_after,
     )
     page = await tasks.run(
-        service.list_tasks, limit=limit, offset=offset, filters=filters, sort=sort
+        service.list_tasks,
+        limit=limit,
+        offset=offset,
+        filters=filters,
+        sort=sort,
+        tokens=tasks.resources.opaque_tokens,
+        cursor=cursor,
     )
     return TaskPageResponse(page)
 

@@ -246,6 +246,12 @@ class TaskPage(BaseModel):
     total: int = Field(description="How many of the user's tasks match the filters.")
     limit: int
     offset: int
+    next_cursor: str | None = Field(
+        description=(
+            "Pass it as `cursor`, with the same filters and sort, for the next page; null "
+            "on the last page. Opaque to clients."
+        )
+    )
 
 
 class TaskChanges(BaseModel):
@@ -268,6 +274,7 @@ class TaskPageRows(TypedDict):
     total: int
     limit: int
     offset: int
+    next_cursor: str | None
 
 
 class TaskPageResponse(JSONResponse):

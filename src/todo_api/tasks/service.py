@@ -14,9 +14,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
 from sqlalchemy import (
     BindParameter,
@@ -33,8 +33,10 @@ from sqlalchemy import (
     insert,
     lambda_stmt,
     literal_column,
+    or_,
     select,
     text,
+    tuple_,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Row
@@ -45,11 +47,20 @@ from todo_api.opaque_tokens import OpaqueTokens
 from todo_api.state import Resources
 from todo_api.tasks.changes import TOMBSTONE_SQLITE, read_changes
 from todo_api.tasks.conditions import IfMatch, PreconditionFailedError
+from todo_api.tasks.cursors import (
+    Cursor,
+    check_offset_with_cursor,
+    decode_cursor,
+    encode_cursor,
+    invalid_cursor,
+    query_fingerprint,
+)
 from todo_api.tasks.models import TagList
 from todo_api.tasks.models import change_counters_table as change_counters
 from todo_api.tasks.models import task_tombstones_table as tombstones
 from todo_api.tasks.models import tasks_table as tasks
 from todo_api.tasks.schemas import (
+    PRIORITY_RANKS,
     Priority,
     TagCount,
     TaskCreate,
@@ -379,9 +390,16 @@ def _carries_every_tag(dialect: str) -> ColumnElement[bool]:
 
 @cache
 def _list_statements(
-    dialect: str, shape: tuple[bool, ...], sort: TaskSort
+    dialect: str, shape: tuple[bool, ...], sort: TaskSort, after: Keyset | None
 ) -> tuple[StatementLambdaElement, StatementLambdaElement]:
-    """The page query (with its total as a window count) and the plain count query."""
+    """The page query (with its total) and the plain count query.
+
+    With a cursor (`after`: where the previous page's last row sits) the page starts after
+    that row in the sort order (keyset), so rows inserted or deleted before it never shift
+    the page. The total then cannot be a window count (that counts only the rows after the
+    cursor): it is a scalar count of the same filters, still in the one statement, and the
+    page reads one row more than it returns to tell whether another page follows.
+    """
     by_completion, searching, by_priority, by_tags, due_before, due_after = shape
     conditions: list[ColumnElement[bool]] = [tasks.c.user_id == bindparam("owner")]
     if by_completion:
@@ -408,38 +426,143 @@ def _list_statements(
         # Tasks without a due date come last in both directions.
         ordered = ordered.nulls_last()
     order = (ordered, tasks.c.id.desc() if descending else tasks.c.id)
-    # The total rides along with the page as a window count: one round trip, not two.
+    count = select(func.count()).select_from(tasks).where(*conditions)
+    if after is None:
+        # The total rides along with the page as a window count: one round trip, not two.
+        totals = [func.count().over().label("total")]
+        page_conditions = conditions
+    else:
+        totals = [count.scalar_subquery().label("total")]
+        page_conditions = [*conditions, _after_keyset(key, descending, after)]
     page = (
-        select(*_TASK_COLUMNS, func.count().over().label("total"))
-        .where(*conditions)
+        select(*_TASK_COLUMNS, *totals)
+        .where(*page_conditions)
         .order_by(*order)
         .limit(bindparam("limit"))
         .offset(bindparam("offset"))
     )
-    count = select(func.count()).select_from(tasks).where(*conditions)
-    variant = f"{dialect}/{''.join('1' if used else '0' for used in shape)}/{sort}"
+    variant = f"{dialect}/{''.join('1' if used else '0' for used in shape)}/{sort}/{after}"
     return _named(f"list/{variant}", page), _named(f"count/{variant}", count)
 
 
+Keyset = Literal["value", "null"]
+
+
+def _after_keyset(key: Any, descending: bool, after: Keyset) -> ColumnElement[bool]:
+    """Rows after (:after_value, :after_id) in the order (key, id), both ascending or both
+    descending; for due_at, NULL sorts after every date in both directions."""
+    after_id = bindparam("after_id", type_=tasks.c.id.type)
+    if after == "null":
+        # Only undated rows remain, ordered by id.
+        beyond_id = tasks.c.id < after_id if descending else tasks.c.id > after_id
+        return and_(key.is_(None), beyond_id)
+    after_value = bindparam("after_value", type_=key.type)
+    position = tuple_(key, tasks.c.id)
+    beyond = (
+        position < tuple_(after_value, after_id)
+        if descending
+        else position > tuple_(after_value, after_id)
+    )
+    if key is tasks.c.due_at:
+        return or_(beyond, key.is_(None))
+    return beyond
+
+
+def _query_fingerprint(filters: TaskFilters, sort: TaskSort) -> str:
+    return query_fingerprint(
+        {
+            "sort": sort,
+            "completed": filters.completed,
+            "q": filters.query,
+            "priority": sorted(filters.priorities),
+            "tag": sorted(filters.tags),
+            "due_before": _instant(filters.due_before),
+            "due_after": _instant(filters.due_after),
+        }
+    )
+
+
+def _instant(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).isoformat()
+
+
+def _sort_value(key: str, cursor: Cursor) -> Any:
+    """The cursor's sort value as the column's Python type; 422 if it cannot be one."""
+    value = cursor.sort_value
+    try:
+        if key in ("created_at", "updated_at", "due_at") and value is not None:
+            moment = datetime.fromisoformat(str(value))
+            if moment.tzinfo is None:
+                raise ValueError
+            return moment
+    except ValueError:
+        raise invalid_cursor() from None
+    valid = {
+        "title": isinstance(value, str),
+        "priority": value in PRIORITY_RANKS,
+        "due_at": value is None,
+    }.get(key, False)
+    if not valid:
+        raise invalid_cursor()
+    return value
+
+
 def list_tasks(
-    owned: OwnedTasks, *, limit: int, offset: int, filters: TaskFilters, sort: TaskSort
+    owned: OwnedTasks,
+    *,
+    limit: int,
+    offset: int,
+    filters: TaskFilters,
+    sort: TaskSort,
+    tokens: OpaqueTokens,
+    cursor: str | None = None,
 ) -> TaskPageRows:
-    page, count = _list_statements(owned.connection.dialect.name, filters.shape(), sort)
+    key = sort.lstrip("-")
     params: dict[str, Any] = {
         "owner": owned.owner,
         "limit": limit,
         "offset": offset,
         **filters.params(),
     }
+    fingerprint: str | None = None
+    after: Keyset | None = None
+    if cursor is not None:
+        check_offset_with_cursor(offset)
+        fingerprint = _query_fingerprint(filters, sort)
+        position = decode_cursor(tokens, owned.owner, fingerprint, cursor)
+        value = _sort_value(key, position)
+        after = "null" if value is None else "value"
+        params["after_value"] = value
+        params["after_id"] = position.task_id
+        params["limit"] = limit + 1
+    page, count = _list_statements(owned.connection.dialect.name, filters.shape(), sort, after)
     rows = owned.connection.execute(page, params).all()
+    if after is not None:
+        more = len(rows) > limit
+        rows = rows[:limit]
     if rows:
         total = rows[0].total
-    elif offset == 0:
-        total = 0
+        if after is None:
+            more = offset + len(rows) < total
     else:
-        total = owned.connection.scalar(count, params) or 0
+        total = 0 if offset == 0 and after is None else owned.connection.scalar(count, params) or 0
+        more = False
     items = [_fields(row) for row in rows]
-    return {"items": items, "total": total, "limit": limit, "offset": offset}
+    next_cursor = None
+    if more:
+        last = items[-1]
+        fingerprint = fingerprint or _query_fingerprint(filters, sort)
+        sort_value = last[key]
+        if isinstance(sort_value, datetime):
+            sort_value = sort_value.isoformat()
+        next_cursor = encode_cursor(tokens, owned.owner, fingerprint, sort_value, last["id"])
+    return {
+        "items": items,
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "next_cursor": next_cursor,
+    }
 
 
 @cache

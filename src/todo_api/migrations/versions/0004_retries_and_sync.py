@@ -19,7 +19,7 @@ down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-CHANGES_INDEX = "ix_tasks_user_id_version"
+CHANGES_INDEX = "ix_tasks_user_id_version_id"
 
 
 def upgrade() -> None:
@@ -49,10 +49,10 @@ def upgrade() -> None:
         # CREATE INDEX CONCURRENTLY cannot run inside a transaction block.
         with op.get_context().autocommit_block():
             op.create_index(
-                CHANGES_INDEX, "tasks", ["user_id", "version"], postgresql_concurrently=True
+                CHANGES_INDEX, "tasks", ["user_id", "version", "id"], postgresql_concurrently=True
             )
     else:
-        op.create_index(CHANGES_INDEX, "tasks", ["user_id", "version"])
+        op.create_index(CHANGES_INDEX, "tasks", ["user_id", "version", "id"])
 
 
 def downgrade() -> None:
