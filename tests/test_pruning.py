@@ -13,7 +13,7 @@ from sqlalchemy import func, insert, select
 from tests.conftest import ApiUser
 from tests.servers import serving
 from todo_api import pruning
-from todo_api.database import create_engine, utc_now
+from todo_api.database import Database, create_engine, utc_now
 from todo_api.idempotency.models import idempotency_keys_table as idempotency_keys
 from todo_api.settings import Settings
 from todo_api.tasks.models import task_tombstones_table as tombstones
@@ -72,7 +72,8 @@ async def test_pruning_deletes_in_batches_and_keeps_what_is_still_needed(
     # Kept 30 days plus a day's grace for clock skew; one second short of that, it stays.
     kept_until = now - timedelta(days=31)
     old_tombstone = {"user_id": owner, "seq": 1, "task_id": uuid.uuid4()}
-    engine = create_engine(settings)
+    database = Database(settings)
+    engine = database.engine
     try:
         async with engine.begin() as connection:
             await connection.execute(insert(idempotency_keys), [*expired, alive])
@@ -87,7 +88,7 @@ async def test_pruning_deletes_in_batches_and_keeps_what_is_still_needed(
                     },
                 ],
             )
-        deleted = await pruning.prune_once(engine, settings, now)
+        deleted = await pruning.prune_once(database, now)
         async with engine.connect() as connection:
             keys = (
                 await connection.scalars(

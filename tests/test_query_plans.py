@@ -18,8 +18,8 @@ from todo_api import migrations
 from todo_api.database import create_engine
 from todo_api.opaque_tokens import OpaqueTokens
 from todo_api.settings import Settings
-from todo_api.tasks import service
 from todo_api.tasks.models import TAGS_GIN_INDEX
+from todo_api.tasks.repository import TaskFilters, TaskRepository
 from todo_api.tasks.schemas import TaskSort
 
 USERS = 1_000
@@ -77,20 +77,19 @@ async def test_list_query_walks_the_owner_index_without_sorting(
     try:
         async with engine.connect() as connection:
             # The very statement the route runs, captured on its way to the driver.
-            def list_page(cursor: str | None) -> Any:
-                return lambda sync_connection: service.list_tasks(
-                    service.OwnedTasks("user-7", sync_connection),
+            repository = TaskRepository(connection, "user-7")
+            page = await repository.page(
+                limit=50, offset=0, filters=TaskFilters(), sort=sort, tokens=TOKENS
+            )
+            if by_cursor:
+                page = await repository.page(
                     limit=50,
                     offset=0,
-                    filters=service.TaskFilters(),
+                    filters=TaskFilters(),
                     sort=sort,
                     tokens=TOKENS,
-                    cursor=cursor,
+                    cursor=page["next_cursor"],
                 )
-
-            page = await connection.run_sync(list_page(None))
-            if by_cursor:
-                page = await connection.run_sync(list_page(page["next_cursor"]))
             assert page["total"] == TASKS_PER_USER
             assert len(page["items"]) == 50
             statement, parameters = captured[-1]
@@ -150,15 +149,12 @@ async def test_the_tag_filter_uses_the_gin_index(tagged_settings: Settings) -> N
 
     try:
         async with engine.connect() as connection:
-            page = await connection.run_sync(
-                lambda sync_connection: service.list_tasks(
-                    service.OwnedTasks("heavy", sync_connection),
-                    limit=50,
-                    offset=0,
-                    filters=service.TaskFilters(tags=("rare",)),
-                    tokens=TOKENS,
-                    sort="-created_at",
-                )
+            page = await TaskRepository(connection, "heavy").page(
+                limit=50,
+                offset=0,
+                filters=TaskFilters(tags=("rare",)),
+                sort="-created_at",
+                tokens=TOKENS,
             )
             assert page["total"] == USERS * TASKS_PER_USER // 1000
             statement, parameters = captured[-1]
@@ -184,20 +180,9 @@ async def test_the_changes_query_reads_the_version_index(seeded_settings: Settin
 
     try:
         async with engine.connect() as connection:
-            first = await connection.run_sync(
-                lambda sync_connection: service.sync_changes(
-                    service.OwnedTasks("user-7", sync_connection), TOKENS, None, 10, 30
-                )
-            )
-            await connection.run_sync(
-                lambda sync_connection: service.sync_changes(
-                    service.OwnedTasks("user-7", sync_connection),
-                    TOKENS,
-                    first["next_since"],
-                    10,
-                    30,
-                )
-            )
+            repository = TaskRepository(connection, "user-7")
+            first = await repository.changes(TOKENS, None, 10, 30)
+            await repository.changes(TOKENS, first["next_since"], 10, 30)
             statement, parameters = captured[-1]
             result = await connection.exec_driver_sql(
                 f"EXPLAIN (FORMAT JSON) {statement}", parameters

@@ -13,17 +13,14 @@ from __future__ import annotations
 import asyncio
 import random
 from datetime import datetime, timedelta
-from functools import partial
 
 import structlog
 from sqlalchemy import Delete, Table, bindparam, delete, select, tuple_
-from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from todo_api.database import UTCDateTime, run_in_transaction, utc_now
+from todo_api.database import Database, UTCDateTime, utc_now
+from todo_api.errors import DatabaseUnavailableError
 from todo_api.idempotency.models import idempotency_keys_table as idempotency_keys
-from todo_api.settings import Settings
 from todo_api.tasks.models import task_tombstones_table as tombstones
 
 log = structlog.get_logger(__name__)
@@ -55,12 +52,11 @@ _DELETE_EXPIRED_RESPONSES = _batch_delete(idempotency_keys, ("user_id", "key"), 
 _DELETE_OLD_TOMBSTONES = _batch_delete(tombstones, ("user_id", "seq"), "deleted_at")
 
 
-def _delete_batch(statement: Delete, cutoff: datetime, connection: Connection) -> int:
-    return connection.execute(statement, {"cutoff": cutoff}).rowcount
+async def prune_once(database: Database, now: datetime) -> dict[str, int]:
+    """Delete everything expired at `now`, batch by batch; returns the rows deleted.
 
-
-async def prune_once(engine: AsyncEngine, settings: Settings, now: datetime) -> dict[str, int]:
-    """Delete everything expired at `now`, batch by batch; returns the rows deleted."""
+    Each batch is one statement on an autocommit connection: its own short transaction."""
+    settings = database.settings
     targets = {
         "idempotency_keys": (_DELETE_EXPIRED_RESPONSES, now),
         "task_tombstones": (
@@ -71,12 +67,9 @@ async def prune_once(engine: AsyncEngine, settings: Settings, now: datetime) -> 
     deleted = dict.fromkeys(targets, 0)
     for name, (statement, cutoff) in targets.items():
         while True:
-            count = await run_in_transaction(
-                engine,
-                settings.db_request_timeout_seconds,
-                settings.db_ping_after_idle_seconds,
-                partial(_delete_batch, statement, cutoff),
-            )
+            async with database.connect() as connection:
+                result = await connection.execute(statement, {"cutoff": cutoff})
+            count = result.rowcount
             deleted[name] += count
             if count < PRUNE_BATCH_ROWS:
                 break
@@ -85,12 +78,12 @@ async def prune_once(engine: AsyncEngine, settings: Settings, now: datetime) -> 
     return deleted
 
 
-async def prune_forever(engine: AsyncEngine, settings: Settings) -> None:
+async def prune_forever(database: Database) -> None:
     while True:
         await asyncio.sleep(PRUNE_INTERVAL_SECONDS * random.uniform(0.5, 1.5))  # noqa: S311
         try:
-            deleted = await prune_once(engine, settings, utc_now())
-        except (SQLAlchemyError, OSError, TimeoutError) as error:
+            deleted = await prune_once(database, utc_now())
+        except (DatabaseUnavailableError, SQLAlchemyError, OSError, TimeoutError) as error:
             log.warning("pruning failed; trying again later", error=type(error).__name__)
             continue
         if any(deleted.values()):

@@ -19,14 +19,15 @@ Requests without a key never come here: they cost no statement and no lookup.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import orjson
 from sqlalchemy import TextClause, bindparam, text
-from sqlalchemy.engine import Connection, Row
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.responses import Response
 
 from todo_api.database import UTCDateTime
@@ -129,23 +130,24 @@ _COMPLETE = text("""
 """)
 
 
-def _claim(connection: Connection, claim: KeyClaim) -> Row[Any] | None:
+async def _claim(connection: AsyncConnection, claim: KeyClaim) -> Row[Any] | None:
     """None once this transaction holds the key; otherwise the committed row for it."""
     params = claim.params()
     for _ in range(_CLAIM_ATTEMPTS):
         if connection.dialect.name == "postgresql":
-            row = connection.execute(_CLAIM_POSTGRES, {**params, "lock_id": claim.lock_id}).one()
+            result = await connection.execute(_CLAIM_POSTGRES, {**params, "lock_id": claim.lock_id})
+            row = result.one()
             if row.claimed:
                 return None
             if row.request_hash is not None:
                 return row
             if not row.held:
                 raise ConflictError(_RUNNING)
-        elif connection.execute(_CLAIM_SQLITE, params).first() is not None:
+        elif (await connection.execute(_CLAIM_SQLITE, params)).first() is not None:
             return None
         # The row that stopped the claim committed after this statement's snapshot began,
         # or (SQLite) this is the first look: read it with a fresh snapshot.
-        stored = connection.execute(_STORED, params).first()
+        stored = (await connection.execute(_STORED, params)).first()
         if stored is not None:
             return stored
     raise ConflictError(_RUNNING)
@@ -163,16 +165,16 @@ def _problem(error: AppError) -> StoredResponse:
     )
 
 
-def respond_once(
-    connection: Connection, claim: KeyClaim, produce: Callable[[], StoredResponse]
+async def respond_once(
+    connection: AsyncConnection, claim: KeyClaim, produce: Callable[[], Awaitable[StoredResponse]]
 ) -> tuple[StoredResponse, bool]:
     """The response for a keyed request, and whether it is a replay.
 
-    Runs inside the request's transaction. A 4xx from `produce` is stored like a success
-    (the contract stores every status below 500); anything else propagates and rolls back
-    the claim with whatever was written.
+    Runs inside the request's transaction (see `in_transaction`). A 4xx from `produce` is
+    stored like a success (the contract stores every status below 500); anything else
+    propagates and rolls back the claim with whatever was written.
     """
-    stored = _claim(connection, claim)
+    stored = await _claim(connection, claim)
     if stored is not None:
         if stored.request_hash != claim.fingerprint:
             raise InvalidParameterError(
@@ -185,12 +187,12 @@ def respond_once(
         headers: dict[str, str] = orjson.loads(stored.headers or "{}")
         return StoredResponse(stored.status, (stored.body or "").encode(), headers), True
     try:
-        response = produce()
+        response = await produce()
     except AppError as error:
         if error.status >= 500:
             raise
         response = _problem(error)
-    connection.execute(
+    await connection.execute(
         _COMPLETE,
         {
             "owner": claim.owner,

@@ -53,7 +53,7 @@ from sqlalchemy import (
     tuple_,
     union_all,
 )
-from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection
 from typing_extensions import TypedDict
 
 from todo_api.database import UTCDateTime
@@ -132,8 +132,8 @@ def changes_statement(task_columns: tuple[Any, ...], with_deletions: bool) -> Ex
     )
 
 
-def read_changes(
-    connection: Connection,
+async def read_changes(
+    connection: AsyncConnection,
     owner: str,
     task_columns: tuple[Any, ...],
     position: SyncPosition | None,
@@ -149,7 +149,7 @@ def read_changes(
         since = position.seq
         after_id = LAST_ID if position.after_id is None else position.after_id
         since_time = position.since_time
-    rows = connection.execute(
+    result = await connection.execute(
         statement,
         {
             "owner": owner,
@@ -157,7 +157,8 @@ def read_changes(
             "after_id": after_id,
             "limit_plus_one": limit + 1,
         },
-    ).all()
+    )
+    rows = result.all()
     high_water = rows[0].high_water if rows else None
     found = [row for row in rows if row.seq is not None]
     has_more = len(found) > limit

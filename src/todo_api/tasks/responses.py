@@ -6,20 +6,20 @@ the response is stored for replays: a replay is then byte for byte the first ans
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Concatenate, ParamSpec
+from typing import ParamSpec
 
 import orjson
-from sqlalchemy.engine import Connection
 from starlette.requests import Request
 from starlette.responses import Response
 
-from todo_api.database import utc_now
+from todo_api.database import in_transaction, utc_now
 from todo_api.idempotency.keys import idempotency_key, request_fingerprint
 from todo_api.idempotency.store import KeyClaim, StoredResponse, respond_once
+from todo_api.state import resources_of
+from todo_api.tasks.repository import TaskRepository
 from todo_api.tasks.schemas import TaskRead
-from todo_api.tasks.service import OwnedTasks, UserTasks
 
 P = ParamSpec("P")
 TaskRender = Callable[[TaskRead], StoredResponse]
@@ -41,18 +41,23 @@ def changed_task(task: TaskRead) -> StoredResponse:
 
 async def write_once(
     request: Request,
-    tasks: UserTasks,
+    tasks: TaskRepository,
     render: TaskRender,
-    operation: Callable[Concatenate[OwnedTasks, P], TaskRead],
+    operation: Callable[P, Awaitable[TaskRead]],
     *args: P.args,
     **kwargs: P.kwargs,
 ) -> Response:
-    """Run a task write; with an Idempotency-Key, at most once per key (see idempotency/)."""
+    """Run a task write (a method of `tasks`); with an Idempotency-Key, at most once per key.
+
+    Without a key: the write alone, one statement in autocommit. With one: the claim, the
+    write and the stored response in one transaction on the same connection (see
+    idempotency/store.py).
+    """
     key = idempotency_key(request.scope["headers"])
     if key is None:
-        return render(await tasks.run(operation, *args, **kwargs)).to_response()
+        return render(await operation(*args, **kwargs)).to_response()
     now = utc_now()
-    ttl = tasks.resources.settings.idempotency_key_ttl_seconds
+    ttl = resources_of(request).settings.idempotency_key_ttl_seconds
     claim = KeyClaim(
         owner=tasks.owner,
         key=key,
@@ -63,9 +68,9 @@ async def write_once(
         expires_at=now + timedelta(seconds=ttl),
     )
 
-    def in_transaction(connection: Connection) -> tuple[StoredResponse, bool]:
-        owned = OwnedTasks(tasks.owner, connection)
-        return respond_once(connection, claim, lambda: render(operation(owned, *args, **kwargs)))
+    async def produce() -> StoredResponse:
+        return render(await operation(*args, **kwargs))
 
-    response, replayed = await tasks.resources.run_in_transaction(in_transaction)
+    async with in_transaction(tasks.connection):
+        response, replayed = await respond_once(tasks.connection, claim, produce)
     return response.to_response(replayed=replayed)

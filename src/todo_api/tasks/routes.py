@@ -1,20 +1,21 @@
-"""The `/tasks` routes: read typed inputs, call one service function, return its result."""
+"""The `/tasks` and `/tags` routes: read typed inputs, call one repository method, return its
+result."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
+from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 
-from todo_api.auth.dependencies import BEARER_SECURITY, authenticate, bearer_token
+from todo_api.auth.dependencies import BEARER_SECURITY
 from todo_api.errors import idempotency_problem_responses, problem_responses
 from todo_api.opaque_tokens import MAX_TOKEN_LENGTH
-from todo_api.ratelimit import limit_by_subject
 from todo_api.state import resources_of
-from todo_api.tasks import service
 from todo_api.tasks.changes import DEFAULT_CHANGES_LIMIT, MAX_CHANGES_LIMIT, ChangesResponse
 from todo_api.tasks.conditions import IfMatch, parse_entity_tags
+from todo_api.tasks.dependencies import TaskRepositoryDep
+from todo_api.tasks.repository import TaskFilters
 from todo_api.tasks.responses import changed_task, created_task, write_once
 from todo_api.tasks.schemas import (
     MAX_TAGS,
@@ -32,22 +33,6 @@ from todo_api.tasks.schemas import (
     TaskReplace,
     TaskSort,
 )
-from todo_api.tasks.service import TaskFilters, UserTasks
-
-
-async def your_tasks(request: Request) -> UserTasks:
-    """Authenticate, then count the request against its user's rate limit.
-
-    One dependency rather than a chain of them (the bearer scheme is called, not depended
-    on): FastAPI spends tens of microseconds on each dependency of each request.
-    """
-    resources = resources_of(request)
-    principal = await authenticate(request, resources.verifier, await bearer_token(request))
-    await limit_by_subject(request, resources.rate_limiter, principal.subject)
-    return UserTasks(principal.subject, resources)
-
-
-YourTasks = Annotated[UserTasks, Depends(your_tasks)]
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 _SECURED = {"security": BEARER_SECURITY}
@@ -143,8 +128,8 @@ _IDEMPOTENCY_PROBLEMS = idempotency_problem_responses()
         **_IDEMPOTENCY_PROBLEMS,
     },
 )
-async def create_task(data: TaskCreate, tasks: YourTasks, request: Request) -> Response:
-    return await write_once(request, tasks, created_task, service.create_task, data)
+async def create_task(data: TaskCreate, tasks: TaskRepositoryDep, request: Request) -> Response:
+    return await write_once(request, tasks, created_task, tasks.create, data)
 
 
 @router.get(
@@ -155,7 +140,8 @@ async def create_task(data: TaskCreate, tasks: YourTasks, request: Request) -> R
     responses=problem_responses(*_COMMON, 422),
 )
 async def list_tasks(
-    tasks: YourTasks,
+    tasks: TaskRepositoryDep,
+    request: Request,
     limit: Annotated[int, Query(ge=1, le=200, description="Page size.")] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Tasks to skip.")] = 0,
     completed: Annotated[
@@ -227,13 +213,12 @@ async def list_tasks(
         due_before=due_before,
         due_after=due_after,
     )
-    page = await tasks.run(
-        service.list_tasks,
+    page = await tasks.page(
         limit=limit,
         offset=offset,
         filters=filters,
         sort=sort,
-        tokens=tasks.resources.opaque_tokens,
+        tokens=resources_of(request).opaque_tokens,
         cursor=cursor,
     )
     return TaskPageResponse(page)
@@ -266,7 +251,8 @@ async def list_tasks(
     },
 )
 async def list_changes(
-    tasks: YourTasks,
+    tasks: TaskRepositoryDep,
+    request: Request,
     since: Annotated[
         str | None,
         Query(
@@ -278,13 +264,9 @@ async def list_changes(
         int, Query(ge=1, le=MAX_CHANGES_LIMIT, description="Most changes in one answer.")
     ] = DEFAULT_CHANGES_LIMIT,
 ) -> ChangesResponse:
-    settings = tasks.resources.settings
-    page = await tasks.run(
-        service.sync_changes,
-        tasks.resources.opaque_tokens,
-        since,
-        limit,
-        settings.sync_tombstone_days,
+    resources = resources_of(request)
+    page = await tasks.changes(
+        resources.opaque_tokens, since, limit, resources.settings.sync_tombstone_days
     )
     return ChangesResponse(page)
 
@@ -305,11 +287,11 @@ async def list_changes(
 )
 async def get_task(
     task_id: TaskId,
-    tasks: YourTasks,
+    tasks: TaskRepositoryDep,
     response: Response,
     if_none_match: IfNoneMatchHeader = None,
 ) -> TaskRead | Response:
-    task = await tasks.run(service.get_task, task_id)
+    task = await tasks.get(task_id)
     cached = parse_entity_tags(if_none_match)
     if cached is not None and cached.weakly_match(task.etag):
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": task.etag})
@@ -326,11 +308,11 @@ async def get_task(
 async def replace_task(
     task_id: TaskId,
     data: TaskReplace,
-    tasks: YourTasks,
+    tasks: TaskRepositoryDep,
     response: Response,
     if_match: IfMatchHeader = None,
 ) -> TaskRead:
-    task = await tasks.run(service.replace_task, task_id, data, IfMatch.from_header(if_match))
+    task = await tasks.replace(task_id, data, IfMatch.from_header(if_match))
     return _tag_etag(response, task)
 
 
@@ -348,19 +330,13 @@ async def replace_task(
 async def patch_task(
     task_id: TaskId,
     data: TaskPatch,
-    tasks: YourTasks,
+    tasks: TaskRepositoryDep,
     request: Request,
     if_match: IfMatchHeader = None,
 ) -> Response:
     if_match_versions = IfMatch.from_header(if_match)
     return await write_once(
-        request,
-        tasks,
-        changed_task,
-        service.patch_task,
-        task_id,
-        data.changes(),
-        if_match_versions,
+        request, tasks, changed_task, tasks.patch, task_id, data.changes(), if_match_versions
     )
 
 
@@ -376,10 +352,10 @@ async def patch_task(
     },
 )
 async def toggle_task(
-    task_id: TaskId, tasks: YourTasks, request: Request, if_match: IfMatchHeader = None
+    task_id: TaskId, tasks: TaskRepositoryDep, request: Request, if_match: IfMatchHeader = None
 ) -> Response:
     return await write_once(
-        request, tasks, changed_task, service.toggle_task, task_id, IfMatch.from_header(if_match)
+        request, tasks, changed_task, tasks.toggle, task_id, IfMatch.from_header(if_match)
     )
 
 
@@ -392,9 +368,9 @@ async def toggle_task(
     responses=problem_responses(*_COMMON, *_CONDITIONAL_WRITE),
 )
 async def delete_task(
-    task_id: TaskId, tasks: YourTasks, if_match: IfMatchHeader = None
+    task_id: TaskId, tasks: TaskRepositoryDep, if_match: IfMatchHeader = None
 ) -> Response:
-    await tasks.run(service.delete_task, task_id, IfMatch.from_header(if_match))
+    await tasks.delete(task_id, IfMatch.from_header(if_match))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -408,5 +384,5 @@ tags_router = APIRouter(prefix="/tags", tags=["tags"])
     summary="List your tags with the number of tasks that carry each",
     responses=problem_responses(*_COMMON),
 )
-async def list_tags(tasks: YourTasks) -> TagList:
-    return TagList(items=await tasks.run(service.tag_counts))
+async def list_tags(tasks: TaskRepositoryDep) -> TagList:
+    return TagList(items=await tasks.tag_counts())
