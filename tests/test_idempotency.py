@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -10,10 +11,15 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from sqlalchemy.engine import make_url
 
 from tests.conftest import ApiUser, TaskFactory, assert_problem, make_settings
 from tests.servers import serving
+from todo_api.errors import BadRequestError
+from todo_api.idempotency.keys import KEY_PATTERN, idempotency_key
 from todo_api.settings import Settings
 
 
@@ -306,3 +312,14 @@ async def _until_waiting_on_a_lock(database_url: str) -> None:
                 return
             await asyncio.sleep(0.02)
     raise AssertionError("the first request never reached the row lock")
+
+
+@given(st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=260))
+@hypothesis_settings(max_examples=300, deadline=None)
+def test_the_documented_pattern_is_the_parsers_rule(value: str) -> None:
+    for candidate in (value, f'"{value}"'):
+        try:
+            accepted = idempotency_key([(b"idempotency-key", candidate.encode())]) is not None
+        except BadRequestError:
+            accepted = False
+        assert accepted == bool(re.fullmatch(KEY_PATTERN, candidate)), candidate

@@ -92,3 +92,14 @@ def test_without_a_shared_secret_each_process_has_its_own_key() -> None:
     assert first.open("p", "alice", token) == [1]
     with pytest.raises(InvalidOpaqueTokenError):
         second.open("p", "alice", token)
+
+
+def test_every_one_character_edit_of_a_cursor_is_refused() -> None:
+    token = encode_cursor(TOKENS, "alice", QUERY, "a title", TASK_ID)
+    for position, original in enumerate(token):
+        for replacement in "ABgw_-.":
+            if replacement == original:
+                continue
+            edited = token[:position] + replacement + token[position + 1 :]
+            with pytest.raises(InvalidParameterError):
+                decode_cursor(TOKENS, "alice", QUERY, edited)

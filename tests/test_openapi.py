@@ -192,3 +192,31 @@ async def test_the_task_schema_types_the_new_fields(openapi: dict[str, Any]) -> 
         assert "examples" in str(properties["due_at"])
     tags = schemas["TagList"]["properties"]["items"]["items"]["$ref"]
     assert set(schemas[tags.rsplit("/", 1)[1]]["required"]) == {"name", "count"}
+
+
+async def test_safe_retries_cursors_and_sync_are_documented(openapi: dict[str, Any]) -> None:
+    paths = openapi["paths"]
+    for path, method in (
+        ("/tasks", "post"),
+        ("/tasks/{task_id}", "patch"),
+        ("/tasks/{task_id}/toggle", "patch"),
+    ):
+        operation = paths[path][method]
+        headers = {p["name"] for p in operation["parameters"] if p["in"] == "header"}
+        assert "Idempotency-Key" in headers, (path, method)
+        for status in ("400", "409", "422"):
+            assert PROBLEM in operation["responses"][status]["content"], (path, status)
+        assert "Idempotency-Key" in operation["responses"]["409"]["description"]
+        success = next(code for code in ("200", "201") if code in operation["responses"])
+        assert "Idempotent-Replayed" in operation["responses"][success]["headers"]
+    listing = paths["/tasks"]["get"]
+    assert "cursor" in {p["name"] for p in listing["parameters"]}
+    page = openapi["components"]["schemas"]["TaskPage"]
+    assert "next_cursor" in page["properties"]
+    changes = paths["/tasks/changes"]["get"]
+    assert {p["name"] for p in changes["parameters"] if p["in"] == "query"} == {"since", "limit"}
+    for status in ("410", "422"):
+        assert PROBLEM in changes["responses"][status]["content"]
+    body = changes["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    schema = openapi["components"]["schemas"][body.rsplit("/", 1)[-1]]
+    assert set(schema["required"]) == {"tasks", "deleted", "next_since", "has_more"}

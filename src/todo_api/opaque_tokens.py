@@ -54,7 +54,9 @@ class OpaqueTokens:
         # NUL separators: none of the parts can contain one (a subject is a JWT string
         # claim, but a NUL inside it would still only make a different, unguessable MAC).
         message = b"\0".join((purpose.encode(), owner.encode(), context.encode(), body))
-        return hmac.new(self._key, message, hashlib.sha256).digest()[:_MAC_BYTES]
+        # The one-shot form: a list page signs its next cursor on every request, and
+        # hmac.new() costs twice as much (about 7 us against 4 here).
+        return hmac.digest(self._key, message, "sha256")[:_MAC_BYTES]
 
     def seal(self, purpose: str, owner: str, payload: Any, context: str = "") -> str:
         body = orjson.dumps(payload)
@@ -71,6 +73,11 @@ class OpaqueTokens:
             mac = _b64decode(encoded_mac)
         except (binascii.Error, ValueError):
             raise InvalidOpaqueTokenError from None
+        # Base64 has several spellings of the same bytes (the unused bits of the last
+        # character, characters it skips): only the one this service writes is accepted,
+        # so that any edit of a token is refused.
+        if _b64encode(body) != encoded_body or _b64encode(mac) != encoded_mac:
+            raise InvalidOpaqueTokenError
         if not hmac.compare_digest(mac, self._mac(purpose, owner, context, body)):
             raise InvalidOpaqueTokenError
         try:

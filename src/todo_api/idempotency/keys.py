@@ -11,6 +11,14 @@ from todo_api.errors import BadRequestError
 HEADER = b"idempotency-key"
 MAX_KEY_LENGTH = 255
 _VISIBLE_ASCII = frozenset(range(0x21, 0x7F))
+# The same rules as a regular expression, for the OpenAPI document (clients and the fuzzer):
+# a key that does not start with a quote; one that starts with a quote but does not end
+# with one (or is that one character); or the quoted form, whose content is visible ASCII
+# with `"` and `\` escaped by a backslash. Tests check that it agrees with the parser.
+KEY_PATTERN = (
+    r'^(?:[!#-~][!-~]{0,254}|"[!-~]{0,253}[!#-~]|"'
+    r'|"(?:[!#-\[\]-~]|\\["\\]){1,255}")$'
+)
 _INVALID_KEY = (
     "The Idempotency-Key header must be 1 to 255 visible ASCII characters, optionally "
     'quoted ("abc"), and given once.'

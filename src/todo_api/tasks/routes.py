@@ -10,6 +10,7 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 
 from todo_api.auth.dependencies import BEARER_SECURITY
 from todo_api.errors import idempotency_problem_responses, problem_responses
+from todo_api.idempotency.keys import KEY_PATTERN as IDEMPOTENCY_KEY_PATTERN
 from todo_api.opaque_tokens import MAX_TOKEN_LENGTH
 from todo_api.state import resources_of
 from todo_api.tasks.changes import DEFAULT_CHANGES_LIMIT, MAX_CHANGES_LIMIT, ChangesResponse
@@ -97,7 +98,7 @@ _IDEMPOTENT: dict[str, Any] = {
                 "again, with `Idempotent-Replayed: true`, and changes nothing. 1 to 255 visible "
                 'ASCII characters; the quoted form `"abc"` means `abc`.'
             ),
-            "schema": {"type": "string", "minLength": 1, "maxLength": 257},
+            "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN},
         }
     ],
 }
