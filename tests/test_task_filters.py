@@ -191,7 +191,7 @@ async def test_filters_never_show_another_users_tasks(
     await create_task(bob, priority="high", tags=["shared"], due_at="2026-12-01T00:00:00Z")
     query = {"priority": "high", "tag": "shared", "due_after": "2000-01-01T00:00:00Z"}
     page = (await client.get("/tasks", params=query, headers=alice.headers)).json()
-    assert page == {"items": [], "total": 0, "limit": 50, "offset": 0}
+    assert page == {"items": [], "total": 0, "limit": 50, "offset": 0, "next_cursor": None}
 
 
 @pytest.mark.parametrize(
