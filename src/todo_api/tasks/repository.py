@@ -10,7 +10,9 @@ Every write also takes the next number of its owner's change sequence (`change_c
 as the task's version, from which the ETag comes. On PostgreSQL the counter is bumped by a
 CTE of the write itself: still one statement, and the counter row stays locked until the
 statement commits, so each user's numbers commit in order (what incremental sync relies
-on) and a task's version only grows. SQLite cannot write in a CTE: there the bump is a
+on) and a task's version only grows. Every write reads the number before it touches a task
+row, so all of them lock the counter first and then the row: the same order, no deadlock.
+SQLite cannot write in a CTE: there the bump is a
 statement of its own, in one transaction with the write (local, so the extra statement
 costs no round trip); SQLite's single writer gives the same order.
 """
@@ -164,8 +166,14 @@ def _toggle_statement(dialect: str, conditional: bool) -> Executable:
 @cache
 def _delete_statement(dialect: str, conditional: bool) -> Executable:
     # A delete takes a change number too: sync's tombstones are ordered by it.
-    delete = tasks.delete().where(_where(conditional)).returning(tasks.c.id)
-    return _versioned(dialect, delete)
+    delete = tasks.delete().where(_where(conditional))
+    if dialect == "postgresql":
+        # PostgreSQL runs a CTE that the statement does not read only after the statement,
+        # when the row is already locked: a concurrent PATCH, which holds the counter and
+        # waits for the row, would deadlock with it. Reading the number in the WHERE takes
+        # the counter first, before any row, as every other write does.
+        delete = delete.where(_next_version(dialect).is_not(None))
+    return _versioned(dialect, delete.returning(tasks.c.id))
 
 
 @cache
