@@ -12,9 +12,9 @@ CTE of the write itself: still one statement, and the counter row stays locked u
 statement commits, so each user's numbers commit in order (what incremental sync relies
 on) and a task's version only grows. Every write reads the number before it touches a task
 row, so all of them lock the counter first and then the row: the same order, no deadlock.
-SQLite cannot write in a CTE: there the bump is a
-statement of its own, in one transaction with the write (local, so the extra statement
-costs no round trip); SQLite's single writer gives the same order.
+SQLite cannot write in a CTE: there the bump is a statement of its own, in one transaction
+with the write (local, so the extra statement costs no round trip); SQLite's single writer
+gives the same order.
 """
 
 from __future__ import annotations
