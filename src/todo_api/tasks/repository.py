@@ -10,9 +10,11 @@ Every write also takes the next number of its owner's change sequence (`change_c
 as the task's version, from which the ETag comes. On PostgreSQL the counter is bumped by a
 CTE of the write itself: still one statement, and the counter row stays locked until the
 statement commits, so each user's numbers commit in order (what incremental sync relies
-on) and a task's version only grows. SQLite cannot write in a CTE: there the bump is a
-statement of its own, in one transaction with the write (local, so the extra statement
-costs no round trip); SQLite's single writer gives the same order.
+on) and a task's version only grows. Every write reads the number before it touches a task
+row, so all of them lock the counter first and then the row: the same order, no deadlock.
+SQLite cannot write in a CTE: there the bump is a statement of its own, in one transaction
+with the write (local, so the extra statement costs no round trip); SQLite's single writer
+gives the same order.
 """
 
 from __future__ import annotations
