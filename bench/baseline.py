@@ -19,6 +19,9 @@ Run: uvicorn baseline:app --app-dir bench --no-access-log --no-server-header
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -176,10 +179,40 @@ class ConnectionPool:
             await self._idle.pop().close()
 
 
+# The list page's next_cursor, as the service writes it (todo_api.opaque_tokens and
+# tasks/cursors.py): a keyset cursor signed with a key derived from JWT_SECRET, bound to
+# the user and to the query (here always the default sort and no filters).
+_CURSOR_QUERY = hashlib.sha256(
+    orjson.dumps(
+        {
+            "sort": "-created_at",
+            "completed": None,
+            "q": None,
+            "priority": [],
+            "tag": [],
+            "due_before": None,
+            "due_after": None,
+        },
+        option=orjson.OPT_SORT_KEYS,
+    )
+).hexdigest()[:32]
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _next_cursor(key: bytes, owner: str, last: dict[str, Any]) -> str:
+    body = orjson.dumps([last["created_at"].isoformat(), last["id"].hex])
+    message = b"\0".join((b"list-cursor", owner.encode(), _CURSOR_QUERY.encode(), body))
+    return f"{_b64(body)}.{_b64(hmac.digest(key, message, 'sha256')[:16])}"
+
+
 class Baseline:
     def __init__(self) -> None:
         self.pool: ConnectionPool | None = None
         self.secret = ""
+        self.cursor_key = b""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -211,6 +244,9 @@ class Baseline:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 self.secret = os.environ["JWT_SECRET"]
+                self.cursor_key = hmac.new(
+                    self.secret.encode(), b"todo-api opaque tokens v1", hashlib.sha256
+                ).digest()
                 self.pool = ConnectionPool(
                     os.environ["DATABASE_URL"], int(os.environ.get("BASELINE_POOL_SIZE", "20"))
                 )
@@ -313,8 +349,15 @@ class Baseline:
                 cursor = await conn.execute(COUNT_SQL, {"owner": owner})
                 total = (await cursor.fetchone() or (0,))[0]
         items = [_task(row) for row in rows]
+        more = offset + len(items) < total
         return orjson.dumps(
-            {"items": items, "total": total, "limit": limit, "offset": offset},
+            {
+                "items": items,
+                "total": total,
+                "limit": limit,
+                "offset": offset,
+                "next_cursor": _next_cursor(self.cursor_key, owner, items[-1]) if more else None,
+            },
             option=orjson.OPT_UTC_Z,
         )
 
