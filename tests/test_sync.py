@@ -8,13 +8,15 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import delete, update
 
 from tests.conftest import TEST_SECRET, ApiUser, TaskFactory, assert_problem
 from tests.servers import serving
 from todo_api.database import create_engine, utc_now
 from todo_api.opaque_tokens import OpaqueTokens
 from todo_api.settings import Settings
+from todo_api.tasks.models import change_counters_table as change_counters
+from todo_api.tasks.models import task_tombstones_table as tombstones
 from todo_api.tasks.models import tasks_table as tasks
 from todo_api.tasks.sync_tokens import SyncPosition, encode_sync_token
 
@@ -191,3 +193,22 @@ async def test_a_token_older_than_the_tombstones_kept_is_410(
         gone = await client.get("/tasks/changes", params={"since": stale}, headers=alice.headers)
         body = assert_problem(gone, 410)
         assert "without `since`" in body["detail"]
+
+
+async def test_a_token_from_an_erased_history_is_410(
+    settings: Settings, client: httpx.AsyncClient, alice: ApiUser, create_task: TaskFactory
+) -> None:
+    for _ in range(3):
+        await create_task(alice)
+    old = (await client.get("/tasks/changes", headers=alice.headers)).json()["next_since"]
+    # Erased as DELETE /auth/me does: tasks, deletions and the change counter all go.
+    engine = create_engine(settings)
+    try:
+        async with engine.begin() as connection:
+            for table in (tasks, tombstones, change_counters):
+                await connection.execute(delete(table).where(table.c.user_id == alice.sub))
+    finally:
+        await engine.dispose()
+    await create_task(alice)
+    response = await client.get("/tasks/changes", params={"since": old}, headers=alice.headers)
+    assert_problem(response, 410)

@@ -57,6 +57,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from typing_extensions import TypedDict
 
 from todo_api.database import UTCDateTime
+from todo_api.errors import GoneError
 from todo_api.tasks.models import change_counters_table as change_counters
 from todo_api.tasks.models import task_tombstones_table as tombstones
 from todo_api.tasks.models import tasks_table as tasks
@@ -160,6 +161,13 @@ async def read_changes(
     )
     rows = result.all()
     high_water = rows[0].high_water if rows else None
+    if position is not None and position.seq > (high_water or 0):
+        # The counter only grows, except when the user's data is erased (DELETE /auth/me):
+        # a token from before that would skip the new history's first numbers.
+        raise GoneError(
+            "This sync token belongs to a history that no longer exists; sync again from "
+            "the start, without `since`."
+        )
     found = [row for row in rows if row.seq is not None]
     has_more = len(found) > limit
     page = found[:limit]

@@ -244,8 +244,8 @@ async def list_tasks(
         410: {
             **problem_responses(410)[410],
             "description": (
-                "The token is older than the deletions kept (SYNC_TOMBSTONE_DAYS): sync again "
-                "without `since`."
+                "The token is older than the deletions kept (SYNC_TOMBSTONE_DAYS), or was "
+                "issued before the account's data was erased: sync again without `since`."
             ),
         },
         **problem_responses(*_COMMON, 422),
