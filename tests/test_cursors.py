@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from typing import Any
 
@@ -247,3 +248,31 @@ async def test_an_offset_with_a_cursor_is_422(
     assert body["errors"][0]["loc"] == ["query", "offset"]
     zero = await client.get("/tasks", params={"cursor": cursor, "offset": 0}, headers=alice.headers)
     assert zero.status_code == 200
+
+
+async def test_walking_while_another_client_writes_at_the_same_time(
+    client: httpx.AsyncClient, alice: ApiUser, create_task: TaskFactory
+) -> None:
+    steady = await make_tasks(create_task, alice, 15)
+    transient = [await create_task(alice, title="task 2") for _ in range(10)]
+    writing = True
+
+    async def other_device() -> None:
+        chosen = random.Random(7)
+        while writing:
+            await create_task(alice, title=f"task {chosen.randrange(4)}", priority="high")
+            if transient:
+                victim = transient.pop()
+                await client.delete(f"/tasks/{victim['id']}", headers=alice.headers)
+            await asyncio.sleep(0)
+
+    writer = asyncio.create_task(other_device())
+    try:
+        for sort in ("title", "-priority", "due_at"):
+            items, _totals = await walk(client, alice, {"sort": sort}, 2)
+            ids = [task["id"] for task in items]
+            assert len(ids) == len(set(ids)), f"{sort}: a task listed twice"
+            assert {task["id"] for task in steady} <= set(ids), f"{sort}: a task skipped"
+    finally:
+        writing = False
+        await writer

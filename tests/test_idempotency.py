@@ -323,3 +323,33 @@ def test_the_documented_pattern_is_the_parsers_rule(value: str) -> None:
         except BadRequestError:
             accepted = False
         assert accepted == bool(re.fullmatch(KEY_PATTERN, candidate)), candidate
+
+
+async def test_a_5xx_is_not_stored_and_the_retry_runs_afresh(
+    migrated_postgres_url: str, alice: ApiUser
+) -> None:
+    # PostgreSQL only: the request's deadline cuts a connection that waits on a lock.
+    settings = make_settings(migrated_postgres_url, db_pool_size=4, db_request_timeout_seconds=1)
+    async with serving(settings) as client:
+        task = (await client.post("/tasks", json={"title": "t"}, headers=alice.headers)).json()
+        url = f"/tasks/{task['id']}/toggle"
+        key = new_key()
+        with psycopg.connect(_libpq(migrated_postgres_url)) as blocker:
+            blocker.execute("SELECT 1 FROM tasks WHERE id = %s FOR UPDATE", (task["id"],))
+            failed = await client.patch(url, headers=keyed(alice, key))
+            assert_problem(failed, 503)
+            blocker.rollback()
+        # The cut session's transaction may still hold the key for a moment, until
+        # PostgreSQL notices the connection is gone: 409, as for any request still running.
+        for _ in range(50):
+            retry = await client.patch(url, headers=keyed(alice, key))
+            if retry.status_code != 409:
+                break
+            await asyncio.sleep(0.1)
+        assert retry.status_code == 200, retry.text
+        assert "idempotent-replayed" not in retry.headers
+        assert retry.json()["completed"] is True
+        again = await client.patch(url, headers=keyed(alice, key))
+        assert again.headers["idempotent-replayed"] == "true"
+        current = await client.get(f"/tasks/{task['id']}", headers=alice.headers)
+        assert current.json()["completed"] is True
