@@ -152,9 +152,6 @@ class RequestContextMiddleware:
         self.user_reference = user_reference
         # Bound once: resolving a logger through structlog's proxy costs on every call.
         self.log = structlog.get_logger("todo_api.request").bind()
-        # (method, route, status) -> the counter and histogram children: labels() takes a
-        # lock and builds a key on every call, this takes a dict lookup.
-        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -206,14 +203,9 @@ class RequestContextMiddleware:
         method = method_label(scope["method"])
         route = scope.get("route")
         template = getattr(route, "path", None) or UNMATCHED_ROUTE
-        key = (method, template, status)
-        children = self._children.get(key)
-        if children is None:
-            labels = (method, template, str(status))
-            children = (REQUESTS.labels(*labels), REQUEST_DURATION.labels(*labels))
-            self._children[key] = children
-        children[0].inc()
-        children[1].observe(duration)
+        labels = (method, template, str(status))
+        REQUESTS.labels(*labels).inc()
+        REQUEST_DURATION.labels(*labels).observe(duration)
         level = logging.ERROR if status >= 500 else logging.INFO
         if not self.log.is_enabled_for(level):
             return
