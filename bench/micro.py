@@ -31,6 +31,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 ROUNDS = 15
+CONCURRENT_PAGES = 32
+DEFAULT_GC_THRESHOLDS = (700, 10, 10)
 
 
 def cpu_per_call(function: Callable[[], object], calls: int) -> float:
@@ -292,7 +294,7 @@ def database_figures(server_url: str) -> list[Figure]:
         dsn = url.render_as_string(hide_password=False)
 
         async def measure() -> list[Figure]:
-            return [*await _connection_paths(dsn), await _whole_request(dsn)]
+            return [*await _connection_paths(dsn), *await _whole_requests(dsn)]
 
         return asyncio.run(measure())
     finally:
@@ -366,13 +368,14 @@ def _get_statement() -> Any:
     return repository._GET
 
 
-async def _whole_request(url: str) -> Figure:
-    """CPU of a whole GET /tasks/{id}, raw ASGI calls into the app (no HTTP server)."""
+async def _whole_requests(url: str) -> list[Figure]:
+    """CPU of whole requests: raw ASGI calls into the app (no HTTP server)."""
     import orjson
     from asgi_lifespan import LifespanManager
     from tests.conftest import make_settings, make_token
 
     from todo_api.app import create_app
+    from todo_api.cli import GC_YOUNG_THRESHOLD
 
     app = create_app(make_settings(url, log_level="WARNING"))
     headers = [(b"authorization", f"Bearer {make_token('user-micro')}".encode())]
@@ -406,10 +409,31 @@ async def _whole_request(url: str) -> Figure:
             await asgi(scope, receive, send)
             return sent
 
-        created = await call("POST", "/tasks", b'{"title": "micro"}')
-        path = f"/tasks/{orjson.loads(created[1]['body'])['id']}"
-        cpu = await async_cpu_per_call(lambda: call("GET", path), 300)
-    return Figure("whole GET /tasks/{id} in process (for scale)", "app", cpu, cpu)
+        created = [await call("POST", "/tasks", b'{"title": "micro"}') for _ in range(50)]
+        path = f"/tasks/{orjson.loads(created[0][1]['body'])['id']}"
+        get = await async_cpu_per_call(lambda: call("GET", path), 300)
+
+        async def pages_at_once() -> None:
+            # As under load: the objects of many requests in flight at the same time.
+            await asyncio.gather(*(call("GET", "/tasks") for _ in range(CONCURRENT_PAGES)))
+
+        gc.unfreeze()
+        gc.set_threshold(*DEFAULT_GC_THRESHOLDS)
+        untuned = await async_cpu_per_call(pages_at_once, 20) / CONCURRENT_PAGES
+        gc.freeze()
+        gc.set_threshold(GC_YOUNG_THRESHOLD)
+        tuned = await async_cpu_per_call(pages_at_once, 20) / CONCURRENT_PAGES
+        gc.unfreeze()
+        gc.set_threshold(*DEFAULT_GC_THRESHOLDS)
+    return [
+        Figure("whole GET /tasks/{id} in process (for scale)", "app", get, get),
+        Figure(
+            f"GET /tasks (page of 50, {CONCURRENT_PAGES} at once), GC tuned vs Python's default",
+            "cli.py serving_app",
+            tuned,
+            untuned,
+        ),
+    ]
 
 
 def main(argv: list[str] | None = None) -> None:

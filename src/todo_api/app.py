@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -42,8 +41,6 @@ from todo_api.state import Resources
 from todo_api.tasks.routes import router as tasks_router
 
 log = structlog.get_logger(__name__)
-
-GC_YOUNG_THRESHOLD = 10_000
 
 DESCRIPTION = """\
 A multi-user task service. Every `/tasks` request carries `Authorization: Bearer <JWT>`;
@@ -96,13 +93,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             algorithms=settings.allowed_algorithms,
         )
         log.info("rate limits", **rate_limiter.describe())
-        # Everything built so far lives as long as the process: keep it out of the garbage
-        # collector's scans, which otherwise show up as latency spikes under load.
-        gc.freeze()
-        # Requests make no reference cycles worth chasing, yet at the default threshold of
-        # 700 the objects of a few dozen concurrent requests triggered a collection every
-        # eight pages of tasks (about 60 us per page on average, measured with gc.callbacks).
-        gc.set_threshold(GC_YOUNG_THRESHOLD)
         yield
     finally:
         if pool_refresher is not None:
