@@ -266,6 +266,73 @@ def log_line() -> Figure:
     )
 
 
+async def _asgi_get(app: Any, path: str, headers: list[tuple[bytes, bytes]]) -> None:
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 10000),
+        "server": ("127.0.0.1", 8000),
+    }
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        pass
+
+    await app(scope, receive, send)
+
+
+def bearer_dependency() -> Figure:
+    from typing import Annotated
+
+    from fastapi import Depends, FastAPI, Request
+
+    from todo_api.auth.dependencies import BearerToken, bearer_token
+
+    async def by_hand(request: Request) -> str:
+        return await bearer_token(request) or ""
+
+    async def declared(token: BearerToken) -> str:
+        return token or ""
+
+    app = FastAPI()
+
+    @app.get("/by-hand")
+    async def by_hand_route(token: Annotated[str, Depends(by_hand)]) -> None:
+        return None
+
+    @app.get("/declared")
+    async def declared_route(token: Annotated[str, Depends(declared)]) -> None:
+        return None
+
+    headers = [(b"authorization", b"Bearer abc")]
+    loop = asyncio.new_event_loop()
+    try:
+        kept = loop.run_until_complete(
+            async_cpu_per_call(lambda: _asgi_get(app, "/declared", headers), 2000)
+        )
+        plain = loop.run_until_complete(
+            async_cpu_per_call(lambda: _asgi_get(app, "/by-hand", headers), 2000)
+        )
+    finally:
+        loop.close()
+    return Figure(
+        "bearer scheme as a sub-dependency (kept: declares security) vs called by hand",
+        "tasks/dependencies.py task_repository",
+        kept,
+        plain,
+    )
+
+
 NO_DATABASE: tuple[Callable[[], Figure], ...] = (
     page_rendering,
     statements_built_once,
@@ -273,6 +340,7 @@ NO_DATABASE: tuple[Callable[[], Figure], ...] = (
     local_rate_counters,
     request_ids,
     log_line,
+    bearer_dependency,
 )
 
 

@@ -7,21 +7,21 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from todo_api.auth.dependencies import authenticate, bearer_token
+from todo_api.auth.dependencies import BearerToken, authenticate
 from todo_api.ratelimit import limit_by_subject
 from todo_api.state import resources_of
 from todo_api.tasks.repository import TaskRepository
 
 
-async def task_repository(request: Request) -> AsyncIterator[TaskRepository]:
+async def task_repository(request: Request, token: BearerToken) -> AsyncIterator[TaskRepository]:
     """Authenticate, count the request against its user's rate limit, then hand over the
     user's tasks on an autocommit connection, returned to the pool once the route is done.
 
-    One dependency rather than a chain of them (the bearer scheme is called, not depended
-    on): FastAPI spends tens of microseconds on each dependency of each request.
+    Depending on the bearer scheme is what declares the route's security in the OpenAPI
+    document, for every route that uses this (3.7 us per request, bench/micro.py).
     """
     resources = resources_of(request)
-    principal = await authenticate(request, resources.verifier, await bearer_token(request))
+    principal = await authenticate(request, resources.verifier, token)
     await limit_by_subject(request, resources.rate_limiter, principal.subject)
     async with resources.database.connect() as connection:
         yield TaskRepository(connection, principal.subject)

@@ -7,7 +7,6 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response, status
 
-from todo_api.auth.dependencies import BEARER_SECURITY
 from todo_api.errors import problem_responses
 from todo_api.tasks.dependencies import TaskRepositoryDep
 from todo_api.tasks.schemas import (
@@ -22,7 +21,6 @@ from todo_api.tasks.schemas import (
 )
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
-_SECURED = {"security": BEARER_SECURITY}
 
 _COMMON = (401, 429, 503)
 _BODY = (400, 413, 415, 422)
@@ -36,7 +34,6 @@ MAX_OFFSET = 2**63 - 1
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=TaskRead,
-    openapi_extra=_SECURED,
     summary="Create a task",
     responses={
         201: {
@@ -56,7 +53,6 @@ async def create_task(data: TaskCreate, tasks: TaskRepositoryDep, response: Resp
 @router.get(
     "",
     response_model=TaskPage,
-    openapi_extra=_SECURED,
     summary="List your tasks",
     responses=problem_responses(*_COMMON, 422),
 )
@@ -86,7 +82,6 @@ async def list_tasks(
 @router.get(
     "/{task_id}",
     response_model=TaskRead,
-    openapi_extra=_SECURED,
     summary="Read a task",
     responses=problem_responses(*_COMMON, *_ONE_TASK),
 )
@@ -97,7 +92,6 @@ async def get_task(task_id: TaskId, tasks: TaskRepositoryDep) -> TaskRead:
 @router.put(
     "/{task_id}",
     response_model=TaskRead,
-    openapi_extra=_SECURED,
     summary="Replace a task",
     responses=problem_responses(*_COMMON, *_BODY, *_ONE_TASK),
 )
@@ -108,7 +102,6 @@ async def replace_task(task_id: TaskId, data: TaskReplace, tasks: TaskRepository
 @router.patch(
     "/{task_id}",
     response_model=TaskRead,
-    openapi_extra=_SECURED,
     summary="Change some fields of a task",
     responses=problem_responses(*_COMMON, *_BODY, *_ONE_TASK),
 )
@@ -119,7 +112,6 @@ async def patch_task(task_id: TaskId, data: TaskPatch, tasks: TaskRepositoryDep)
 @router.patch(
     "/{task_id}/toggle",
     response_model=TaskRead,
-    openapi_extra=_SECURED,
     summary="Flip a task's completion",
     responses=problem_responses(*_COMMON, *_ONE_TASK),
 )
@@ -131,7 +123,6 @@ async def toggle_task(task_id: TaskId, tasks: TaskRepositoryDep) -> TaskRead:
     "/{task_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    openapi_extra=_SECURED,
     summary="Delete a task",
     responses=problem_responses(*_COMMON, *_ONE_TASK),
 )
