@@ -35,7 +35,7 @@ from todo_api.observability import (
     user_reference_function,
 )
 from todo_api.openapi import install_openapi
-from todo_api.ratelimit import AddressRateLimitMiddleware, RateLimiter
+from todo_api.ratelimit import RateLimiter
 from todo_api.settings import Settings, load_settings
 from todo_api.state import Resources
 from todo_api.tasks.routes import router as tasks_router
@@ -138,7 +138,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def install_middleware(app: FastAPI, settings: Settings) -> None:
     # Each add_middleware wraps the ones before it, so this list runs inside out.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(AddressRateLimitMiddleware)
     if settings.cors_origins:
         app.add_middleware(
             ProblemCORSMiddleware,

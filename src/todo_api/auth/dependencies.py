@@ -1,4 +1,4 @@
-"""Bearer authentication: `authenticate` checks the token, `CurrentUser` hands over its user."""
+"""Bearer authentication: `CurrentUser` is the caller, authenticated and rate-limited."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from todo_api.auth.tokens import (
 )
 from todo_api.errors import AppError, UnauthorizedError
 from todo_api.metrics import AUTH_FAILURES
+from todo_api.ratelimit import limit_by_subject
 from todo_api.state import resources_of
 
 # The password flow drives the Authorize button of /docs. The same header is also documented
@@ -34,7 +35,7 @@ class KeySourceUnavailableResponseError(AppError):
 
 
 async def authenticate(request: Request, verifier: TokenVerifier, token: str | None) -> Principal:
-    """The user a bearer token speaks for; every protected route's dependency calls this."""
+    """The user a bearer token speaks for."""
     if not token:
         AUTH_FAILURES.labels("missing").inc()
         raise UnauthorizedError("A bearer token is required.", headers=_CHALLENGE)
@@ -54,7 +55,12 @@ async def authenticate(request: Request, verifier: TokenVerifier, token: str | N
 
 
 async def current_user(request: Request, token: BearerToken) -> Principal:
-    return await authenticate(request, resources_of(request).verifier, token)
+    """Every route that needs a token depends on this: the token's user, counted against
+    that user's rate limit."""
+    resources = resources_of(request)
+    principal = await authenticate(request, resources.verifier, token)
+    await limit_by_subject(request, resources.rate_limiter, principal.subject)
+    return principal
 
 
 CurrentUser = Annotated[Principal, Depends(current_user)]
