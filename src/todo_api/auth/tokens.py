@@ -11,6 +11,7 @@ from typing import Any, Protocol
 import jwt
 
 from todo_api.database import utc_now
+from todo_api.lengths import SUBJECT_MAX_LENGTH
 from todo_api.settings import Settings
 
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
@@ -19,7 +20,6 @@ ASYMMETRIC_ALGORITHMS = frozenset(
 )
 SUPPORTED_ALGORITHMS = HMAC_ALGORITHMS | ASYMMETRIC_ALGORITHMS
 MAX_TOKEN_LENGTH = 8192
-MAX_SUBJECT_LENGTH = 255
 VERIFIED_CACHE_SIZE = 4096
 
 
@@ -88,7 +88,7 @@ class TokenVerifier:
         key = await self._key_for(token, header, algorithm)
         claims = self._decode(token, key, algorithm)
         subject = claims.get("sub")
-        if not isinstance(subject, str) or not subject or len(subject) > MAX_SUBJECT_LENGTH:
+        if not isinstance(subject, str) or not subject or len(subject) > SUBJECT_MAX_LENGTH:
             raise InvalidTokenError("subject")
         email = claims.get("email")
         principal = Principal(subject=subject, email=email if isinstance(email, str) else None)

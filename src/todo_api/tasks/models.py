@@ -10,6 +10,7 @@ from sqlalchemy import Index, String, Table, Text
 from sqlmodel import Field, SQLModel
 
 from todo_api.database import UTCDateTime
+from todo_api.lengths import SUBJECT_MAX_LENGTH, TITLE_MAX_LENGTH
 
 
 class Task(SQLModel, table=True):
@@ -22,8 +23,8 @@ class Task(SQLModel, table=True):
     )
 
     id: uuid.UUID = Field(primary_key=True)
-    user_id: str = Field(sa_type=String(255), nullable=False)
-    title: str = Field(sa_type=String(255), nullable=False)
+    user_id: str = Field(sa_type=String(SUBJECT_MAX_LENGTH), nullable=False)
+    title: str = Field(sa_type=String(TITLE_MAX_LENGTH), nullable=False)
     description: str | None = Field(default=None, sa_type=Text, nullable=True)
     completed: bool = Field(default=False, nullable=False)
     created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
