@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from todo_api.settings import SettingsError, load_settings, normalize_database_url
@@ -95,3 +98,15 @@ def test_comma_separated_lists() -> None:
     )
     assert settings.cors_origins == ["https://a.example", "https://b.example"]
     assert settings.allowed_algorithms == ["EdDSA", "RS256"]
+
+
+def test_settings_sit_at_the_bottom_of_the_imports() -> None:
+    # Settings validate JWT_ALGORITHMS without the token code: no cycle through auth.
+    check = (
+        "import sys\n"
+        "from todo_api.settings import load_settings\n"
+        "load_settings(_env_file=None, jwt_algorithms='HS256,EdDSA')\n"
+        "loaded = [name for name in sys.modules if name.startswith('todo_api.')]\n"
+        "assert loaded == ['todo_api.settings'], loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", check], check=True, timeout=60)

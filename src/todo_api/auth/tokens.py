@@ -5,21 +5,15 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import jwt
 
-from todo_api.database import utc_now
-from todo_api.settings import Settings
+from todo_api.lengths import SUBJECT_MAX_LENGTH
+from todo_api.settings import HMAC_ALGORITHMS, Settings
 
-HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
-ASYMMETRIC_ALGORITHMS = frozenset(
-    {"EdDSA", "ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"}
-)
-SUPPORTED_ALGORITHMS = HMAC_ALGORITHMS | ASYMMETRIC_ALGORITHMS
 MAX_TOKEN_LENGTH = 8192
-MAX_SUBJECT_LENGTH = 255
 VERIFIED_CACHE_SIZE = 4096
 
 
@@ -88,7 +82,7 @@ class TokenVerifier:
         key = await self._key_for(token, header, algorithm)
         claims = self._decode(token, key, algorithm)
         subject = claims.get("sub")
-        if not isinstance(subject, str) or not subject or len(subject) > MAX_SUBJECT_LENGTH:
+        if not isinstance(subject, str) or not subject or len(subject) > SUBJECT_MAX_LENGTH:
             raise InvalidTokenError("subject")
         email = claims.get("email")
         principal = Principal(subject=subject, email=email if isinstance(email, str) else None)
@@ -148,7 +142,7 @@ def issue_token(
     if secret is None:
         raise RuntimeError("JWT_SECRET is not configured")
     lifetime = timedelta(minutes=minutes or settings.access_token_expire_minutes)
-    now = utc_now()
+    now = datetime.now(UTC)
     claims: dict[str, Any] = {
         **(extra_claims or {}),
         "sub": subject,

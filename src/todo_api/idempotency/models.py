@@ -9,6 +9,8 @@ from sqlalchemy import Index, SmallInteger, String, Table, Text
 from sqlmodel import Field, SQLModel
 
 from todo_api.database import UTCDateTime
+from todo_api.idempotency.keys import MAX_KEY_LENGTH
+from todo_api.lengths import SUBJECT_MAX_LENGTH
 
 
 class IdempotencyKey(SQLModel, table=True):
@@ -16,8 +18,8 @@ class IdempotencyKey(SQLModel, table=True):
     # The background pruner deletes expired rows oldest first.
     __table_args__ = (Index("ix_idempotency_keys_expires_at", "expires_at"),)
 
-    user_id: str = Field(primary_key=True, sa_type=String(255))
-    key: str = Field(primary_key=True, sa_type=String(255))
+    user_id: str = Field(primary_key=True, sa_type=String(SUBJECT_MAX_LENGTH))
+    key: str = Field(primary_key=True, sa_type=String(MAX_KEY_LENGTH))
     # SHA-256 (hex) of method, path and canonical JSON body: a key reused for another request.
     request_hash: str = Field(sa_type=String(64), nullable=False)
     # The stored response. Null only inside the claiming transaction: the claim and the

@@ -17,6 +17,7 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Column, Field, SQLModel
 
 from todo_api.database import UTCDateTime
+from todo_api.lengths import SUBJECT_MAX_LENGTH, TITLE_MAX_LENGTH
 from todo_api.tasks.schemas import PRIORITY_NAMES, PRIORITY_RANKS, Priority
 
 TAGS_GIN_INDEX = "ix_tasks_tags"
@@ -81,8 +82,8 @@ class Task(SQLModel, table=True):
     )
 
     id: uuid.UUID = Field(primary_key=True)
-    user_id: str = Field(sa_type=String(255), nullable=False)
-    title: str = Field(sa_type=String(255), nullable=False)
+    user_id: str = Field(sa_type=String(SUBJECT_MAX_LENGTH), nullable=False)
+    title: str = Field(sa_type=String(TITLE_MAX_LENGTH), nullable=False)
     description: str | None = Field(default=None, sa_type=Text, nullable=True)
     completed: bool = Field(default=False, nullable=False)
     priority: str = Field(
@@ -125,7 +126,7 @@ class TaskTombstone(SQLModel, table=True):
 
     # (user, seq) is unique, since each write takes its own number from the user's counter,
     # and it is the order in which `/tasks/changes` reads a user's deletions.
-    user_id: str = Field(primary_key=True, sa_type=String(255))
+    user_id: str = Field(primary_key=True, sa_type=String(SUBJECT_MAX_LENGTH))
     seq: int = Field(primary_key=True, sa_type=BigInteger)
     task_id: uuid.UUID = Field(nullable=False)
     deleted_at: datetime = Field(sa_type=UTCDateTime, nullable=False)

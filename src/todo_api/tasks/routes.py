@@ -8,7 +8,6 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 
-from todo_api.auth.dependencies import BEARER_SECURITY
 from todo_api.errors import idempotency_problem_responses, problem_responses
 from todo_api.idempotency.keys import KEY_PATTERN as IDEMPOTENCY_KEY_PATTERN
 from todo_api.opaque_tokens import MAX_TOKEN_LENGTH
@@ -36,7 +35,6 @@ from todo_api.tasks.schemas import (
 )
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
-_SECURED = {"security": BEARER_SECURITY}
 
 _COMMON = (401, 429, 503)
 _BODY = (400, 413, 415, 422)
@@ -86,7 +84,6 @@ def _tag_etag(response: Response, task: TaskRead) -> TaskRead:
 # The routes that accept Idempotency-Key read it from the raw headers (idempotency/keys.py)
 # rather than as a FastAPI parameter, so requests without it pay nothing; documented here.
 _IDEMPOTENT: dict[str, Any] = {
-    **_SECURED,
     "parameters": [
         {
             "name": "Idempotency-Key",
@@ -136,7 +133,6 @@ async def create_task(data: TaskCreate, tasks: TaskRepositoryDep, request: Reque
 @router.get(
     "",
     response_model=TaskPage,
-    openapi_extra=_SECURED,
     summary="List your tasks",
     responses=problem_responses(*_COMMON, 422),
 )
@@ -229,7 +225,6 @@ async def list_tasks(
 @router.get(
     "/changes",
     response_model=TaskChanges,
-    openapi_extra=_SECURED,
     summary="Catch up with the changes to your tasks (incremental sync)",
     description=(
         "Without `since`: every current task. With `since` (the `next_since` of an earlier "
@@ -275,7 +270,6 @@ async def list_changes(
 @router.get(
     "/{task_id}",
     response_model=TaskRead,
-    openapi_extra=_SECURED,
     summary="Read a task",
     responses={
         200: _WITH_ETAG,
@@ -302,7 +296,6 @@ async def get_task(
 @router.put(
     "/{task_id}",
     response_model=TaskRead,
-    openapi_extra=_SECURED,
     summary="Replace a task",
     responses={200: _WITH_ETAG, **problem_responses(*_COMMON, *_BODY, *_CONDITIONAL_WRITE)},
 )
@@ -364,7 +357,6 @@ async def toggle_task(
     "/{task_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    openapi_extra=_SECURED,
     summary="Delete a task",
     responses=problem_responses(*_COMMON, *_CONDITIONAL_WRITE),
 )
@@ -381,7 +373,6 @@ tags_router = APIRouter(prefix="/tags", tags=["tags"])
 @tags_router.get(
     "",
     response_model=TagList,
-    openapi_extra=_SECURED,
     summary="List your tags with the number of tasks that carry each",
     responses=problem_responses(*_COMMON),
 )
