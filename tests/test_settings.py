@@ -110,3 +110,21 @@ def test_settings_sit_at_the_bottom_of_the_imports() -> None:
         "assert loaded == ['todo_api.settings'], loaded\n"
     )
     subprocess.run([sys.executable, "-c", check], check=True, timeout=60)
+
+
+def test_retry_and_sync_settings_default_to_the_contract_and_refuse_nonsense(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = load_settings(_env_file=None)
+    assert settings.idempotency_key_ttl_seconds == 86_400
+    assert settings.sync_tombstone_days == 30
+    monkeypatch.setenv("IDEMPOTENCY_KEY_TTL_SECONDS", "600")
+    monkeypatch.setenv("SYNC_TOMBSTONE_DAYS", "7")
+    from_environment = load_settings(_env_file=None)
+    assert from_environment.idempotency_key_ttl_seconds == 600
+    assert from_environment.sync_tombstone_days == 7
+    bad = messages(idempotency_key_ttl_seconds=0, sync_tombstone_days="never")
+    assert [line.split(":")[0] for line in bad] == [
+        "IDEMPOTENCY_KEY_TTL_SECONDS",
+        "SYNC_TOMBSTONE_DAYS",
+    ]
