@@ -11,14 +11,14 @@ from sqlalchemy import Column, Integer, MetaData, inspect
 from sqlalchemy.engine import Connection, make_url
 from sqlmodel import SQLModel
 
-from tests.conftest import backends
+from tests.conftest import backends, make_settings
 from todo_api import migrations
 from todo_api.database import create_engine
 from todo_api.settings import Settings
 
 
 def settings_for(url: str) -> Settings:
-    return Settings(_env_file=None, database_url=url)  # type: ignore[call-arg]
+    return make_settings(url)
 
 
 def on(url: str, work: Callable[[Connection], Any]) -> Any:
