@@ -17,6 +17,7 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Column, Field, SQLModel
 
 from todo_api.database import UTCDateTime
+from todo_api.lengths import SUBJECT_MAX_LENGTH, TITLE_MAX_LENGTH
 from todo_api.tasks.schemas import PRIORITY_NAMES, PRIORITY_RANKS, Priority
 
 TAGS_GIN_INDEX = "ix_tasks_tags"
@@ -79,8 +80,8 @@ class Task(SQLModel, table=True):
     )
 
     id: uuid.UUID = Field(primary_key=True)
-    user_id: str = Field(sa_type=String(255), nullable=False)
-    title: str = Field(sa_type=String(255), nullable=False)
+    user_id: str = Field(sa_type=String(SUBJECT_MAX_LENGTH), nullable=False)
+    title: str = Field(sa_type=String(TITLE_MAX_LENGTH), nullable=False)
     description: str | None = Field(default=None, sa_type=Text, nullable=True)
     completed: bool = Field(default=False, nullable=False)
     priority: str = Field(
@@ -106,7 +107,7 @@ class ChangeCounter(SQLModel, table=True):
 
     __tablename__: ClassVar[str] = "change_counters"
 
-    user_id: str = Field(sa_type=String(255), primary_key=True)
+    user_id: str = Field(sa_type=String(SUBJECT_MAX_LENGTH), primary_key=True)
     last_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
