@@ -7,10 +7,10 @@ import sys
 
 import pytest
 
-from todo_api.settings import SettingsError, load_settings, normalize_database_url
+from todo_api.settings import Settings, SettingsError, load_settings, normalize_database_url
 
 
-def load(**values: object) -> object:
+def load(**values: object) -> Settings:
     return load_settings(_env_file=None, **values)
 
 
@@ -21,7 +21,7 @@ def messages(**values: object) -> list[str]:
 
 
 def test_defaults_work_for_a_new_user() -> None:
-    settings = load_settings(_env_file=None)
+    settings = load()
     assert settings.sqlalchemy_url.get_backend_name() == "sqlite"
     assert settings.uses_insecure_secret
     assert settings.allowed_algorithms == ["HS256"]
@@ -80,8 +80,7 @@ def test_production_refuses_unsafe_settings(values: dict[str, object], complaint
 
 
 def test_production_accepts_safe_settings() -> None:
-    settings = load_settings(
-        _env_file=None,
+    settings = load(
         environment="production",
         database_url="postgresql://db/x",
         jwt_secret="x" * 32,
@@ -91,8 +90,7 @@ def test_production_accepts_safe_settings() -> None:
 
 
 def test_comma_separated_lists() -> None:
-    settings = load_settings(
-        _env_file=None,
+    settings = load(
         cors_origins="https://a.example, https://b.example",
         jwt_algorithms="EdDSA,RS256",
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -44,13 +45,20 @@ class PublicKeySource(Protocol):
 
 
 class TokenVerifier:
-    def __init__(self, settings: Settings, public_keys: PublicKeySource | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        public_keys: PublicKeySource | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._secret = settings.signing_secret
         self._algorithms = frozenset(settings.allowed_algorithms)
         self._issuer = settings.jwt_issuer
         self._audience = settings.jwt_audience
         self._leeway = settings.jwt_leeway_seconds
         self._public_keys = public_keys
+        self._clock = clock
         # Verified tokens, with the time they stop being acceptable. A token's claims cannot
         # change, so a repeat request skips the signature check; a key removed from a JWKS
         # therefore stops accepting its tokens only at their `exp`, as with any JWT.
@@ -60,9 +68,11 @@ class TokenVerifier:
         cached = self._verified.get(token)
         if cached is not None:
             principal, valid_until = cached
-            if time.time() < valid_until:
+            if self._clock() < valid_until:
                 return principal
+            # Past `exp` and the leeway: what the signature check would say, without it.
             del self._verified[token]
+            raise InvalidTokenError("expired")
         principal, valid_until = await self._verify(token)
         if len(self._verified) >= VERIFIED_CACHE_SIZE:
             self._verified.pop(next(iter(self._verified)))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any, ClassVar, cast
 
@@ -34,11 +33,6 @@ class PriorityLevel(TypeDecorator[str]):
 
     def process_result_value(self, value: int | None, dialect: Dialect) -> str | None:
         return None if value is None else PRIORITY_NAMES[value]
-
-    def result_processor(self, dialect: Dialect, coltype: Any) -> Callable[[Any], str | None]:
-        # One C-level call per value rather than TypeDecorator's two Python frames: a page
-        # of 50 tasks reads 50 priorities.
-        return PRIORITY_NAMES.__getitem__
 
 
 # Tag storage, measured with bench/tag_storage.py on 100,000 tasks (half of them one user's,
@@ -109,7 +103,7 @@ class ChangeCounter(SQLModel, table=True):
 
     __tablename__: ClassVar[str] = "change_counters"
 
-    user_id: str = Field(sa_type=String(255), primary_key=True)
+    user_id: str = Field(sa_type=String(SUBJECT_MAX_LENGTH), primary_key=True)
     last_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 

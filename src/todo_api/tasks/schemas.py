@@ -322,5 +322,6 @@ class TagCount(BaseModel):
 
 class TagList(BaseModel):
     items: list[TagCount] = Field(
-        description="Your tags, sorted by name (Unicode code point order)."
+        description="Your tags, sorted by name (Unicode code point order).",
+        examples=[[{"name": "errands", "count": 3}, {"name": "home", "count": 1}]],
     )
