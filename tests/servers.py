@@ -35,6 +35,8 @@ _SETTING_PREFIXES = (
     "ACCESS_TOKEN_",
     "TRUSTED_",
     "PROMETHEUS_MULTIPROC_DIR",
+    "IDEMPOTENCY_",
+    "SYNC_",
 )
 
 

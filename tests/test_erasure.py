@@ -17,7 +17,10 @@ from tests.servers import serving
 from tests.test_rate_limits import assert_rate_limited
 from todo_api.auth.models import users_table as users
 from todo_api.database import create_engine
+from todo_api.idempotency.models import idempotency_keys_table as idempotency_keys
 from todo_api.settings import Settings
+from todo_api.tasks.models import change_counters_table as change_counters
+from todo_api.tasks.models import task_tombstones_table as task_tombstones
 from todo_api.tasks.models import tasks_table as tasks
 
 PASSWORD = "correct horse battery"
@@ -35,6 +38,15 @@ async def stored_task_ids(engine: AsyncEngine, subject: str) -> set[str]:
     async with engine.connect() as connection:
         rows = await connection.execute(select(tasks.c.id).where(tasks.c.user_id == subject))
         return {str(task_id) for task_id in rows.scalars()}
+
+
+async def stored_rows_per_table(engine: AsyncEngine, subject: str) -> dict[str, int]:
+    counts = {}
+    async with engine.connect() as connection:
+        for table in (tasks, task_tombstones, idempotency_keys, change_counters):
+            statement = select(func.count()).where(table.c.user_id == subject)
+            counts[table.name] = (await connection.execute(statement)).scalar_one()
+    return counts
 
 
 async def stored_accounts(engine: AsyncEngine, email: str) -> int:
@@ -94,6 +106,39 @@ async def test_a_built_in_account_is_erased_with_its_tasks_and_its_email_freed(
     assert (await client.get("/tasks", headers=again.headers)).json()["total"] == 0
     # The other user noticed nothing.
     assert (await client.get("/tasks", headers=staying.headers)).json()["total"] == 2
+
+
+async def test_sync_history_and_stored_retries_are_erased_too(
+    client: httpx.AsyncClient, create_task: TaskFactory, tables: AsyncEngine
+) -> None:
+    leaving = await register_and_sign_in(client, new_email())
+    staying = await register_and_sign_in(client, new_email())
+    for user in (leaving, staying):
+        kept = await client.post(
+            "/tasks",
+            json={"title": "Kept answer"},
+            headers={**user.headers, "Idempotency-Key": "k1"},
+        )
+        assert kept.status_code == 201, kept.text
+        deleted = await create_task(user)
+        assert (
+            await client.delete(f"/tasks/{deleted['id']}", headers=user.headers)
+        ).status_code == 204
+    synced = await client.get("/tasks/changes", headers=leaving.headers)
+    since = synced.json()["next_since"]
+    before = await stored_rows_per_table(tables, staying.sub)
+    assert all(count > 0 for count in (await stored_rows_per_table(tables, leaving.sub)).values())
+
+    await erase(client, leaving)
+
+    assert set((await stored_rows_per_table(tables, leaving.sub)).values()) == {0}
+    assert await stored_rows_per_table(tables, staying.sub) == before
+    changes = await client.get("/tasks/changes", headers=leaving.headers)
+    assert changes.json()["tasks"] == []
+    assert changes.json()["deleted"] == []
+    # A token from before the erasure cannot silently skip what comes after it.
+    stale = await client.get("/tasks/changes", params={"since": since}, headers=leaving.headers)
+    assert_problem(stale, 410)
 
 
 async def test_an_outside_subject_has_its_tasks_erased(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from fastapi import FastAPI
 
 from tests.conftest import TEST_SECRET, ApiUser, assert_problem
 from tests.servers import SLOW_START_TIMEOUT, clean_environment, running_server, serving
+from todo_api.middleware import request_id_from
 from todo_api.settings import Settings
 
 GENERATED_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -62,6 +64,21 @@ async def test_each_request_without_an_id_gets_its_own(client: httpx.AsyncClient
     second = (await client.get("/health")).headers["x-request-id"]
     assert GENERATED_ID.match(first)
     assert first != second
+
+
+def test_generated_ids_differ_between_forked_workers() -> None:
+    # Pre-forking servers (gunicorn --preload) import the app once, then fork the workers.
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover -- the child reports through the pipe
+        os.write(writer, request_id_from(()).encode())
+        os._exit(0)
+    os.close(writer)
+    os.waitpid(child, 0)
+    with os.fdopen(reader, "rb") as pipe:
+        childs_id = pipe.read().decode()
+    assert GENERATED_ID.match(childs_id)
+    assert childs_id != request_id_from(())
 
 
 async def test_error_responses_carry_the_request_id_and_security_headers(
@@ -221,6 +238,25 @@ async def test_cors_simple_request_exposes_the_operational_headers(
         for name in response.headers["access-control-expose-headers"].split(",")
     }
     assert {"x-request-id", "location", "retry-after", "ratelimit-remaining"} <= exposed
+    assert {"etag", "idempotent-replayed"} <= exposed
+
+
+async def test_cors_preflight_allows_the_conditional_and_idempotency_headers(
+    cors_client: httpx.AsyncClient,
+) -> None:
+    for method, headers in (
+        ("PATCH", "authorization,content-type,if-match,idempotency-key"),
+        ("GET", "authorization,if-none-match"),
+        ("DELETE", "authorization,if-match"),
+    ):
+        response = await cors_client.options(
+            "/tasks/0b7f4c53-1f43-4b4a-9d1e-6a0f3f0f4f0e",
+            headers=_preflight(ALLOWED_ORIGIN, method, headers),
+        )
+        assert response.status_code == 200, (method, response.text)
+        allowed = response.headers["access-control-allow-headers"].lower()
+        for header in headers.split(","):
+            assert header in allowed, (method, header)
 
 
 async def test_no_cors_origins_means_no_cors_headers(

@@ -11,7 +11,13 @@ from tests.conftest import ApiUser, TaskFactory, assert_problem
 async def test_empty_list(client: httpx.AsyncClient, alice: ApiUser) -> None:
     response = await client.get("/tasks", headers=alice.headers)
     assert response.status_code == 200
-    assert response.json() == {"items": [], "total": 0, "limit": 50, "offset": 0}
+    assert response.json() == {
+        "items": [],
+        "total": 0,
+        "limit": 50,
+        "offset": 0,
+        "next_cursor": None,
+    }
 
 
 async def test_a_listed_task_is_exactly_what_get_returns(
@@ -143,7 +149,7 @@ async def test_sort_orders(
         {"offset": -1},
         {"completed": "yes"},
         {"completed": "1"},
-        {"sort": "priority"},
+        {"sort": "rank"},
         {"sort": "+title"},
     ],
 )

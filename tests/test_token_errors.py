@@ -86,7 +86,9 @@ async def test_errors_from_in_front_of_the_router_carry_the_members_too(
     async with serving(settings) as http:
         too_big = await http.post("/auth/token", data={"username": "a" * 100, "password": "x"})
         assert_token_error(too_big, 413, "invalid_request")
-        await http.post("/auth/token", data={"username": "a@example.com", "password": "x"})
+        # The address budget is spent by requests the route sees (the 413 never reached it).
+        for _ in range(2):
+            await http.post("/auth/token", data={"username": "a@example.com", "password": "x"})
         limited = await http.post("/auth/token", data={"username": "a@example.com"})
         body = assert_token_error(limited, 429, "temporarily_unavailable")
         assert body["error_description"] == body["detail"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -37,15 +36,16 @@ from todo_api.observability import (
     describe_database,
     user_reference_function,
 )
+from todo_api.opaque_tokens import OpaqueTokens
 from todo_api.openapi import install_openapi
-from todo_api.ratelimit import AddressRateLimitMiddleware, RateLimiter
+from todo_api.pruning import prune_forever
+from todo_api.ratelimit import RateLimiter
 from todo_api.settings import Settings, load_settings
 from todo_api.state import Resources
 from todo_api.tasks.routes import router as tasks_router
+from todo_api.tasks.routes import tags_router
 
 log = structlog.get_logger(__name__)
-
-GC_YOUNG_THRESHOLD = 10_000
 
 DESCRIPTION = """\
 A multi-user task service. Every `/tasks` request carries `Authorization: Bearer <JWT>`;
@@ -60,12 +60,19 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     database = Database(settings)
     rate_limiter = RateLimiter(settings)
     pool_refresher: asyncio.Task[None] | None = None
+    pruner: asyncio.Task[None] | None = None
     try:
         await database.wait_until_answering()
         if settings.uses_insecure_secret:
             log.warning(
                 "JWT_SECRET is not set: using a fixed, publicly known development secret. "
                 "Anyone can mint tokens for this service. Set JWT_SECRET before exposing it."
+            )
+        if settings.signing_secret is None:
+            log.warning(
+                "JWT_SECRET is not set: list cursors and sync tokens are signed with a key of "
+                "this process only, so other instances and restarts refuse them (422) and "
+                "clients start over. Set JWT_SECRET to share one key."
             )
         if not await rate_limiter.open():
             log.warning(
@@ -80,8 +87,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             database=database,
             verifier=TokenVerifier(settings, public_keys),
             rate_limiter=rate_limiter,
+            opaque_tokens=OpaqueTokens(settings.signing_secret),
             passwords=PasswordService(),
         )
+        pruner = asyncio.create_task(prune_forever(database))
         if multiprocess_dir() is not None:
             pool_refresher = asyncio.create_task(refresh_pool_gauges_forever(database.engine))
         log.info(
@@ -100,19 +109,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             algorithms=settings.allowed_algorithms,
         )
         log.info("rate limits", **rate_limiter.describe())
-        # Everything built so far lives as long as the process: keep it out of the garbage
-        # collector's scans, which otherwise show up as latency spikes under load.
-        gc.freeze()
-        # Requests make no reference cycles worth chasing, yet at the default threshold of
-        # 700 the objects of a few dozen concurrent requests triggered a collection every
-        # eight pages of tasks (about 60 us per page on average, measured with gc.callbacks).
-        gc.set_threshold(GC_YOUNG_THRESHOLD)
         yield
     finally:
-        if pool_refresher is not None:
-            pool_refresher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pool_refresher
+        for background in (pruner, pool_refresher):
+            if background is not None:
+                background.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await background
         await rate_limiter.close()
         if public_keys is not None:
             await public_keys.aclose()
@@ -147,6 +150,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     docs_policies = install_docs(app)
     app.include_router(auth_router)
     app.include_router(tasks_router)
+    app.include_router(tags_router)
     app.include_router(health_router)
     app.include_router(metrics_router)
     install_middleware(app, settings, docs_policies)
@@ -156,17 +160,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def install_middleware(app: FastAPI, settings: Settings, docs_policies: dict[str, str]) -> None:
     # Each add_middleware wraps the ones before it, so this list runs inside out.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(AddressRateLimitMiddleware)
     app.add_middleware(TokenErrorMiddleware)
     if settings.cors_origins:
         app.add_middleware(
             ProblemCORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "X-Request-ID",
+                "If-Match",
+                "If-None-Match",
+                "Idempotency-Key",
+            ],
             expose_headers=[
                 "X-Request-ID",
                 "Location",
+                "ETag",
+                "Idempotent-Replayed",
                 "Retry-After",
                 "RateLimit-Limit",
                 "RateLimit-Remaining",

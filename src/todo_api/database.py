@@ -1,10 +1,11 @@
 """The one way to the database: `Database.connect()` and `Database.transaction()`.
 
 How a route reaches the database: the lifespan builds one `Database` and keeps it in the
-app's `Resources`. A `/tasks` route depends on `TaskRepositoryDep` (tasks/dependencies.py),
-which authenticates, rate-limits, enters `database.connect()` and yields a `TaskRepository`
-bound to that connection and to the caller; each repository method sends one statement,
-scoped by the owner. Anything else that needs the database takes a connection the same way.
+app's `Resources`. A `/tasks` route depends on `TaskRepositoryDep` (tasks/dependencies.py):
+on top of `CurrentUser` (the caller, authenticated and rate-limited) it enters
+`database.connect()` and yields a `TaskRepository` bound to that connection and to the
+caller; each repository method sends one statement, scoped by the owner. A new table gets a
+repository of its own, built the same way; code outside a route opens `database.connect()`.
 
 Autocommit is the default: every connection of the app's engine runs in autocommit, so a
 single statement is its own transaction and costs one round trip, with no BEGIN or COMMIT.
@@ -31,7 +32,7 @@ import asyncio
 import os
 import socket
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -97,25 +98,6 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
-
-    def result_processor(
-        self, dialect: Dialect, coltype: Any
-    ) -> Callable[[Any], datetime | None] | None:
-        # PostgreSQL's driver already returns aware datetimes, so one plain function call
-        # per value does it: TypeDecorator's generic wrapper costs two frames per value, and
-        # a page of 50 tasks reads 150 timestamps. SQLite keeps the generic path, which also
-        # runs the string-to-datetime processor of the underlying type.
-        if dialect.name == "sqlite":
-            return super().result_processor(dialect, coltype)
-        return _aware_to_utc
-
-
-def _aware_to_utc(value: datetime | None) -> datetime | None:
-    # Direct connections run their sessions in UTC (postgres_connect_args); through a
-    # pooler the server's own time zone applies and the value is converted.
-    if value is None or value.tzinfo is UTC:
-        return value
-    return value.astimezone(UTC)
 
 
 def is_pooled_host(url: URL) -> bool:
@@ -316,6 +298,36 @@ def _unavailable(error: BaseException) -> DatabaseUnavailableError:
     return DatabaseUnavailableError()
 
 
+@asynccontextmanager
+async def in_transaction(connection: AsyncConnection) -> AsyncIterator[None]:
+    """Make the block's statements on a connection of `Database.connect()` one transaction:
+    committed when the block ends, rolled back if it raises; autocommit again afterwards,
+    for whatever the connection runs next. Inside `Database.transaction()` the block simply
+    joins the transaction already open."""
+    options = (
+        connection.sync_connection.get_execution_options() if connection.sync_connection else {}
+    )
+    autocommit = options.get("isolation_level", "AUTOCOMMIT") == "AUTOCOMMIT"
+    if not autocommit and connection.in_transaction():
+        yield
+        return
+    if connection.in_transaction():
+        # In autocommit SQLAlchemy still tracks a transaction once a statement ran; ending
+        # it sends nothing to the database.
+        await connection.commit()
+    await connection.execution_options(isolation_level=connection.dialect.default_isolation_level)
+    try:
+        async with connection.begin():
+            if connection.dialect.name == "sqlite":
+                # pysqlite would begin only before the first write; a read first must be in
+                # the transaction too, with the write lock taken up front.
+                await connection.exec_driver_sql("BEGIN IMMEDIATE")
+            yield
+    finally:
+        if not connection.invalidated:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+
+
 class Database:
     """The app's connections: `connect()` for autocommit work, `transaction()` for atomic
     multi-statement work, both within the request deadline (see the module docstring)."""
@@ -352,16 +364,8 @@ class Database:
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
         """A connection in a transaction: committed when the block ends, rolled back if it
         raises. The connection is back in autocommit when it returns to the pool."""
-        async with self.connect() as connection:
-            await connection.execution_options(
-                isolation_level=self.engine.dialect.default_isolation_level
-            )
-            async with connection.begin():
-                if connection.dialect.name == "sqlite":
-                    # pysqlite would begin only before the first write; a read first must
-                    # be in the transaction too, with the write lock taken up front.
-                    await connection.exec_driver_sql("BEGIN IMMEDIATE")
-                yield connection
+        async with self.connect() as connection, in_transaction(connection):
+            yield connection
 
     async def answers(self, within_seconds: float) -> bool:
         try:

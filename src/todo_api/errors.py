@@ -70,6 +70,8 @@ class AppError(Exception):
 
     status: ClassVar[int] = 500
     detail: str = "Internal server error."
+    # Validation-style items ({"loc", "msg", "type"}), for 422s raised outside pydantic.
+    errors: list[dict[str, Any]] | None = None
 
     def __init__(self, detail: str | None = None, headers: Mapping[str, str] | None = None):
         super().__init__(detail or self.detail)
@@ -90,6 +92,27 @@ class ForbiddenError(AppError):
 class ConflictError(AppError):
     status = 409
     detail = "Conflict."
+
+
+class BadRequestError(AppError):
+    status = 400
+    detail = "Bad request."
+
+
+class GoneError(AppError):
+    status = 410
+    detail = "Gone."
+
+
+class InvalidParameterError(AppError):
+    """A 422 for a value pydantic could not judge alone (a cursor, a key reused)."""
+
+    status = 422
+    detail = "The request breaks a validation rule."
+
+    def __init__(self, loc: list[str | int], message: str, error_type: str) -> None:
+        super().__init__(f"{loc[-1]}: {message}")
+        self.errors = [{"loc": loc, "msg": message, "type": error_type}]
 
 
 class UnauthorizedError(AppError):
@@ -115,7 +138,7 @@ def _validation_errors(error: RequestValidationError) -> list[dict[str, Any]]:
 
 async def _handle_app_error(_request: Request, error: Exception) -> ProblemResponse:
     assert isinstance(error, AppError)
-    return problem_response(error.status, error.detail, headers=error.headers)
+    return problem_response(error.status, error.detail, headers=error.headers, errors=error.errors)
 
 
 async def _handle_validation_error(_request: Request, error: Exception) -> ProblemResponse:
@@ -201,12 +224,28 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return responses
 
 
+def idempotency_problem_responses() -> dict[int | str, dict[str, Any]]:
+    """The error responses an `Idempotency-Key` adds to a write route."""
+    responses = problem_responses(400, 409, 422)
+    responses[400]["description"] = (
+        "The body is not valid JSON, or the Idempotency-Key header is malformed."
+    )
+    responses[409]["description"] = "A request with the same Idempotency-Key is still running."
+    responses[422]["description"] = (
+        "The body or a parameter breaks a validation rule, or the Idempotency-Key was already "
+        "used for a different request."
+    )
+    return responses
+
+
 PROBLEM_DESCRIPTIONS: dict[int, str] = {
     400: "The body is not valid JSON.",
     401: "Missing or invalid token, or wrong credentials.",
     403: "The task belongs to another user.",
     404: "No such task.",
     409: "Conflict.",
+    410: "Gone.",
+    412: "If-Match does not name the task's current ETag; nothing was changed.",
     413: "The body is larger than the configured limit.",
     415: "The body is not sent as application/json.",
     422: "The body or a parameter breaks a validation rule.",

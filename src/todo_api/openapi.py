@@ -52,6 +52,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     for path_item in schema.get("paths", {}).values():
         for operation in path_item.values():
             responses = operation.get("responses", {})
+            # A route's own problem entry (with its own description) stays as it is.
             if "422" in responses and PROBLEM_MEDIA_TYPE not in responses["422"].get("content", {}):
                 responses["422"] = validation
     for name in ("HTTPValidationError", "ValidationError"):

@@ -17,6 +17,13 @@ DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./todo.db"
 
 CommaList = Annotated[list[str], NoDecode]
 
+# The JWT algorithms JWT_ALGORITHMS may name; auth/tokens.py and auth/jwks.py apply them.
+HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
+ASYMMETRIC_ALGORITHMS = frozenset(
+    {"EdDSA", "ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"}
+)
+SUPPORTED_ALGORITHMS = HMAC_ALGORITHMS | ASYMMETRIC_ALGORITHMS
+
 
 def _split_commas(value: object) -> object:
     if isinstance(value, str):
@@ -75,6 +82,11 @@ class Settings(BaseSettings):
     trusted_proxies: CommaList = Field(default_factory=list)
     cors_origins: CommaList = Field(default_factory=list)
     max_body_bytes: int = Field(default=1_048_576, ge=1)
+
+    # How long a stored response answers a repeated Idempotency-Key (API.md: 24 hours).
+    idempotency_key_ttl_seconds: int = Field(default=86_400, ge=1, le=30 * 86_400)
+    # How long deletions are remembered for /tasks/changes; older sync tokens are 410.
+    sync_tombstone_days: int = Field(default=30, ge=1, le=3650)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["json", "console"] | None = None
@@ -136,8 +148,6 @@ class Settings(BaseSettings):
     @field_validator("jwt_algorithms")
     @classmethod
     def _known_algorithms(cls, value: list[str]) -> list[str]:
-        from todo_api.auth.tokens import SUPPORTED_ALGORITHMS
-
         unknown = [alg for alg in value if alg not in SUPPORTED_ALGORITHMS]
         if unknown:
             raise ValueError(

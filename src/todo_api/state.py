@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from todo_api.auth.passwords import PasswordService
 from todo_api.auth.tokens import TokenVerifier
 from todo_api.database import Database
+from todo_api.opaque_tokens import OpaqueTokens
 from todo_api.settings import Settings
 
 if TYPE_CHECKING:
@@ -22,6 +23,7 @@ class Resources:
     database: Database
     verifier: TokenVerifier
     rate_limiter: RateLimiter
+    opaque_tokens: OpaqueTokens
     passwords: PasswordService = field(default_factory=PasswordService)
 
 

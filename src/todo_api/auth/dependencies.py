@@ -1,4 +1,4 @@
-"""Bearer authentication: `authenticate` checks the token, `CurrentUser` hands over its user."""
+"""Bearer authentication: `CurrentUser` is the caller, authenticated and rate-limited."""
 
 from __future__ import annotations
 
@@ -28,10 +28,9 @@ bearer_token = OAuth2PasswordBearer(
     "**email address in `username`** and your password. No client id or secret is needed.",
     auto_error=False,
 )
+# Every route that needs a token depends on this, which also declares its security in the
+# OpenAPI document: no route lists it by hand.
 BearerToken = Annotated[str | None, Depends(bearer_token)]
-# For routes that read the header through `bearer_token` without FastAPI's dependency
-# solving (it costs time on every request): the OpenAPI security it would have declared.
-BEARER_SECURITY: list[dict[str, list[str]]] = [{bearer_token.scheme_name: []}]
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 _INVALID_TOKEN_CHALLENGE = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
@@ -43,7 +42,7 @@ class KeySourceUnavailableResponseError(AppError):
 
 
 async def authenticate(request: Request, verifier: TokenVerifier, token: str | None) -> Principal:
-    """The user a bearer token speaks for; every protected route's dependency calls this."""
+    """The user a bearer token speaks for."""
     if not token:
         AUTH_FAILURES.labels("missing").inc()
         raise UnauthorizedError("A bearer token is required.", headers=_CHALLENGE)
@@ -63,16 +62,12 @@ async def authenticate(request: Request, verifier: TokenVerifier, token: str | N
 
 
 async def current_user(request: Request, token: BearerToken) -> Principal:
-    return await authenticate(request, resources_of(request).verifier, token)
+    """Every route that needs a token depends on this: the token's user, counted against
+    that user's rate limit."""
+    resources = resources_of(request)
+    principal = await authenticate(request, resources.verifier, token)
+    await limit_by_subject(request, resources.rate_limiter, principal.subject)
+    return principal
 
 
 CurrentUser = Annotated[Principal, Depends(current_user)]
-
-
-async def rate_limited_user(request: Request, user: CurrentUser) -> Principal:
-    """The current user, counted against the per-subject limit that `/tasks` uses too."""
-    await limit_by_subject(request, resources_of(request).rate_limiter, user.subject)
-    return user
-
-
-RateLimitedUser = Annotated[Principal, Depends(rate_limited_user)]

@@ -8,12 +8,21 @@ from sqlalchemy import Column, delete
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from todo_api.auth.models import users_table as users
+from todo_api.idempotency.models import idempotency_keys_table as idempotency_keys
+from todo_api.tasks.models import change_counters_table as change_counters
+from todo_api.tasks.models import task_tombstones_table as task_tombstones
 from todo_api.tasks.models import tasks_table as tasks
 
 # The owner column of every table that keeps rows per token subject. A new table of user
-# data is covered by erasure once its owner column is listed here: one line per table (the
-# sync tombstones and the stored idempotent responses belong here when they are added).
-SUBJECT_COLUMNS: tuple[Column[str], ...] = (tasks.c.user_id,)
+# data is covered by erasure once its owner column is listed here: one line per table.
+# Dropping the change counter too means a sync token issued before the erasure is ahead of
+# the new counter, which /tasks/changes answers with 410.
+SUBJECT_COLUMNS: tuple[Column[str], ...] = (
+    tasks.c.user_id,
+    task_tombstones.c.user_id,
+    idempotency_keys.c.user_id,
+    change_counters.c.user_id,
+)
 
 
 async def erase_user(connection: AsyncConnection, subject: str) -> None:

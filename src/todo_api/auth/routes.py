@@ -7,13 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request, Response, status
 
 from todo_api.auth import service
-from todo_api.auth.dependencies import RateLimitedUser
+from todo_api.auth.dependencies import CurrentUser
 from todo_api.auth.erasure import erase_user
 from todo_api.auth.schemas import AccessToken, Me, PasswordGrant, UserCreate, UserRead
 from todo_api.auth.token_errors import TOKEN_PATH, token_error_responses
 from todo_api.auth.tokens import issue_token
 from todo_api.errors import ForbiddenError, problem_responses
-from todo_api.ratelimit import login_attempt
+from todo_api.ratelimit import limit_by_address, login_attempt
 from todo_api.state import ResourcesDep
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -49,7 +49,11 @@ async def _registration_enabled(resources: ResourcesDep) -> None:
     description="Answers 403 when `AUTH_REGISTRATION_ENABLED=false` or built-in accounts "
     "are off (no `JWT_SECRET` outside development).",
     # Checked before the body is validated.
-    dependencies=[Depends(_accounts_enabled), Depends(_registration_enabled)],
+    dependencies=[
+        Depends(limit_by_address),
+        Depends(_accounts_enabled),
+        Depends(_registration_enabled),
+    ],
     responses={
         403: problem_responses(403)[403]
         | {"description": "Registration or built-in accounts are turned off."},
@@ -71,7 +75,7 @@ async def register(data: UserCreate, resources: ResourcesDep) -> UserRead:
     "`Retry-After` until the window ends; a successful sign-in clears the count. "
     "Errors are problem documents that also carry OAuth2's `error` and `error_description` "
     "(RFC 6749 section 5.2).",
-    dependencies=[Depends(_accounts_enabled)],
+    dependencies=[Depends(limit_by_address), Depends(_accounts_enabled)],
     responses={
         403: token_error_responses(403)[403] | {"description": "Built-in accounts are turned off."},
         **token_error_responses(400, 401, 413, 422, *_COMMON),
@@ -103,7 +107,7 @@ async def issue_access_token(
     summary="Who the bearer token speaks for",
     responses=problem_responses(401, *_COMMON),
 )
-async def me(user: RateLimitedUser) -> Me:
+async def me(user: CurrentUser) -> Me:
     return Me(id=user.subject, email=user.email)
 
 
@@ -118,7 +122,7 @@ async def me(user: RateLimitedUser) -> Me:
     "untouched. Repeating it is harmless: 204 again.",
     responses=problem_responses(401, *_COMMON),
 )
-async def erase_me(user: RateLimitedUser, resources: ResourcesDep) -> Response:
+async def erase_me(user: CurrentUser, resources: ResourcesDep) -> Response:
     async with resources.database.transaction() as connection:
         await erase_user(connection, user.subject)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

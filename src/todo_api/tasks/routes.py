@@ -1,18 +1,31 @@
-"""The `/tasks` routes: read typed inputs, call one repository method, return its result."""
+"""The `/tasks` and `/tags` routes: read typed inputs, call one repository method, return its
+result."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 
-from todo_api.auth.dependencies import BEARER_SECURITY
-from todo_api.errors import problem_responses
+from todo_api.errors import idempotency_problem_responses, problem_responses
+from todo_api.idempotency.keys import KEY_PATTERN as IDEMPOTENCY_KEY_PATTERN
+from todo_api.opaque_tokens import MAX_TOKEN_LENGTH
+from todo_api.state import resources_of
+from todo_api.tasks.changes import DEFAULT_CHANGES_LIMIT, MAX_CHANGES_LIMIT, ChangesResponse
+from todo_api.tasks.conditions import IfMatch, parse_entity_tags
 from todo_api.tasks.dependencies import TaskRepositoryDep
+from todo_api.tasks.repository import TaskFilters
+from todo_api.tasks.responses import changed_task, created_task, write_once
 from todo_api.tasks.schemas import (
+    MAX_TAGS,
+    DueTime,
+    PriorityField,
     QueryBoolean,
     SearchText,
+    Tag,
+    TagList,
+    TaskChanges,
     TaskCreate,
     TaskPage,
     TaskPageResponse,
@@ -23,11 +36,11 @@ from todo_api.tasks.schemas import (
 )
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
-_SECURED = {"security": BEARER_SECURITY}
 
 _COMMON = (401, 429, 503)
 _BODY = (400, 413, 415, 422)
 _ONE_TASK = (403, 404, 422)
+_CONDITIONAL_WRITE = (*_ONE_TASK, 412)
 
 TaskId = Annotated[
     uuid.UUID,
@@ -36,37 +49,105 @@ TaskId = Annotated[
 # JavaScript's largest safe integer: a bigger bound is rounded in a browser's JSON.parse.
 MAX_OFFSET = 2**53 - 1
 
+IfMatchHeader = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        description=(
+            "Apply the change only if the task's current ETag is one of these (strong "
+            "comparison: a weak W/ tag never matches), or if it exists at all for `*`. "
+            "Otherwise 412, and nothing changes."
+        ),
+        examples=['"42"'],
+    ),
+]
+IfNoneMatchHeader = Annotated[
+    str | None,
+    Header(
+        alias="If-None-Match",
+        description=(
+            "Answer 304 with no body when the task's current ETag is one of these "
+            "(weak comparison), or for `*`."
+        ),
+        examples=['"42"'],
+    ),
+]
+_ETAG_HEADER = {
+    "ETag": {
+        "schema": {"type": "string"},
+        "description": "The task's current entity tag, equal to its `etag` field.",
+    }
+}
+_WITH_ETAG = {"description": "The task.", "headers": _ETAG_HEADER}
+
+
+def _tag_etag(response: Response, task: TaskRead) -> TaskRead:
+    response.headers["ETag"] = task.etag
+    return task
+
+
+# The routes that accept Idempotency-Key read it from the raw headers (idempotency/keys.py)
+# rather than as a FastAPI parameter, so requests without it pay nothing; documented here.
+_IDEMPOTENT: dict[str, Any] = {
+    "parameters": [
+        {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": False,
+            "description": (
+                "Makes a retry safe: a repeat of this request with the same key (within "
+                "IDEMPOTENCY_KEY_TTL_SECONDS, 24 hours by default) gets the first response "
+                "again, with `Idempotent-Replayed: true`, and changes nothing. 1 to 255 visible "
+                'ASCII characters; the quoted form `"abc"` means `abc`.'
+            ),
+            "schema": {
+                "type": "string",
+                "pattern": IDEMPOTENCY_KEY_PATTERN,
+                "examples": ["5c0b7c1e-2f47-4a8e-9f3c-1d0d7e5b8a11"],
+            },
+        }
+    ],
+}
+_REPLAYED_HEADER = {
+    "Idempotent-Replayed": {
+        "schema": {"type": "string", "enum": ["true"]},
+        "description": "Present on a replay of a stored response.",
+    }
+}
+_IDEMPOTENCY_PROBLEMS = idempotency_problem_responses()
+
 
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=TaskRead,
-    openapi_extra=_SECURED,
+    openapi_extra=_IDEMPOTENT,
     summary="Create a task",
     responses={
         201: {
             "headers": {
-                "Location": {"schema": {"type": "string"}, "description": "The new task's URL."}
+                "Location": {"schema": {"type": "string"}, "description": "The new task's URL."},
+                **_ETAG_HEADER,
+                **_REPLAYED_HEADER,
             }
         },
         **problem_responses(*_COMMON, *_BODY),
+        **_IDEMPOTENCY_PROBLEMS,
     },
 )
-async def create_task(data: TaskCreate, tasks: TaskRepositoryDep, response: Response) -> TaskRead:
-    task = await tasks.create(data)
-    response.headers["Location"] = f"/tasks/{task.id}"
-    return task
+async def create_task(data: TaskCreate, tasks: TaskRepositoryDep, request: Request) -> Response:
+    return await write_once(request, tasks, created_task, tasks.create, data)
 
 
 @router.get(
     "",
     response_model=TaskPage,
-    openapi_extra=_SECURED,
     summary="List your tasks",
     responses=problem_responses(*_COMMON, 422),
 )
 async def list_tasks(
     tasks: TaskRepositoryDep,
+    request: Request,
     limit: Annotated[int, Query(ge=1, le=200, description="Page size.", examples=[20])] = 50,
     offset: Annotated[
         int, Query(ge=0, le=MAX_OFFSET, description="Tasks to skip.", examples=[0])
@@ -79,72 +160,239 @@ async def list_tasks(
         SearchText | None,
         Query(description="Case-insensitive substring of title or description."),
     ] = None,
+    priority: Annotated[
+        list[PriorityField] | None,
+        Query(
+            description="Only tasks of any of these priorities (repeat the parameter).",
+            examples=[["high", "medium"]],
+        ),
+    ] = None,
+    tag: Annotated[
+        list[Tag] | None,
+        Query(
+            max_length=MAX_TAGS,
+            description=(
+                "Only tasks that carry every one of these tags (repeat the parameter), "
+                "compared after trimming and lower-casing."
+            ),
+            examples=[["errands", "home"]],
+        ),
+    ] = None,
+    due_before: Annotated[
+        DueTime | None,
+        Query(
+            description="Only tasks due before this time (tasks with no due date never).",
+            examples=["2026-12-08T00:00:00+01:00"],
+        ),
+    ] = None,
+    due_after: Annotated[
+        DueTime | None,
+        Query(
+            description="Only tasks due at or after this time (tasks with no due date never).",
+            examples=["2026-12-01T00:00:00+01:00"],
+        ),
+    ] = None,
     sort: Annotated[
-        TaskSort, Query(description="Sort key; '-' for descending.", examples=["-created_at"])
+        TaskSort,
+        Query(
+            description=(
+                "Sort key; '-' for descending. Ties are broken by id. Tasks without a due "
+                "date come last for both due_at and -due_at; priority sorts by rank."
+            ),
+            examples=["-created_at"],
+        ),
     ] = "-created_at",
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=MAX_TOKEN_LENGTH,
+            description=(
+                "The `next_cursor` of the previous page: the page after it, with the same "
+                "filters and sort (`limit` may change; `offset` must be absent or 0). Tasks "
+                "written between pages never make another be skipped or repeated. A cursor "
+                "made for other filters or another sort, or altered, is 422."
+            ),
+            examples=["WyJCdXkgbWlsayIsIjBiOWU0YzFlIl0.Kq1vF0mXo3B8zZ1dY7wN2g"],
+        ),
+    ] = None,
 ) -> TaskPageResponse:
+    filters = TaskFilters(
+        completed=completed,
+        query=q,
+        priorities=tuple(dict.fromkeys(priority or ())),
+        tags=tuple(dict.fromkeys(tag or ())),
+        due_before=due_before,
+        due_after=due_after,
+    )
     page = await tasks.page(
         limit=limit,
         offset=offset,
-        completed=completed,
-        query=q,
+        filters=filters,
         sort=sort,
+        tokens=resources_of(request).opaque_tokens,
+        cursor=cursor,
     )
     return TaskPageResponse(page)
+
+
+# Declared before /{task_id}, which would otherwise take "changes" for a (malformed) id.
+@router.get(
+    "/changes",
+    response_model=TaskChanges,
+    summary="Catch up with the changes to your tasks (incremental sync)",
+    description=(
+        "Without `since`: every current task. With `since` (the `next_since` of an earlier "
+        "call): the current state of every task created or changed since, and the ids of the "
+        "tasks deleted since. Repeat with `since=next_since` until `has_more` is false; "
+        "upserting `tasks` and removing `deleted` then leaves exactly your tasks as they are "
+        "on the server. Tokens follow the order in which changes commit, so none is missed "
+        "while others write. A token older than SYNC_TOMBSTONE_DAYS (30 by default) is 410: "
+        "sync again from the start."
+    ),
+    responses={
+        410: {
+            **problem_responses(410)[410],
+            "description": (
+                "The token is older than the deletions kept (SYNC_TOMBSTONE_DAYS), or was "
+                "issued before the account's data was erased: sync again without `since`."
+            ),
+        },
+        **problem_responses(*_COMMON, 422),
+    },
+)
+async def list_changes(
+    tasks: TaskRepositoryDep,
+    request: Request,
+    since: Annotated[
+        str | None,
+        Query(
+            max_length=MAX_TOKEN_LENGTH,
+            description="The `next_since` of the previous call; omit it to start afresh.",
+            examples=["WzQyLDE3OTYwNjI4ODld.3yqkVn0d6kYkqv1m0Zz3Aw"],
+        ),
+    ] = None,
+    limit: Annotated[
+        int,
+        Query(
+            ge=1, le=MAX_CHANGES_LIMIT, description="Most changes in one answer.", examples=[500]
+        ),
+    ] = DEFAULT_CHANGES_LIMIT,
+) -> ChangesResponse:
+    resources = resources_of(request)
+    page = await tasks.changes(
+        resources.opaque_tokens, since, limit, resources.settings.sync_tombstone_days
+    )
+    return ChangesResponse(page)
 
 
 @router.get(
     "/{task_id}",
     response_model=TaskRead,
-    openapi_extra=_SECURED,
     summary="Read a task",
-    responses=problem_responses(*_COMMON, *_ONE_TASK),
+    responses={
+        200: _WITH_ETAG,
+        304: {
+            "description": "Not modified: If-None-Match names the task's current ETag. No body.",
+            "headers": _ETAG_HEADER,
+        },
+        **problem_responses(*_COMMON, *_ONE_TASK),
+    },
 )
-async def get_task(task_id: TaskId, tasks: TaskRepositoryDep) -> TaskRead:
-    return await tasks.get(task_id)
+async def get_task(
+    task_id: TaskId,
+    tasks: TaskRepositoryDep,
+    response: Response,
+    if_none_match: IfNoneMatchHeader = None,
+) -> TaskRead | Response:
+    task = await tasks.get(task_id)
+    cached = parse_entity_tags(if_none_match)
+    if cached is not None and cached.weakly_match(task.etag):
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": task.etag})
+    return _tag_etag(response, task)
 
 
 @router.put(
     "/{task_id}",
     response_model=TaskRead,
-    openapi_extra=_SECURED,
     summary="Replace a task",
-    responses=problem_responses(*_COMMON, *_BODY, *_ONE_TASK),
+    responses={200: _WITH_ETAG, **problem_responses(*_COMMON, *_BODY, *_CONDITIONAL_WRITE)},
 )
-async def replace_task(task_id: TaskId, data: TaskReplace, tasks: TaskRepositoryDep) -> TaskRead:
-    return await tasks.replace(task_id, data)
+async def replace_task(
+    task_id: TaskId,
+    data: TaskReplace,
+    tasks: TaskRepositoryDep,
+    response: Response,
+    if_match: IfMatchHeader = None,
+) -> TaskRead:
+    task = await tasks.replace(task_id, data, IfMatch.from_header(if_match))
+    return _tag_etag(response, task)
 
 
 @router.patch(
     "/{task_id}",
     response_model=TaskRead,
-    openapi_extra=_SECURED,
+    openapi_extra=_IDEMPOTENT,
     summary="Change some fields of a task",
-    responses=problem_responses(*_COMMON, *_BODY, *_ONE_TASK),
+    responses={
+        200: {**_WITH_ETAG, "headers": {**_ETAG_HEADER, **_REPLAYED_HEADER}},
+        **problem_responses(*_COMMON, *_BODY, *_CONDITIONAL_WRITE),
+        **_IDEMPOTENCY_PROBLEMS,
+    },
 )
-async def patch_task(task_id: TaskId, data: TaskPatch, tasks: TaskRepositoryDep) -> TaskRead:
-    return await tasks.patch(task_id, data.changes())
+async def patch_task(
+    task_id: TaskId,
+    data: TaskPatch,
+    tasks: TaskRepositoryDep,
+    request: Request,
+    if_match: IfMatchHeader = None,
+) -> Response:
+    if_match_versions = IfMatch.from_header(if_match)
+    return await write_once(
+        request, tasks, changed_task, tasks.patch, task_id, data.changes(), if_match_versions
+    )
 
 
 @router.patch(
     "/{task_id}/toggle",
     response_model=TaskRead,
-    openapi_extra=_SECURED,
+    openapi_extra=_IDEMPOTENT,
     summary="Flip a task's completion",
-    responses=problem_responses(*_COMMON, *_ONE_TASK),
+    responses={
+        200: {**_WITH_ETAG, "headers": {**_ETAG_HEADER, **_REPLAYED_HEADER}},
+        **problem_responses(*_COMMON, *_CONDITIONAL_WRITE),
+        **_IDEMPOTENCY_PROBLEMS,
+    },
 )
-async def toggle_task(task_id: TaskId, tasks: TaskRepositoryDep) -> TaskRead:
-    return await tasks.toggle(task_id)
+async def toggle_task(
+    task_id: TaskId, tasks: TaskRepositoryDep, request: Request, if_match: IfMatchHeader = None
+) -> Response:
+    return await write_once(
+        request, tasks, changed_task, tasks.toggle, task_id, IfMatch.from_header(if_match)
+    )
 
 
 @router.delete(
     "/{task_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    openapi_extra=_SECURED,
     summary="Delete a task",
-    responses=problem_responses(*_COMMON, *_ONE_TASK),
+    responses=problem_responses(*_COMMON, *_CONDITIONAL_WRITE),
 )
-async def delete_task(task_id: TaskId, tasks: TaskRepositoryDep) -> Response:
-    await tasks.delete(task_id)
+async def delete_task(
+    task_id: TaskId, tasks: TaskRepositoryDep, if_match: IfMatchHeader = None
+) -> Response:
+    await tasks.delete(task_id, IfMatch.from_header(if_match))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+tags_router = APIRouter(prefix="/tags", tags=["tags"])
+
+
+@tags_router.get(
+    "",
+    response_model=TagList,
+    summary="List your tags with the number of tasks that carry each",
+    responses=problem_responses(*_COMMON),
+)
+async def list_tags(tasks: TaskRepositoryDep) -> TagList:
+    return TagList(items=await tasks.tag_counts())

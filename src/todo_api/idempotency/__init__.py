@@ -1,0 +1,1 @@
+"""Safe retries of task writes: the `Idempotency-Key` header, stored responses and replays."""

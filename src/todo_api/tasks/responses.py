@@ -1,0 +1,76 @@
+"""The responses of the task writes that accept `Idempotency-Key`, and how they run once.
+
+The three routes render their task here, to bytes, both when they answer directly and when
+the response is stored for replays: a replay is then byte for byte the first answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import ParamSpec
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from todo_api.database import in_transaction, utc_now
+from todo_api.idempotency.keys import idempotency_key, request_fingerprint
+from todo_api.idempotency.store import KeyClaim, StoredResponse, respond_once
+from todo_api.state import resources_of
+from todo_api.tasks.repository import TaskRepository
+from todo_api.tasks.schemas import TaskRead
+
+P = ParamSpec("P")
+TaskRender = Callable[[TaskRead], StoredResponse]
+_JSON = "application/json"
+
+
+def _body(task: TaskRead) -> bytes:
+    return orjson.dumps(task.model_dump(), option=orjson.OPT_UTC_Z)
+
+
+def created_task(task: TaskRead) -> StoredResponse:
+    headers = {"content-type": _JSON, "location": f"/tasks/{task.id}", "etag": task.etag}
+    return StoredResponse(201, _body(task), headers)
+
+
+def changed_task(task: TaskRead) -> StoredResponse:
+    return StoredResponse(200, _body(task), {"content-type": _JSON, "etag": task.etag})
+
+
+async def write_once(
+    request: Request,
+    tasks: TaskRepository,
+    render: TaskRender,
+    operation: Callable[P, Awaitable[TaskRead]],
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> Response:
+    """Run a task write (a method of `tasks`); with an Idempotency-Key, at most once per key.
+
+    Without a key: the write alone, one statement in autocommit. With one: the claim, the
+    write and the stored response in one transaction on the same connection (see
+    idempotency/store.py).
+    """
+    key = idempotency_key(request.scope["headers"])
+    if key is None:
+        return render(await operation(*args, **kwargs)).to_response()
+    now = utc_now()
+    ttl = resources_of(request).settings.idempotency_key_ttl_seconds
+    claim = KeyClaim(
+        owner=tasks.owner,
+        key=key,
+        fingerprint=request_fingerprint(
+            request.method, request.scope["path"], await request.body()
+        ),
+        now=now,
+        expires_at=now + timedelta(seconds=ttl),
+    )
+
+    async def produce() -> StoredResponse:
+        return render(await operation(*args, **kwargs))
+
+    async with in_transaction(tasks.connection):
+        response, replayed = await respond_once(tasks.connection, claim, produce)
+    return response.to_response(replayed=replayed)
