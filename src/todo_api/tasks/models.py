@@ -39,7 +39,7 @@ class PriorityLevel(TypeDecorator[str]):
 # a rare tag on 0.2 % of those), medians of three runs on the shared machine: PostgreSQL
 # text[] with a GIN index reads a page of 50 in 0.10 ms and finds the rare tag's page through
 # the index in 1.7 ms, and a write of tags stays one statement. A join table finds that page
-# faster (0.2 ms) and counts tags faster (10 ms against 47 ms), but reads every page 2 to 3x
+# faster (0.2 ms) and counts tags faster (10 ms against 47 ms), but reads every page 3x
 # slower (0.34 ms), is 1.7x the size, and turns each write of tags into several statements:
 # the page and the write are the hot paths. jsonb with a GIN index reads pages slower than
 # text[] (0.17 ms) and filters no faster. SQLite has no arrays: a JSON text array read with
