@@ -82,9 +82,13 @@ def _page_rows(count: int = 50) -> dict[str, Any]:
             "title": f"task {n}",
             "description": "a description" if n % 2 else None,
             "completed": bool(n % 3),
+            "priority": ("none", "low", "medium", "high")[n % 4],
+            "due_at": now + timedelta(days=n) if n % 2 else None,
+            "tags": ["errands", "home"][: n % 3],
             "created_at": now - timedelta(seconds=n),
             "updated_at": now,
             "completed_at": now if n % 3 else None,
+            "etag": f'"{n}"',
         }
         for n in range(count)
     ]

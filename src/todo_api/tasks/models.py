@@ -36,13 +36,15 @@ class PriorityLevel(TypeDecorator[str]):
 
 
 # Tag storage, measured with bench/tag_storage.py on 100,000 tasks (half of them one user's,
-# a rare tag on 0.2 % of those): PostgreSQL text[] with a GIN index reads a page of 50 in
-# 0.08 ms, filters by the rare tag through the index in 1.9 ms, and a write stays one
-# statement; a join table filters faster (0.5 ms) but reads a page in 0.64 ms (8x), is 1.7x
-# the size and turns every write of tags into several statements; jsonb with a GIN index is
-# slower than text[] on both (3.2 ms, 0.17 ms). SQLite has no arrays: a JSON text array read
-# with json_each is the counterpart (no index, a scan of the owner's rows: 23 ms for a user
-# with 50,000 tasks), keeping one shape of data and of statements on both databases.
+# a rare tag on 0.2 % of those), medians of three runs on the shared machine: PostgreSQL
+# text[] with a GIN index reads a page of 50 in 0.10 ms and finds the rare tag's page through
+# the index in 1.7 ms, and a write of tags stays one statement. A join table finds that page
+# faster (0.2 ms) and counts tags faster (10 ms against 47 ms), but reads every page 3x
+# slower (0.34 ms), is 1.7x the size, and turns each write of tags into several statements:
+# the page and the write are the hot paths. jsonb with a GIN index reads pages slower than
+# text[] (0.17 ms) and filters no faster. SQLite has no arrays: a JSON text array read with
+# json_each is the counterpart (no index: the rare tag's page scans the owner's rows, 23 to
+# 29 ms for a user with 50,000 tasks), keeping one shape of data on both databases.
 TagList = ARRAY(Text).with_variant(JSON(), "sqlite")
 
 
