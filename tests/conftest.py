@@ -25,6 +25,7 @@ from sqlalchemy.engine import make_url
 
 from tests.jwks_server import JwksServer
 from tests.servers import open_client
+from tests.tcp_proxy import TcpProxy, tcp_proxy
 from todo_api import migrations
 from todo_api.app import create_app
 from todo_api.settings import Settings
@@ -132,6 +133,14 @@ def migrated_postgres_url(request: pytest.FixtureRequest) -> str:
     url = factory()
     migrations.upgrade(make_url(url))
     return url
+
+
+@pytest.fixture
+def proxy(migrated_postgres_url: str) -> Iterator[TcpProxy]:
+    """A TCP proxy in front of a new, migrated PostgreSQL database, for network failures."""
+    url = make_url(migrated_postgres_url)
+    with tcp_proxy(url.host or "127.0.0.1", url.port or 5432) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

@@ -12,10 +12,14 @@ from todo_api.ratelimit import limit_by_subject
 from todo_api.state import resources_of
 from todo_api.tasks.repository import TaskRepository
 
+# Requests that change nothing: their statements run again if the connection is lost.
+_READS = frozenset({"GET", "HEAD"})
+
 
 async def task_repository(request: Request) -> AsyncIterator[TaskRepository]:
     """Authenticate, count the request against its user's rate limit, then hand over the
     user's tasks on an autocommit connection, returned to the pool once the route is done.
+    A write route whose work is safe to repeat sets `tasks.safe_to_repeat` before it runs.
 
     One dependency rather than a chain of them (the bearer scheme is called, not depended
     on): FastAPI spends tens of microseconds on each dependency of each request.
@@ -24,7 +28,7 @@ async def task_repository(request: Request) -> AsyncIterator[TaskRepository]:
     principal = await authenticate(request, resources.verifier, await bearer_token(request))
     await limit_by_subject(request, resources.rate_limiter, principal.subject)
     async with resources.database.connect() as connection:
-        yield TaskRepository(connection, principal.subject)
+        yield TaskRepository(connection, principal.subject, safe_to_repeat=request.method in _READS)
 
 
 # scope="function": the connection goes back to the pool when the route function returns,

@@ -29,10 +29,10 @@ from sqlalchemy import (
     literal,
     select,
 )
-from sqlalchemy.engine import Row
+from sqlalchemy.engine import CursorResult, Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from todo_api.database import UTCDateTime, utc_now
+from todo_api.database import UTCDateTime, execute, utc_now
 from todo_api.errors import ForbiddenError, NotFoundError
 from todo_api.tasks.models import tasks_table as tasks
 from todo_api.tasks.schemas import TaskCreate, TaskPageRows, TaskRead, TaskReplace, TaskSort
@@ -135,13 +135,21 @@ def _update_statement(fields: frozenset[str], completed: bool | None) -> Executa
 
 
 class TaskRepository:
-    """The tasks of `owner`, reached through `connection` (see todo_api.database)."""
+    """The tasks of `owner`, reached through `connection` (see todo_api.database).
 
-    __slots__ = ("connection", "owner")
+    `safe_to_repeat`: a statement whose connection is lost under it runs once more on a
+    fresh connection. True for reads; a write turns it on only when a second run cannot
+    apply it twice (its If-Match version condition, its claimed Idempotency-Key).
+    """
 
-    def __init__(self, connection: AsyncConnection, owner: str) -> None:
+    __slots__ = ("connection", "owner", "safe_to_repeat")
+
+    def __init__(
+        self, connection: AsyncConnection, owner: str, *, safe_to_repeat: bool = False
+    ) -> None:
         self.connection = connection
         self.owner = owner
+        self.safe_to_repeat = safe_to_repeat
 
     async def create(self, data: TaskCreate) -> TaskRead:
         now = utc_now()
@@ -155,7 +163,7 @@ class TaskRepository:
             "updated_at": now,
             "completed_at": now if data.completed else None,
         }
-        row = (await self.connection.execute(_INSERT, values)).one()
+        row = (await self._execute(_INSERT, values)).one()
         return _to_read(row)
 
     async def get(self, task_id: uuid.UUID) -> TaskRead:
@@ -176,13 +184,13 @@ class TaskRepository:
             params["completed"] = completed
         if query:
             params["pattern"] = _like_pattern(query)
-        rows = (await self.connection.execute(page, params)).all()
+        rows = (await self._execute(page, params)).all()
         if rows:
             total = rows[0].total
         elif offset == 0:
             total = 0
         else:
-            total = await self.connection.scalar(count, params) or 0
+            total = (await self._execute(count, params)).scalar() or 0
         items = [_fields(row) for row in rows]
         return {"items": items, "total": total, "limit": limit, "offset": offset}
 
@@ -210,9 +218,7 @@ class TaskRepository:
     async def _one_owned(
         self, statement: Executable, task_id: uuid.UUID, **params: Any
     ) -> Row[Any]:
-        result = await self.connection.execute(
-            statement, {"owner": self.owner, "task_id": task_id, **params}
-        )
+        result = await self._execute(statement, {"owner": self.owner, "task_id": task_id, **params})
         row = result.first()
         if row is None:
             raise await self._missing(task_id)
@@ -220,7 +226,10 @@ class TaskRepository:
 
     async def _missing(self, task_id: uuid.UUID) -> Exception:
         """The one place that decides 404 vs 403 once an owner-scoped statement found nothing."""
-        exists = await self.connection.scalar(_EXISTS, {"task_id": task_id})
+        exists = (await self._execute(_EXISTS, {"task_id": task_id})).scalar()
         if exists is None:
             return NotFoundError("No task has this id.")
         return ForbiddenError("This task belongs to another user.")
+
+    async def _execute(self, statement: Executable, params: dict[str, Any]) -> CursorResult[Any]:
+        return await execute(self.connection, statement, params, safe_to_repeat=self.safe_to_repeat)
