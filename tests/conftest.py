@@ -49,8 +49,6 @@ TASK_FIELDS = {
 # shared database, so only the task modules run there (each test owns its users' data).
 NEONLIKE_ENVS = {"neonlike": "TEST_NEONLIKE_URL", "pgbouncer": "TEST_PGBOUNCER_URL"}
 NEONLIKE_MODULES = {"tests.test_tasks", "tests.test_task_list", "tests.test_concurrency"}
-# PgBouncer here is not a Neon `-pooler` host, so it is declared the way an operator would.
-BACKEND_SETTINGS: dict[str, dict[str, Any]] = {"pgbouncer": {"db_prepared_statements": False}}
 
 
 def backends() -> list[str]:
@@ -195,11 +193,12 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
 
 
 @pytest.fixture
-def settings_factory(database_url: str, database_backend: str) -> Callable[..., Settings]:
+def settings_factory(database_url: str) -> Callable[..., Settings]:
     def make(**overrides: Any) -> Settings:
-        backend = BACKEND_SETTINGS.get(database_backend, {})
+        # PgBouncer here is declared nowhere (no DB_POOLED, no `-pooler` host): the app
+        # finds out by itself, as it must for a new user.
         url = overrides.pop("database_url", database_url)
-        return make_settings(url, **{**backend, **overrides})
+        return make_settings(url, **overrides)
 
     return make
 
