@@ -22,7 +22,14 @@ the connection's socket at the deadline, and a connection that idled longer than
 `db_ping_after_idle_seconds` is pinged first, a dead one replaced by a fresh connection.
 A database that cannot be reached (refused, cut, timed out, pool exhausted) leaves both as
 one error, `DatabaseUnavailableError` (503 with Retry-After); any other database error is a
-bug and propagates as itself.
+bug and propagates as itself. Before that, `execute(..., safe_to_repeat=True)` runs a
+statement whose connection was lost under it once more on a fresh connection: reads, and
+writes that a second run cannot apply twice.
+
+Every statement runs in UTC and under `db_statement_timeout_seconds`: set at session start
+(the startup `options`) on direct connections, and in front of each statement, for its
+transaction only, through a transaction pooler (`_settings_cursor`): declared (DB_POOLED, a
+Neon `-pooler` host) or found on connect (`_install_pooler_detection`).
 """
 
 from __future__ import annotations
