@@ -11,14 +11,17 @@ from __future__ import annotations
 import uuid
 
 import httpx
+import pytest
 
 from tests.conftest import ApiUser, TaskFactory, assert_problem, make_settings
 from tests.servers import serving
 from tests.tcp_proxy import TcpProxy
 from tests.test_metrics import scrape, value
 from todo_api.database import Database
+from todo_api.errors import DatabaseUnavailableError
 from todo_api.settings import Settings
 from todo_api.tasks.repository import TaskRepository
+from todo_api.tasks.schemas import TaskCreate
 
 RETRIES = "db_statement_retries_total"
 
@@ -78,3 +81,22 @@ async def test_a_write_marked_safe_to_repeat_runs_again(
     finally:
         await database.dispose()
     assert renamed.title == title
+
+
+async def test_a_statement_inside_a_transaction_is_not_repeated(
+    proxy: TcpProxy, migrated_postgres_url: str, alice: ApiUser
+) -> None:
+    database = Database(proxied_settings(proxy, migrated_postgres_url))
+
+    async def create_in_a_transaction() -> None:
+        async with database.transaction() as connection:
+            # Statements before this one would be lost with the connection: no retry.
+            tasks = TaskRepository(connection, alice.sub, safe_to_repeat=True)
+            proxy.lose_reply_to(alice.sub.encode())
+            await tasks.create(TaskCreate(title="in a transaction"))
+
+    try:
+        with pytest.raises(DatabaseUnavailableError):
+            await create_in_a_transaction()
+    finally:
+        await database.dispose()
