@@ -38,7 +38,7 @@ import asyncio
 import os
 import socket
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -106,25 +106,6 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
-
-    def result_processor(
-        self, dialect: Dialect, coltype: Any
-    ) -> Callable[[Any], datetime | None] | None:
-        # PostgreSQL's driver already returns aware datetimes, so one plain function call
-        # per value does it: TypeDecorator's generic wrapper costs two frames per value, and
-        # a page of 50 tasks reads 150 timestamps. SQLite keeps the generic path, which also
-        # runs the string-to-datetime processor of the underlying type.
-        if dialect.name == "sqlite":
-            return super().result_processor(dialect, coltype)
-        return _aware_to_utc
-
-
-def _aware_to_utc(value: datetime | None) -> datetime | None:
-    # The app's statements run in UTC (session_settings), so this is one identity check;
-    # anything else (a raw connection of a test, say) is converted.
-    if value is None or value.tzinfo is UTC:
-        return value
-    return value.astimezone(UTC)
 
 
 def is_pooled_host(url: URL) -> bool:
