@@ -10,8 +10,8 @@ from sqlalchemy import Index, String, Table, func
 from sqlmodel import Field, SQLModel
 
 from todo_api.database import UTCDateTime
-from todo_api.lengths import EMAIL_MAX_LENGTH
 
+EMAIL_MAX_LENGTH = 320
 # Every Argon2id hash pwdlib writes ($argon2id$v=19$m=...,t=...,p=...$salt$hash) fits easily.
 PASSWORD_HASH_MAX_LENGTH = 255
 EMAIL_UNIQUE_INDEX = "uq_users_email_lower"

@@ -5,6 +5,8 @@ store the response in the row, commit. The task's write and its stored response 
 commit together or not at all: a crash, a lost connection or a 5xx anywhere before the
 commit rolls the claim back with the write, so the key is free again and a retry runs
 afresh, and a retry can never find the write done without its response (or the reverse).
+(A claim committed on its own, released after a failure, would instead stay "running"
+after a crash until a lease ran out.)
 
 While that transaction runs its row is invisible to others. On PostgreSQL the claim first
 takes a transaction-scoped advisory lock on (user, key) with `pg_try_advisory_xact_lock`,

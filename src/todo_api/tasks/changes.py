@@ -45,7 +45,6 @@ from sqlalchemy import (
     Executable,
     bindparam,
     false,
-    func,
     insert,
     null,
     select,
@@ -118,16 +117,8 @@ def changes_statement(task_columns: tuple[Any, ...], with_deletions: bool) -> Ex
     counter = select(high_water.label("high_water")).subquery("counter")
     # Outer-joined to a one-row counter, so an empty page still reads the counter, in the
     # same snapshot as the page.
-    # A tombstone, or the empty page's one row, has no priority: the priority type's result
-    # processor reads ranks and takes no NULL, so those rows read "none".
-    task_values = [
-        func.coalesce(page.c[column.key], 0).label(column.key)
-        if column.key == "priority"
-        else page.c[column.key]
-        for column in task_columns
-    ]
     return (
-        select(counter.c.high_water, page.c.seq, page.c.deleted, *task_values)
+        select(counter.c.high_water, page)
         .select_from(counter.outerjoin(page, true()))
         .order_by(page.c.seq, page.c.id)
     )
