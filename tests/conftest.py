@@ -27,6 +27,7 @@ from sqlalchemy.engine import make_url
 
 from tests.jwks_server import JwksServer
 from tests.servers import open_client
+from tests.tcp_proxy import TcpProxy, tcp_proxy
 from todo_api import migrations
 from todo_api.app import create_app
 from todo_api.settings import Settings
@@ -55,8 +56,6 @@ TASK_FIELDS = {
 # shared database, so only the task modules run there (each test owns its users' data).
 NEONLIKE_ENVS = {"neonlike": "TEST_NEONLIKE_URL", "pgbouncer": "TEST_PGBOUNCER_URL"}
 NEONLIKE_MODULES = {"tests.test_tasks", "tests.test_task_list", "tests.test_concurrency"}
-# PgBouncer here is not a Neon `-pooler` host, so it is declared the way an operator would.
-BACKEND_SETTINGS: dict[str, dict[str, Any]] = {"pgbouncer": {"db_prepared_statements": False}}
 
 
 def backends() -> list[str]:
@@ -141,6 +140,14 @@ def migrated_postgres_url(request: pytest.FixtureRequest) -> str:
     return url
 
 
+@pytest.fixture
+def proxy(migrated_postgres_url: str) -> Iterator[TcpProxy]:
+    """A TCP proxy in front of a new, migrated PostgreSQL database, for network failures."""
+    url = make_url(migrated_postgres_url)
+    with tcp_proxy(url.host or "127.0.0.1", url.port or 5432) as running:
+        yield running
+
+
 @pytest.fixture(scope="session")
 def empty_database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -194,11 +201,12 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
 
 
 @pytest.fixture
-def settings_factory(database_url: str, database_backend: str) -> Callable[..., Settings]:
+def settings_factory(database_url: str) -> Callable[..., Settings]:
     def make(**overrides: Any) -> Settings:
-        backend = BACKEND_SETTINGS.get(database_backend, {})
+        # PgBouncer here is declared nowhere (no DB_POOLED, no `-pooler` host): the app
+        # finds out by itself, as it must for a new user.
         url = overrides.pop("database_url", database_url)
-        return make_settings(url, **{**backend, **overrides})
+        return make_settings(url, **overrides)
 
     return make
 

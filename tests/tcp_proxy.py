@@ -4,6 +4,7 @@
 socket closes) and open ones go silent (bytes are swallowed, nothing is answered, nothing is
 closed), which is the case that hangs a client without its own deadline. `restore()` listens
 again and closes the silenced connections, as a server that timed them out would.
+`lose_reply_to(marker)` fails one statement halfway: it reaches the server, its answer is lost.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import asyncio
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+
+from sqlalchemy.engine import make_url
 
 
 class TcpProxy:
@@ -23,6 +26,11 @@ class TcpProxy:
         self._server: asyncio.Server | None = None
         self._silenced = False
         self._writers: set[asyncio.StreamWriter] = set()
+        self._lose_reply_marker: bytes | None = None
+
+    def url_for(self, database_url: str) -> str:
+        """`database_url` with this proxy in front of its server."""
+        return make_url(database_url).set(port=self.port).render_as_string(hide_password=False)
 
     def start(self) -> None:
         self._thread.start()
@@ -32,6 +40,12 @@ class TcpProxy:
         """Silence open connections; refuse new ones, or with refuse_new=False accept and
         silence them too (a network that drops every packet, SYN included)."""
         self._call(self._cut(refuse_new=refuse_new))
+
+    def lose_reply_to(self, marker: bytes) -> None:
+        """The next connection to send `marker` (a value bound to a statement, say) has it
+        delivered; when the server answers, both sides of that connection are reset and the
+        answer is dropped. The statement ran; the client only sees its connection die."""
+        self._lose_reply_marker = marker
 
     def restore(self) -> None:
         self._call(self._restore())
@@ -86,13 +100,33 @@ class TcpProxy:
             client.transport.abort()
             return
         self._writers.update((client, server))
-        await asyncio.gather(self._pipe(client_reader, server), self._pipe(server_reader, client))
+        doomed = asyncio.Event()
+        await asyncio.gather(
+            self._pipe(client_reader, server, client, doomed, upstream=True),
+            self._pipe(server_reader, client, server, doomed, upstream=False),
+        )
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pipe(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        other: asyncio.StreamWriter,
+        doomed: asyncio.Event,
+        *,
+        upstream: bool,
+    ) -> None:
         try:
             while data := await reader.read(65536):
                 if self._silenced:
                     continue  # swallowed: the peer waits for an answer that never comes
+                marker = self._lose_reply_marker
+                if upstream and marker is not None and marker in data:
+                    self._lose_reply_marker = None
+                    doomed.set()
+                if not upstream and doomed.is_set():
+                    writer.transport.abort()
+                    other.transport.abort()
+                    return
                 writer.write(data)
                 await writer.drain()
         except (OSError, asyncio.CancelledError):

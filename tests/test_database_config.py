@@ -38,6 +38,16 @@ def test_neon_pooler_gets_no_prepared_statements_and_no_startup_options() -> Non
     assert "options" not in args
 
 
+def test_through_a_pooler_the_session_settings_travel_with_each_statement() -> None:
+    pooled = connect_args(NEON_POOLED, db_statement_timeout_seconds=4)
+    assert issubclass(pooled["cursor_factory"], psycopg.AsyncClientCursor)
+    assert "cursor_factory" not in connect_args(NEON_DIRECT)
+    # Migrations have no statement timeout, and some DDL cannot run in a transaction block.
+    configured = make_settings(NEON_POOLED)
+    migrating = postgres_connect_args(configured.sqlalchemy_url, configured, for_migrations=True)
+    assert "cursor_factory" not in migrating
+
+
 def test_direct_connection_prepares_and_sets_utc_and_a_statement_timeout() -> None:
     args = connect_args(NEON_DIRECT, db_statement_timeout_seconds=4)
     assert args["prepare_threshold"] == 5

@@ -12,7 +12,6 @@ import asyncio
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -21,23 +20,12 @@ from sqlalchemy.engine import make_url
 
 from tests.conftest import TEST_SECRET, bearer, make_token
 from tests.servers import Server, clean_environment, free_port, running_server, todo_api_command
-from tests.tcp_proxy import TcpProxy, tcp_proxy
+from tests.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.server
 
 # The contract allows 10 s; the default request budget is 5 s.
 MAX_OUTAGE_ANSWER_SECONDS = 7.0
-
-
-@pytest.fixture
-def proxy(migrated_postgres_url: str) -> Iterator[TcpProxy]:
-    url = make_url(migrated_postgres_url)
-    with tcp_proxy(url.host or "127.0.0.1", url.port or 5432) as running:
-        yield running
-
-
-def proxied_url(database_url: str, proxy: TcpProxy) -> str:
-    return make_url(database_url).set(port=proxy.port).render_as_string(hide_password=False)
 
 
 def server_environment(database_url: str, **extra: str) -> dict[str, str]:
@@ -102,7 +90,7 @@ async def warm_up(server: Server, headers: dict[str, str]) -> str:
 async def test_outage_answers_503_quickly_and_recovers_without_restart(
     tmp_path: Path, migrated_postgres_url: str, proxy: TcpProxy, refuse_new: bool
 ) -> None:
-    env = server_environment(proxied_url(migrated_postgres_url, proxy))
+    env = server_environment(proxy.url_for(migrated_postgres_url))
     headers = bearer(make_token())
     with running_server(tmp_path, env, "--no-migrate") as server:
         task_id = await warm_up(server, headers)
@@ -152,9 +140,7 @@ def test_start_waits_for_a_cold_database_then_serves(
 
     waking = threading.Thread(target=wake_once_the_server_waits, daemon=True)
     waking.start()
-    env = server_environment(
-        proxied_url(migrated_postgres_url, proxy), DB_STARTUP_WAIT_SECONDS="30"
-    )
+    env = server_environment(proxy.url_for(migrated_postgres_url), DB_STARTUP_WAIT_SECONDS="30")
     # Without --no-migrate: development `serve` migrates first, which must wait as well.
     with running_server(tmp_path, env) as server:
         assert retrying.is_set()
@@ -170,7 +156,7 @@ def test_start_gives_up_after_the_wait_with_a_logged_reason(
     tmp_path: Path, migrated_postgres_url: str, proxy: TcpProxy
 ) -> None:
     proxy.cut()
-    url = make_url(proxied_url(migrated_postgres_url, proxy)).set(password="s3cret-pw")
+    url = make_url(proxy.url_for(migrated_postgres_url)).set(password="s3cret-pw")
     env = server_environment(url.render_as_string(hide_password=False), DB_STARTUP_WAIT_SECONDS="2")
     log_path = tmp_path / "server.log"
     with log_path.open("wb") as log_file:

@@ -23,7 +23,14 @@ the connection's socket at the deadline, and a connection that idled longer than
 `db_ping_after_idle_seconds` is pinged first, a dead one replaced by a fresh connection.
 A database that cannot be reached (refused, cut, timed out, pool exhausted) leaves both as
 one error, `DatabaseUnavailableError` (503 with Retry-After); any other database error is a
-bug and propagates as itself.
+bug and propagates as itself. Before that, `execute(..., safe_to_repeat=True)` runs a
+statement whose connection was lost under it once more on a fresh connection: reads, and
+writes that a second run cannot apply twice.
+
+Every statement runs in UTC and under `db_statement_timeout_seconds`: set at session start
+(the startup `options`) on direct connections, and in front of each statement, for its
+transaction only, through a transaction pooler (`_settings_cursor`): declared (DB_POOLED, a
+Neon `-pooler` host) or found on connect (`_install_pooler_detection`).
 """
 
 from __future__ import annotations
@@ -32,16 +39,18 @@ import asyncio
 import os
 import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Any
+from functools import cache
+from typing import Any, Self, TypeVar
 
 import psycopg
 import structlog
-from sqlalchemy import DateTime, event, text
-from sqlalchemy.engine import URL, Dialect
+from psycopg.abc import Params, Query
+from sqlalchemy import DateTime, Executable, event, text
+from sqlalchemy.engine import URL, CursorResult, Dialect
 from sqlalchemy.exc import (
     DBAPIError,
     DisconnectionError,
@@ -58,6 +67,8 @@ from todo_api.errors import DatabaseUnavailableError
 from todo_api.settings import Settings
 
 log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
 
 # Stable constraint and index names, so migrations generated on either database agree.
 NAMING_CONVENTION = {
@@ -106,6 +117,8 @@ def is_pooled_host(url: URL) -> bool:
 
 
 def uses_transaction_pooler(url: URL, settings: Settings) -> bool:
+    """What the settings and the URL say; a pooler nobody declared is found on connect
+    (`_install_pooler_detection`)."""
     if settings.db_pooled is not None:
         return settings.db_pooled
     # Turning prepared statements off is what one does for a pooler, so the startup
@@ -133,20 +146,38 @@ def create_engine(
         # An index build on a big table may take minutes: the request-sized statement
         # timeout is for the app only.
         settings = settings.model_copy(update={"db_statement_timeout_seconds": None})
+    connect_args = postgres_connect_args(url, settings, for_migrations=for_migrations)
     engine = create_async_engine(
         url,
         pool_recycle=settings.db_pool_recycle_seconds,
         # Liveness is checked by the checkout hook, only for connections that idled a
         # while: SQLAlchemy's pre-ping would add a round trip to every request.
         pool_pre_ping=False,
-        connect_args=postgres_connect_args(url, settings),
+        connect_args=connect_args,
         **options,
     )
     _install_pool_hooks(engine, settings.db_ping_after_idle_seconds)
+    if "options" in connect_args and settings.db_pooled is None:
+        pooled_args = postgres_connect_args(
+            url, settings.model_copy(update={"db_pooled": True}), for_migrations=for_migrations
+        )
+        _install_pooler_detection(engine, url, pooled_args)
     return engine
 
 
-def postgres_connect_args(url: URL, settings: Settings) -> dict[str, Any]:
+def session_settings(settings: Settings) -> dict[str, str]:
+    """What the app's statements run under on PostgreSQL, pooled or not."""
+    # UTC: timestamps are handed over already in UTC, with nothing to convert.
+    values = {"timezone": "UTC"}
+    if settings.db_statement_timeout_seconds is not None:
+        statement_ms = int(settings.db_statement_timeout_seconds * 1000)
+        values["statement_timeout"] = str(statement_ms)
+    return values
+
+
+def postgres_connect_args(
+    url: URL, settings: Settings, *, for_migrations: bool = False
+) -> dict[str, Any]:
     """libpq/psycopg parameters; anything the URL already sets wins, except `options`."""
     pooled = uses_transaction_pooler(url, settings)
     prepared = settings.db_prepared_statements
@@ -168,18 +199,115 @@ def postgres_connect_args(url: URL, settings: Settings) -> dict[str, Any]:
     # PgBouncer in transaction mode loses server-side prepared statements between
     # transactions, so psycopg must not prepare there.
     connect_args["prepare_threshold"] = 5 if prepared else None
-    if not pooled:
-        # PgBouncer rejects unknown startup parameters, so these are only set directly.
-        # Neon may already use `options` (endpoint=...) in the URL: append, do not replace.
-        # A UTC session hands timestamps over already in UTC, with nothing to convert.
-        session = ["-c timezone=UTC"]
-        if settings.db_statement_timeout_seconds is not None:
-            statement_ms = int(settings.db_statement_timeout_seconds * 1000)
-            session.append(f"-c statement_timeout={statement_ms}")
-        given = url.query.get("options")
-        given_text = " ".join(given) if isinstance(given, tuple) else (given or "")
-        connect_args["options"] = " ".join([given_text, *session]).strip()
+    if pooled:
+        # A transaction pooler hands each transaction to any server connection, so the
+        # session settings travel with every statement instead (see _settings_cursor).
+        # Migrations go without: they have no statement timeout, their DDL reads no time
+        # zone, and some DDL (CREATE INDEX CONCURRENTLY) cannot run in a transaction block.
+        if not for_migrations:
+            connect_args["cursor_factory"] = _settings_cursor(
+                tuple(session_settings(settings).items())
+            )
+        return connect_args
+    # Neon may already use `options` (endpoint=...) in the URL: append, do not replace.
+    session = [f"-c {name}={value}" for name, value in session_settings(settings).items()]
+    given = url.query.get("options")
+    given_text = " ".join(given) if isinstance(given, tuple) else (given or "")
+    connect_args["options"] = " ".join([given_text, *session]).strip()
     return connect_args
+
+
+@cache
+def _settings_cursor(values: tuple[tuple[str, str], ...]) -> type[psycopg.AsyncClientCursor[Any]]:
+    """A cursor whose every statement runs under `values`, set for its transaction only.
+
+    The settings ride in front of the statement in the same simple-protocol message,
+    `SET LOCAL timezone = 'UTC'; SET LOCAL statement_timeout = '5000'; <statement>`: one
+    round trip, as on a direct connection. PostgreSQL runs such a message as one implicit
+    transaction (or inside the open one), so nothing outlives it on the shared server
+    connection, and since PostgreSQL 13 the statement timeout applies to each statement of
+    the message separately. Parameters are bound client-side by psycopg (the simple
+    protocol carries none), which a transaction pooler needs anyway: no prepared statements.
+    """
+    prefix = "".join(f"SET LOCAL {name} = '{value}'; " for name, value in values)
+
+    class SettingsCursor(psycopg.AsyncClientCursor[Any]):
+        async def execute(
+            self,
+            query: Query,
+            params: Params | None = None,
+            *,
+            prepare: bool | None = None,
+            binary: bool | None = None,
+        ) -> Self:
+            # SQLAlchemy hands over SQL text; anything else would run without the settings.
+            if not isinstance(query, str):
+                raise TypeError("SQL text expected")
+            await super().execute(prefix + query, params, prepare=prepare, binary=binary)
+            # The results of the SETs come first: move on to the statement's own.
+            while self.nextset():
+                pass
+            return self
+
+    return SettingsCursor
+
+
+# What transaction poolers answer when a client sends the startup `options`: PgBouncer
+# ("unsupported startup parameter: options", or "... in options: statement_timeout" from
+# 1.20 on) and RDS Proxy ("... doesn't support command-line options").
+_REFUSED_OPTIONS = ("unsupported startup parameter", "command-line options")
+# Endpoints found to be poolers in this process, so that the next engine (the app's, after
+# `serve` migrated) starts pooled: one log line and one refused handshake per process.
+_FOUND_POOLERS: set[str] = set()
+
+
+def _install_pooler_detection(engine: AsyncEngine, url: URL, pooled_args: dict[str, Any]) -> None:
+    """Make an undeclared transaction pooler work: connect without the startup `options`
+    when the endpoint refuses them, or ignored them (the time zone asked for did not
+    take), and from then on connect with `pooled_args`."""
+    endpoint = url.set(password=None).render_as_string()
+
+    def become_pooled(cparams: dict[str, Any], how: str) -> None:
+        # The same dictionary serves every later connection of this engine.
+        cparams.pop("options", None)
+        cparams.update(pooled_args)
+        if endpoint in _FOUND_POOLERS:
+            return
+        _FOUND_POOLERS.add(endpoint)
+        log.warning(
+            f"the database endpoint {how} the startup parameter `options`: treating it as a "
+            "transaction pooler (no prepared statements; time zone and statement timeout set "
+            "per transaction). Set DB_POOLED=true to declare it and skip this check.",
+            host=url.host,
+            port=url.port,
+        )
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _connect(
+        dialect: Dialect, _record: Any, cargs: tuple[Any, ...], cparams: dict[str, Any]
+    ) -> Any:
+        if "options" not in cparams:
+            return None
+        if endpoint in _FOUND_POOLERS:
+            become_pooled(cparams, "refused")
+            return None
+        try:
+            connection = dialect.connect(*cargs, **cparams)
+        except psycopg.OperationalError as error:
+            if not any(sign in str(error) for sign in _REFUSED_OPTIONS):
+                raise
+            become_pooled(cparams, "refused")
+            return None
+        driver: psycopg.AsyncConnection[Any] = connection.driver_connection
+        # The server reports its time zone at startup: not UTC means that something in
+        # between dropped the `options` (PgBouncer's ignore_startup_parameters, say). Free.
+        if driver.info.parameter_status("TimeZone") == "UTC":
+            return connection
+        become_pooled(cparams, "ignored")
+        driver.prepare_threshold = None
+        if "cursor_factory" in pooled_args:
+            driver.cursor_factory = pooled_args["cursor_factory"]
+        return connection
 
 
 # The loop time by which the current request's database work must be done, set by
@@ -326,6 +454,83 @@ async def in_transaction(connection: AsyncConnection) -> AsyncIterator[None]:
     finally:
         if not connection.invalidated:
             await connection.execution_options(isolation_level="AUTOCOMMIT")
+
+
+def _in_autocommit(connection: AsyncConnection) -> bool:
+    """Whether the connection runs each statement as its own transaction: the engine's
+    default, which `in_transaction` leaves and then restores (explicitly, as an option)."""
+    sync_connection = connection.sync_connection
+    if sync_connection is None:
+        return False
+    options = sync_connection.get_execution_options()
+    return bool(options.get("isolation_level", "AUTOCOMMIT") == "AUTOCOMMIT")
+
+
+def _lost(error: DBAPIError) -> bool:
+    """The connection was lost (not refused by the database: a constraint, a statement
+    timeout) and the request still has time: a connection cut by the request deadline is
+    not lost, it was given up."""
+    if not error.connection_invalidated:
+        return False
+    deadline = _deadline.get()
+    return deadline is None or asyncio.get_running_loop().time() < deadline
+
+
+async def _before_running_again(connection: AsyncConnection, error: DBAPIError, what: str) -> None:
+    # Imported here: prometheus-client must not be imported before `serve` has set up the
+    # metrics folder of its workers (see todo_api.metrics), and this module is, by Alembic.
+    from todo_api.metrics import DB_STATEMENT_RETRIES
+
+    DB_STATEMENT_RETRIES.inc()
+    log.warning(
+        f"database connection lost mid-{what}; running it again", error=type(error.orig).__name__
+    )
+    # Ends the invalidated connection's transaction; the next statement checks out a fresh
+    # connection, under the same request deadline.
+    await connection.rollback()
+
+
+async def execute(
+    connection: AsyncConnection,
+    statement: Executable,
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    safe_to_repeat: bool,
+) -> CursorResult[*tuple[Any, ...]]:
+    """`connection.execute`, run once more on a fresh connection if the connection is lost
+    under it and the caller says the statement is `safe_to_repeat`: a read, or a write whose
+    second run cannot apply it twice. An unprotected write stays one attempt: it may have
+    committed before the connection went, and answers 503. Inside a transaction nothing is
+    repeated per statement: the earlier statements were lost with the connection (see
+    `run_in_transaction` for repeating a whole transaction)."""
+    try:
+        return await connection.execute(statement, parameters)
+    except DBAPIError as error:
+        if not (safe_to_repeat and _lost(error) and _in_autocommit(connection)):
+            raise
+        await _before_running_again(connection, error, "statement")
+    return await connection.execute(statement, parameters)
+
+
+async def run_in_transaction(
+    connection: AsyncConnection, work: Callable[[], Awaitable[T]], *, safe_to_repeat: bool
+) -> T:
+    """`work` in one transaction on `connection` (`in_transaction`); if the connection is
+    lost under it, the whole transaction once more on a fresh connection, provided the
+    caller says it is `safe_to_repeat`: its first run either rolled back with the lost
+    connection, or committed and left a trace the second run finds (an Idempotency-Key's
+    stored response). Joining a transaction already open (`Database.transaction()`), it
+    is never repeated: the open transaction's earlier statements are lost too."""
+    repeatable = safe_to_repeat and _in_autocommit(connection)
+    try:
+        async with in_transaction(connection):
+            return await work()
+    except DBAPIError as error:
+        if not (repeatable and _lost(error)):
+            raise
+        await _before_running_again(connection, error, "transaction")
+    async with in_transaction(connection):
+        return await work()
 
 
 class Database:

@@ -68,6 +68,11 @@ DB_POOL_MAX = Gauge(
     "Connections the pool may open: DB_POOL_SIZE + DB_MAX_OVERFLOW (summed over workers).",
     multiprocess_mode="livesum",
 )
+DB_STATEMENT_RETRIES = Counter(
+    "db_statement_retries_total",
+    "Statements, or keyed write transactions, run a second time on a fresh connection "
+    "after their connection was lost (reads, If-Match updates, Idempotency-Key writes).",
+)
 RATE_LIMIT_REJECTIONS = Counter(
     "rate_limit_rejections_total",
     "Requests refused with 429, by limit (tasks: per subject, auth: per address, "

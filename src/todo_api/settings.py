@@ -44,7 +44,8 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(default=0, ge=0, le=1000)
     db_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     db_connect_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
-    # Server-side limit, sent only on direct connections (PgBouncer refuses the option).
+    # Server-side limit: a startup option on direct connections, SET LOCAL with each
+    # statement through a pooler.
     db_statement_timeout_seconds: float | None = Field(default=5.0, gt=0, le=600)
     # Client-side bound on one request's database work (checkout, statements, commit): past
     # it the connection is cut and the request answers 503, even if the network drops packets.
@@ -56,8 +57,9 @@ class Settings(BaseSettings):
     db_pool_recycle_seconds: int = Field(default=240, ge=1)
     db_startup_wait_seconds: float = Field(default=30.0, ge=0, le=600)
     # The URL points at a transaction-mode pooler (PgBouncer): no server-side prepared
-    # statements, no startup `options`. None means "decide from the URL": Neon's `-pooler`
-    # hosts are pooled, and so is any URL used with DB_PREPARED_STATEMENTS=false.
+    # statements, no startup `options`. None means "decide from the URL, else on connect":
+    # Neon's `-pooler` hosts are pooled, so is any URL used with DB_PREPARED_STATEMENTS=false,
+    # and so is an endpoint that refuses or drops the startup `options`.
     db_pooled: bool | None = None
     # None means "off when pooled, on otherwise".
     db_prepared_statements: bool | None = None

@@ -15,7 +15,7 @@ from todo_api.auth.models import users_table as users
 from todo_api.auth.passwords import PasswordService
 from todo_api.auth.schemas import PASSWORD_MAX_LENGTH, UserCreate, UserRead, normalize_email
 from todo_api.auth.tokens import Principal
-from todo_api.database import Database, utc_now
+from todo_api.database import Database, execute, utc_now
 from todo_api.errors import ConflictError, UnauthorizedError
 from todo_api.metrics import LOGIN_FAILURES
 
@@ -77,7 +77,7 @@ async def authenticate(
             func.lower(users.c.email) == func.lower(email)
         )
         async with database.connect() as connection:
-            row = (await connection.execute(statement)).first()
+            row = (await execute(connection, statement, safe_to_repeat=True)).first()
     stored_hash = row.password_hash if row is not None else None
     if len(password) > PASSWORD_MAX_LENGTH:
         # No account has such a password; the dummy check still keeps the timing even.

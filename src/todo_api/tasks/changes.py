@@ -55,7 +55,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 from typing_extensions import TypedDict
 
-from todo_api.database import UTCDateTime
+from todo_api.database import UTCDateTime, execute
 from todo_api.errors import GoneError
 from todo_api.tasks.models import change_counters_table as change_counters
 from todo_api.tasks.models import task_tombstones_table as tombstones
@@ -141,7 +141,9 @@ async def read_changes(
         since = position.seq
         after_id = LAST_ID if position.after_id is None else position.after_id
         since_time = position.since_time
-    result = await connection.execute(
+    # A read: run again if its connection is lost.
+    result = await execute(
+        connection,
         statement,
         {
             "owner": owner,
@@ -149,6 +151,7 @@ async def read_changes(
             "after_id": after_id,
             "limit_plus_one": limit + 1,
         },
+        safe_to_repeat=True,
     )
     rows = result.all()
     high_water = rows[0].high_water if rows else None

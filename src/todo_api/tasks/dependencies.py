@@ -11,12 +11,17 @@ from todo_api.auth.dependencies import CurrentUser
 from todo_api.state import resources_of
 from todo_api.tasks.repository import TaskRepository
 
+# Requests that change nothing: their statements run again if the connection is lost.
+_READS = frozenset({"GET", "HEAD"})
+
 
 async def task_repository(request: Request, user: CurrentUser) -> AsyncIterator[TaskRepository]:
     """The authenticated, rate-limited caller's tasks on an autocommit connection, returned
-    to the pool once the route is done."""
+    to the pool once the route is done. A GET or HEAD may repeat any of its statements after
+    a lost connection; a write repeats only what its own protection makes safe (see
+    `TaskRepository`)."""
     async with resources_of(request).database.connect() as connection:
-        yield TaskRepository(connection, user.subject)
+        yield TaskRepository(connection, user.subject, safe_to_repeat=request.method in _READS)
 
 
 # scope="function": the connection goes back to the pool when the route function returns,

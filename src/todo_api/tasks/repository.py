@@ -49,10 +49,10 @@ from sqlalchemy import (
     tuple_,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Row
+from sqlalchemy.engine import CursorResult, Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from todo_api.database import UTCDateTime, in_transaction, utc_now
+from todo_api.database import UTCDateTime, execute, in_transaction, utc_now
 from todo_api.errors import ForbiddenError, NotFoundError
 from todo_api.opaque_tokens import OpaqueTokens
 from todo_api.tasks.changes import TOMBSTONE_SQLITE, read_changes
@@ -119,7 +119,11 @@ _OWNED_AT_VERSION: ColumnElement[bool] = and_(
     _OWNED, tasks.c.version.in_(bindparam("versions", expanding=True))
 )
 _GET = select(*_TASK_COLUMNS).where(_OWNED)
-_OWNER_OF = select(tasks.c.user_id).where(tasks.c.id == bindparam("task_id"))
+# After a miss: whose the task is, and (for a write repeated after a lost connection) the
+# state it is in. The task's columns come first, as `_to_read` expects.
+_FOUND = select(*_TASK_COLUMNS, tasks.c.user_id.label("owner")).where(
+    tasks.c.id == bindparam("task_id")
+)
 
 _BUMP_VALUES = {"user_id": bindparam("owner"), "last_seq": 1}
 _BUMP_SET = {"last_seq": change_counters.c.last_seq + 1}
@@ -427,14 +431,36 @@ _TAG_COUNTS: dict[str, TextClause] = {
 
 
 class TaskRepository:
-    """The tasks of `owner`, reached through `connection` (see todo_api.database)."""
+    """The tasks of `owner`, reached through `connection` (see todo_api.database).
 
-    __slots__ = ("connection", "dialect", "owner")
+    A statement whose connection is lost under it runs once more on a fresh connection
+    (`todo_api.database.execute`) when a second run is safe:
+    - reads, always: they change nothing;
+    - every write when `safe_to_repeat` (GET and HEAD requests, which write nothing);
+    - an update (PUT, PATCH, toggle) under an If-Match naming versions: if the first run
+      committed, the task has moved to a new version, so the second run matches nothing
+      and cannot apply the change twice. It would then answer 412 for a write that
+      succeeded, so that miss is recognised as the replay: the task still carries the
+      `updated_at` the first run wrote, the request's own `now` (microseconds, taken once
+      per request, so no other write has it), and is answered as the write's result. If
+      another write changed the task in between, the answer is 412, which is also what the
+      client's now stale ETag would get;
+    - not `If-Match: *` (a toggle run twice toggles back), not a DELETE (a second run finds
+      nothing and would answer 404 for a delete that succeeded, with no cheap way to tell),
+      not a create: those stay one attempt and answer 503 if their connection is lost.
+    A write under an Idempotency-Key runs in a transaction, where nothing is repeated per
+    statement; the whole keyed transaction is repeated instead (tasks/responses.py).
+    """
 
-    def __init__(self, connection: AsyncConnection, owner: str) -> None:
+    __slots__ = ("connection", "dialect", "owner", "safe_to_repeat")
+
+    def __init__(
+        self, connection: AsyncConnection, owner: str, *, safe_to_repeat: bool = False
+    ) -> None:
         self.connection = connection
         self.owner = owner
         self.dialect = connection.dialect.name
+        self.safe_to_repeat = safe_to_repeat
 
     async def create(self, data: TaskCreate) -> TaskRead:
         now = utc_now()
@@ -451,15 +477,17 @@ class TaskRepository:
             "updated_at": now,
             "completed_at": now if data.completed else None,
         }
-        row = await self._write(_insert_statement(self.dialect), values)
+        row = await self._write(
+            _insert_statement(self.dialect), values, safe_to_repeat=self.safe_to_repeat
+        )
         assert row is not None, "an insert returns its row"
         return _to_read(row)
 
     async def get(self, task_id: uuid.UUID) -> TaskRead:
         params = {"owner": self.owner, "task_id": task_id}
-        row = (await self.connection.execute(_GET, params)).first()
+        row = (await self._read(_GET, params)).first()
         if row is None:
-            raise await self._missing(task_id)
+            raise self._missing(await self._found(task_id))
         return _to_read(row)
 
     async def page(
@@ -492,7 +520,7 @@ class TaskRepository:
             # One row more than the page, to tell whether another page follows.
             params["limit"] = limit + 1
         page, count = _list_statements(self.dialect, filters.shape(), sort, after)
-        rows = (await self.connection.execute(page, params)).all()
+        rows = (await self._read(page, params)).all()
         more = False
         if after is not None:
             more = len(rows) > limit
@@ -504,7 +532,7 @@ class TaskRepository:
         elif offset == 0 and after is None:
             total = 0
         else:
-            total = await self.connection.scalar(count, params) or 0
+            total = (await self._read(count, params)).scalar() or 0
         items = [_fields(row) for row in rows]
         next_cursor = None
         if more:
@@ -538,7 +566,7 @@ class TaskRepository:
         return {**page, "next_since": encode_sync_token(tokens, self.owner, following)}
 
     async def tag_counts(self) -> list[TagCount]:
-        result = await self.connection.execute(_TAG_COUNTS[self.dialect], {"owner": self.owner})
+        result = await self._read(_TAG_COUNTS[self.dialect], {"owner": self.owner})
         return [TagCount(name=name, count=count) for name, count in result.all()]
 
     async def replace(
@@ -557,24 +585,36 @@ class TaskRepository:
         )
         params = {f"new_{field}": value for field, value in changes.items()}
         params["now"] = utc_now()
-        return _to_read(await self._write_owned(statement, task_id, params, if_match))
+        row = await self._update_owned(statement, task_id, params, if_match)
+        return _to_read(row)
 
     async def toggle(self, task_id: uuid.UUID, if_match: IfMatch | None = None) -> TaskRead:
         statement = _toggle_statement(self.dialect, _names_versions(if_match))
-        row = await self._write_owned(statement, task_id, {"now": utc_now()}, if_match)
+        row = await self._update_owned(statement, task_id, {"now": utc_now()}, if_match)
         return _to_read(row)
 
     async def delete(self, task_id: uuid.UUID, if_match: IfMatch | None = None) -> None:
         statement = _delete_statement(self.dialect, _names_versions(if_match))
         params: dict[str, Any] = {"now": utc_now()}
         if self.dialect == "postgresql":
-            await self._write_owned(statement, task_id, params, if_match)
+            await self._write_owned(statement, task_id, params, if_match, self.safe_to_repeat)
             return
         # SQLite: the counter bump, the DELETE and its tombstone in one transaction (the
         # inner one of `_write` joins it); `_write` put the number in params["version"].
         async with in_transaction(self.connection):
-            await self._write_owned(statement, task_id, params, if_match)
+            await self._write_owned(statement, task_id, params, if_match, self.safe_to_repeat)
             await self.connection.execute(TOMBSTONE_SQLITE, params)
+
+    async def _update_owned(
+        self,
+        statement: Executable,
+        task_id: uuid.UUID,
+        params: dict[str, Any],
+        if_match: IfMatch | None,
+    ) -> Row[Any]:
+        # Safe to repeat under If-Match versions (see the class docstring).
+        repeatable = self.safe_to_repeat or _names_versions(if_match)
+        return await self._write_owned(statement, task_id, params, if_match, repeatable)
 
     async def _write_owned(
         self,
@@ -582,31 +622,56 @@ class TaskRepository:
         task_id: uuid.UUID,
         params: dict[str, Any],
         if_match: IfMatch | None,
+        safe_to_repeat: bool,
     ) -> Row[Any]:
         params["task_id"] = task_id
         if if_match is not None and if_match.versions is not None:
             params["versions"] = list(if_match.versions)
-        row = await self._write(statement, params)
-        if row is None:
-            raise await self._missing(task_id, if_match)
-        return row
+        row = await self._write(statement, params, safe_to_repeat=safe_to_repeat)
+        if row is not None:
+            return row
+        found = await self._found(task_id)
+        if (
+            safe_to_repeat
+            and found is not None
+            and found.owner == self.owner
+            and found.updated_at == params["now"]
+        ):
+            # This request's own write, applied by a first run whose answer was lost.
+            return found
+        raise self._missing(found, if_match)
 
-    async def _write(self, statement: Executable, params: dict[str, Any]) -> Row[Any] | None:
+    async def _write(
+        self, statement: Executable, params: dict[str, Any], *, safe_to_repeat: bool
+    ) -> Row[Any] | None:
         """Run a versioned write (see the module docstring) and return its row, if any."""
         params["owner"] = self.owner
         if self.dialect == "postgresql":
-            return (await self.connection.execute(statement, params)).first()
+            result = await execute(
+                self.connection, statement, params, safe_to_repeat=safe_to_repeat
+            )
+            return result.first()
+        # Local and in a transaction: nothing to repeat.
         async with in_transaction(self.connection):
             params["version"] = await self.connection.scalar(_BUMP_SQLITE, {"owner": self.owner})
             return (await self.connection.execute(statement, params)).first()
 
-    async def _missing(self, task_id: uuid.UUID, if_match: IfMatch | None = None) -> Exception:
+    async def _read(
+        self, statement: Executable, params: dict[str, Any]
+    ) -> CursorResult[*tuple[Any, ...]]:
+        # A read changes nothing: running it again is always safe.
+        return await execute(self.connection, statement, params, safe_to_repeat=True)
+
+    async def _found(self, task_id: uuid.UUID) -> Row[Any] | None:
+        return (await self._read(_FOUND, {"task_id": task_id})).first()
+
+    def _missing(self, found: Row[Any] | None, if_match: IfMatch | None = None) -> Exception:
         """The one place that decides 404, 403 or 412 once an owner-scoped statement found
-        nothing: ownership first, then the precondition."""
-        owner = await self.connection.scalar(_OWNER_OF, {"task_id": task_id})
-        if owner is None:
+        nothing (`found`: the task as `_found` then read it): ownership first, then the
+        precondition."""
+        if found is None:
             return NotFoundError("No task has this id.")
-        if owner != self.owner:
+        if found.owner != self.owner:
             return ForbiddenError("This task belongs to another user.")
         if if_match is not None:
             return PreconditionFailedError()

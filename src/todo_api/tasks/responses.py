@@ -14,7 +14,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from todo_api.database import in_transaction, utc_now
+from todo_api.database import run_in_transaction, utc_now
 from todo_api.idempotency.keys import idempotency_key, request_fingerprint
 from todo_api.idempotency.store import KeyClaim, StoredResponse, respond_once
 from todo_api.state import resources_of
@@ -51,7 +51,7 @@ async def write_once(
 
     Without a key: the write alone, one statement in autocommit. With one: the claim, the
     write and the stored response in one transaction on the same connection (see
-    idempotency/store.py).
+    idempotency/store.py), run once more if the connection is lost under it.
     """
     key = idempotency_key(request.scope["headers"])
     if key is None:
@@ -71,6 +71,13 @@ async def write_once(
     async def produce() -> StoredResponse:
         return render(await operation(*args, **kwargs))
 
-    async with in_transaction(tasks.connection):
-        response, replayed = await respond_once(tasks.connection, claim, produce)
+    async def keyed() -> tuple[StoredResponse, bool]:
+        return await respond_once(tasks.connection, claim, produce)
+
+    # The whole keyed transaction may run again after a lost connection: the claim, the
+    # write and the stored response commit together or not at all, so a second run either
+    # starts afresh (the first rolled back) or finds the stored response (the first
+    # committed, its answer lost) and replays it, marked Idempotent-Replayed. A first run
+    # the server is still finishing holds the key's lock: the second answers 409.
+    response, replayed = await run_in_transaction(tasks.connection, keyed, safe_to_repeat=True)
     return response.to_response(replayed=replayed)
