@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import json
 import os
 import pty
 import select
@@ -75,6 +76,15 @@ class Todo:
         assert "Traceback" not in result.stderr
         return result.stdout
 
+    def save_token(self, server: str, token: str) -> None:
+        """As `todo login` would have, for a server that cannot log anyone in."""
+        self.config_folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path = self.config_folder / "credentials.json"
+        saved = json.loads(path.read_text()) if path.exists() else {"tokens": {}}
+        saved["tokens"][server] = token
+        path.write_text(json.dumps(saved))
+        path.chmod(0o600)
+
     def start(self, *args: str, **env: str) -> subprocess.Popen[str]:
         return subprocess.Popen(
             [TODO, *args],
@@ -124,6 +134,11 @@ class Person:
     email: str
     todo: Todo
     api: httpx.Client  # the same account, straight to the API
+
+    def log_in_at(self, server: str) -> None:
+        """Keep this login's token for another URL too (an intermediary in front of the
+        service), without a request through it."""
+        self.todo.save_token(server, self.api.headers["Authorization"].removeprefix("Bearer "))
 
     def create_task(self, title: str, **fields: Any) -> dict[str, Any]:
         response = self.api.post("/tasks", json={"title": title, **fields})
@@ -204,6 +219,8 @@ class FirstAnswerLost:
             if losing and self.refuse_with is not None:
                 writer.write(self.refuse_with)
                 await writer.drain()
+                writer.close()  # after what was written has gone, unlike abort()
+                await writer.wait_closed()
                 return
             service_reader, service_writer = await asyncio.open_connection(
                 "127.0.0.1", self.target_port
@@ -282,10 +299,17 @@ class OddServer:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        if self._server is not None:
-            self._loop.call_soon_threadsafe(self._server.close)
+        asyncio.run_coroutine_threadsafe(self._close(), self._loop).result(timeout=10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
+
+    async def _close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        current = asyncio.current_task()
+        for task in asyncio.all_tasks():
+            if task is not current:
+                task.cancel()
 
     async def _listen(self) -> None:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
