@@ -17,6 +17,7 @@ from todo_cli.due import END_OF_DAY
 
 Task = dict[str, Any]
 SHORT_ID_LENGTH = 8
+TAGS_MAX_WIDTH = 24
 PRIORITY_STYLES = {"high": "bold red", "medium": "yellow", "low": "cyan"}
 # Wide enough that nothing is cut when the output goes to a file or a pipe.
 UNBOUNDED_WIDTH = 10_000
@@ -55,17 +56,23 @@ def print_task_table(tasks: Sequence[Task], *, now: datetime | None = None) -> N
     from rich.text import Text
 
     now = now or datetime.now().astimezone()
+    terminal = sys.stdout.isatty()
     console = Console(
         highlight=False,
-        width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else UNBOUNDED_WIDTH,
+        # NO_COLOR (no-color.org) turns off every escape sequence here, bold and dim too, so
+        # that what is printed is exactly the text.
+        color_system="auto" if terminal and not os.environ.get("NO_COLOR") else None,
+        width=None if terminal or "COLUMNS" in os.environ else UNBOUNDED_WIDTH,
     )
     table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False, show_edge=False)
-    table.add_column("ID", no_wrap=True, style="dim")
+    # Only TITLE and TAGS give way when the terminal is narrow (rich narrows the columns that
+    # may wrap; their cells are then cut with an ellipsis rather than wrapped).
+    table.add_column("ID", no_wrap=True, min_width=SHORT_ID_LENGTH, style="dim")
     table.add_column(done_mark(), no_wrap=True)
     table.add_column("PRI", no_wrap=True)
     table.add_column("DUE", no_wrap=True)
-    table.add_column("TITLE", overflow="ellipsis", no_wrap=True, ratio=1)
-    table.add_column("TAGS", overflow="ellipsis", no_wrap=True)
+    table.add_column("TITLE")
+    table.add_column("TAGS", max_width=TAGS_MAX_WIDTH)
     mark = done_mark()
     for task in tasks:
         completed = task.get("completed") is True
@@ -78,8 +85,8 @@ def print_task_table(tasks: Sequence[Task], *, now: datetime | None = None) -> N
             Text(mark if completed else ""),
             Text("" if priority == "none" else priority, style=PRIORITY_STYLES.get(priority, "")),
             Text(describe_due(due, now) if due else "", style="red" if overdue else ""),
-            Text(str(task.get("title", ""))),
-            Text(", ".join(task.get("tags") or [])),
+            Text(str(task.get("title", "")), no_wrap=True, overflow="ellipsis"),
+            Text(", ".join(task.get("tags") or []), no_wrap=True, overflow="ellipsis"),
             style="dim" if completed else None,
         )
     with console.capture() as captured:

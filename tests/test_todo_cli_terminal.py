@@ -1,0 +1,51 @@
+"""What `todo list` shows in a terminal of a fixed width: the layout, frozen so that a
+regression shows, and colour only where it belongs."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.cli_support import Person, person, todo, todo_server
+
+__all__ = ["person", "todo", "todo_server"]
+
+pytestmark = pytest.mark.server
+
+LONG_TITLE = "A very long title that goes on well past the width of a narrow terminal"
+
+
+def test_the_table_at_60_columns_without_colour(person: Person) -> None:
+    done = person.create_task(LONG_TITLE, completed=True)
+    milk = person.create_task("Buy milk")
+    status, screen = person.todo.in_terminal("list", columns=60, NO_COLOR="1")
+    assert status == 0
+    assert screen == (
+        "ID         ✓   PRI   DUE   TITLE                        TAGS\n"
+        "────────────────────────────────────────────────────────────\n"
+        f"{milk['id'][:8]}                   Buy milk\n"
+        f"{done['id'][:8]}   ✓               A very long title that go…\n"
+    )
+
+
+def test_every_row_is_one_line_however_narrow_the_terminal(person: Person) -> None:
+    for number in range(3):
+        person.create_task(f"{LONG_TITLE} ({number})")
+    for columns in (40, 80, 120):
+        status, screen = person.todo.in_terminal("list", columns=columns, NO_COLOR="1")
+        assert status == 0
+        lines = screen.splitlines()
+        assert len(lines) == 2 + 3
+        assert all(len(line) <= columns for line in lines)
+
+
+def test_colour_only_in_a_terminal_without_no_color(person: Person) -> None:
+    person.create_task("done", completed=True)
+    person.create_task(LONG_TITLE)
+    _, coloured = person.todo.in_terminal("list", columns=80)
+    assert "\x1b[" in coloured
+    _, plain = person.todo.in_terminal("list", columns=80, NO_COLOR="1")
+    assert "\x1b[" not in plain
+    piped = person.todo.ok("list")
+    assert "\x1b[" not in piped
+    # Nothing is cut when the output is not a terminal.
+    assert LONG_TITLE in piped
