@@ -63,8 +63,12 @@ def test_the_drift_check_sees_a_column_the_migrations_lack(empty_url: str) -> No
     migrations.upgrade(make_url(empty_url))
     drifted = MetaData(naming_convention=SQLModel.metadata.naming_convention)
     for table in SQLModel.metadata.tables.values():
-        table.to_metadata(drifted)
-    drifted.tables["tasks"].append_column(Column("priority", Integer, nullable=True))
+        copied = table.to_metadata(drifted)
+        # to_metadata drops an index's ddl_if (the PostgreSQL-only GIN index): restore it.
+        conditions = {index.name: index._ddl_if for index in table.indexes}
+        for index in copied.indexes:
+            index._ddl_if = conditions[index.name]
+    drifted.tables["tasks"].append_column(Column("reminder_minutes", Integer, nullable=True))
     differences = on(empty_url, lambda c: migrations.schema_differences(c, drifted))
     assert [d[0] for d in differences] == ["add_column"]
 

@@ -75,8 +75,7 @@ async def test_list_query_walks_the_owner_index_without_sorting(
                     service.OwnedTasks("user-7", sync_connection),
                     limit=50,
                     offset=0,
-                    completed=None,
-                    query=None,
+                    filters=service.TaskFilters(),
                     sort=sort,
                 )
             )

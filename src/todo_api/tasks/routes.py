@@ -5,15 +5,21 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
 
 from todo_api.auth.dependencies import BEARER_SECURITY, authenticate, bearer_token
 from todo_api.errors import problem_responses
 from todo_api.ratelimit import limit_by_subject
 from todo_api.state import resources_of
 from todo_api.tasks import service
+from todo_api.tasks.conditions import IfMatch, parse_entity_tags
 from todo_api.tasks.schemas import (
+    MAX_TAGS,
+    DueTime,
+    PriorityField,
     SearchText,
+    Tag,
+    TagList,
     TaskCreate,
     TaskPage,
     TaskPageResponse,
@@ -22,7 +28,7 @@ from todo_api.tasks.schemas import (
     TaskReplace,
     TaskSort,
 )
-from todo_api.tasks.service import UserTasks
+from todo_api.tasks.service import TaskFilters, UserTasks
 
 
 async def your_tasks(request: Request) -> UserTasks:
@@ -45,9 +51,46 @@ _SECURED = {"security": BEARER_SECURITY}
 _COMMON = (401, 429, 503)
 _BODY = (400, 413, 415, 422)
 _ONE_TASK = (403, 404, 422)
+_CONDITIONAL_WRITE = (*_ONE_TASK, 412)
 
 TaskId = Annotated[uuid.UUID, Path(description="The task's id (a UUID).")]
 MAX_OFFSET = 2**63 - 1
+
+IfMatchHeader = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        description=(
+            "Apply the change only if the task's current ETag is one of these (strong "
+            "comparison: a weak W/ tag never matches), or if it exists at all for `*`. "
+            "Otherwise 412, and nothing changes."
+        ),
+        examples=['"42"'],
+    ),
+]
+IfNoneMatchHeader = Annotated[
+    str | None,
+    Header(
+        alias="If-None-Match",
+        description=(
+            "Answer 304 with no body when the task's current ETag is one of these "
+            "(weak comparison), or for `*`."
+        ),
+        examples=['"42"'],
+    ),
+]
+_ETAG_HEADER = {
+    "ETag": {
+        "schema": {"type": "string"},
+        "description": "The task's current entity tag, equal to its `etag` field.",
+    }
+}
+_WITH_ETAG = {"description": "The task.", "headers": _ETAG_HEADER}
+
+
+def _tag_etag(response: Response, task: TaskRead) -> TaskRead:
+    response.headers["ETag"] = task.etag
+    return task
 
 
 @router.post(
@@ -59,7 +102,8 @@ MAX_OFFSET = 2**63 - 1
     responses={
         201: {
             "headers": {
-                "Location": {"schema": {"type": "string"}, "description": "The new task's URL."}
+                "Location": {"schema": {"type": "string"}, "description": "The new task's URL."},
+                **_ETAG_HEADER,
             }
         },
         **problem_responses(*_COMMON, *_BODY),
@@ -68,7 +112,7 @@ MAX_OFFSET = 2**63 - 1
 async def create_task(data: TaskCreate, tasks: YourTasks, response: Response) -> TaskRead:
     task = await tasks.run(service.create_task, data)
     response.headers["Location"] = f"/tasks/{task.id}"
-    return task
+    return _tag_etag(response, task)
 
 
 @router.get(
@@ -89,15 +133,48 @@ async def list_tasks(
         SearchText | None,
         Query(description="Case-insensitive substring of title or description."),
     ] = None,
-    sort: Annotated[TaskSort, Query(description="Sort key; '-' for descending.")] = "-created_at",
+    priority: Annotated[
+        list[PriorityField] | None,
+        Query(description="Only tasks of any of these priorities (repeat the parameter)."),
+    ] = None,
+    tag: Annotated[
+        list[Tag] | None,
+        Query(
+            max_length=MAX_TAGS,
+            description=(
+                "Only tasks that carry every one of these tags (repeat the parameter), "
+                "compared after trimming and lower-casing."
+            ),
+        ),
+    ] = None,
+    due_before: Annotated[
+        DueTime | None,
+        Query(description="Only tasks due before this time (tasks with no due date never)."),
+    ] = None,
+    due_after: Annotated[
+        DueTime | None,
+        Query(description="Only tasks due at or after this time (tasks with no due date never)."),
+    ] = None,
+    sort: Annotated[
+        TaskSort,
+        Query(
+            description=(
+                "Sort key; '-' for descending. Ties are broken by id. Tasks without a due "
+                "date come last for both due_at and -due_at; priority sorts by rank."
+            )
+        ),
+    ] = "-created_at",
 ) -> TaskPageResponse:
-    page = await tasks.run(
-        service.list_tasks,
-        limit=limit,
-        offset=offset,
+    filters = TaskFilters(
         completed=None if completed is None else completed == "true",
         query=q,
-        sort=sort,
+        priorities=tuple(dict.fromkeys(priority or ())),
+        tags=tuple(dict.fromkeys(tag or ())),
+        due_before=due_before,
+        due_after=due_after,
+    )
+    page = await tasks.run(
+        service.list_tasks, limit=limit, offset=offset, filters=filters, sort=sort
     )
     return TaskPageResponse(page)
 
@@ -107,10 +184,26 @@ async def list_tasks(
     response_model=TaskRead,
     openapi_extra=_SECURED,
     summary="Read a task",
-    responses=problem_responses(*_COMMON, *_ONE_TASK),
+    responses={
+        200: _WITH_ETAG,
+        304: {
+            "description": "Not modified: If-None-Match names the task's current ETag. No body.",
+            "headers": _ETAG_HEADER,
+        },
+        **problem_responses(*_COMMON, *_ONE_TASK),
+    },
 )
-async def get_task(task_id: TaskId, tasks: YourTasks) -> TaskRead:
-    return await tasks.run(service.get_task, task_id)
+async def get_task(
+    task_id: TaskId,
+    tasks: YourTasks,
+    response: Response,
+    if_none_match: IfNoneMatchHeader = None,
+) -> TaskRead | Response:
+    task = await tasks.run(service.get_task, task_id)
+    cached = parse_entity_tags(if_none_match)
+    if cached is not None and cached.weakly_match(task.etag):
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": task.etag})
+    return _tag_etag(response, task)
 
 
 @router.put(
@@ -118,10 +211,17 @@ async def get_task(task_id: TaskId, tasks: YourTasks) -> TaskRead:
     response_model=TaskRead,
     openapi_extra=_SECURED,
     summary="Replace a task",
-    responses=problem_responses(*_COMMON, *_BODY, *_ONE_TASK),
+    responses={200: _WITH_ETAG, **problem_responses(*_COMMON, *_BODY, *_CONDITIONAL_WRITE)},
 )
-async def replace_task(task_id: TaskId, data: TaskReplace, tasks: YourTasks) -> TaskRead:
-    return await tasks.run(service.replace_task, task_id, data)
+async def replace_task(
+    task_id: TaskId,
+    data: TaskReplace,
+    tasks: YourTasks,
+    response: Response,
+    if_match: IfMatchHeader = None,
+) -> TaskRead:
+    task = await tasks.run(service.replace_task, task_id, data, IfMatch.from_header(if_match))
+    return _tag_etag(response, task)
 
 
 @router.patch(
@@ -129,10 +229,18 @@ async def replace_task(task_id: TaskId, data: TaskReplace, tasks: YourTasks) -> 
     response_model=TaskRead,
     openapi_extra=_SECURED,
     summary="Change some fields of a task",
-    responses=problem_responses(*_COMMON, *_BODY, *_ONE_TASK),
+    responses={200: _WITH_ETAG, **problem_responses(*_COMMON, *_BODY, *_CONDITIONAL_WRITE)},
 )
-async def patch_task(task_id: TaskId, data: TaskPatch, tasks: YourTasks) -> TaskRead:
-    return await tasks.run(service.patch_task, task_id, data.changes())
+async def patch_task(
+    task_id: TaskId,
+    data: TaskPatch,
+    tasks: YourTasks,
+    response: Response,
+    if_match: IfMatchHeader = None,
+) -> TaskRead:
+    if_match_versions = IfMatch.from_header(if_match)
+    task = await tasks.run(service.patch_task, task_id, data.changes(), if_match_versions)
+    return _tag_etag(response, task)
 
 
 @router.patch(
@@ -140,10 +248,13 @@ async def patch_task(task_id: TaskId, data: TaskPatch, tasks: YourTasks) -> Task
     response_model=TaskRead,
     openapi_extra=_SECURED,
     summary="Flip a task's completion",
-    responses=problem_responses(*_COMMON, *_ONE_TASK),
+    responses={200: _WITH_ETAG, **problem_responses(*_COMMON, *_CONDITIONAL_WRITE)},
 )
-async def toggle_task(task_id: TaskId, tasks: YourTasks) -> TaskRead:
-    return await tasks.run(service.toggle_task, task_id)
+async def toggle_task(
+    task_id: TaskId, tasks: YourTasks, response: Response, if_match: IfMatchHeader = None
+) -> TaskRead:
+    task = await tasks.run(service.toggle_task, task_id, IfMatch.from_header(if_match))
+    return _tag_etag(response, task)
 
 
 @router.delete(
@@ -152,8 +263,24 @@ async def toggle_task(task_id: TaskId, tasks: YourTasks) -> TaskRead:
     response_class=Response,
     openapi_extra=_SECURED,
     summary="Delete a task",
-    responses=problem_responses(*_COMMON, *_ONE_TASK),
+    responses=problem_responses(*_COMMON, *_CONDITIONAL_WRITE),
 )
-async def delete_task(task_id: TaskId, tasks: YourTasks) -> Response:
-    await tasks.run(service.delete_task, task_id)
+async def delete_task(
+    task_id: TaskId, tasks: YourTasks, if_match: IfMatchHeader = None
+) -> Response:
+    await tasks.run(service.delete_task, task_id, IfMatch.from_header(if_match))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+tags_router = APIRouter(prefix="/tags", tags=["tags"])
+
+
+@tags_router.get(
+    "",
+    response_model=TagList,
+    openapi_extra=_SECURED,
+    summary="List your tags with the number of tasks that carry each",
+    responses=problem_responses(*_COMMON),
+)
+async def list_tags(tasks: YourTasks) -> TagList:
+    return TagList(items=await tasks.run(service.tag_counts))
