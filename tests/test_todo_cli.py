@@ -10,6 +10,8 @@ import stat
 import subprocess
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
+from datetime import time as dt_time
 from pathlib import Path
 
 import jwt
@@ -466,3 +468,92 @@ def test_a_validation_error_is_one_line(person: Person) -> None:
     line = one_line_error(result)
     assert "title" in line
     assert person.all_tasks() == []
+
+
+# Priority, due dates and tags (the service's version 2 tasks)
+
+
+def instant(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def test_add_with_priority_due_date_and_tags(person: Person) -> None:
+    printed = json.loads(
+        person.todo.ok(
+            "add",
+            "Send the report",
+            "-p",
+            "HIGH",
+            "--due",
+            "2030-01-15",
+            "-t",
+            " Work ",
+            "-t",
+            "q3",
+            "--json",
+            TZ="Europe/Paris",
+        )
+    )
+    task = person.task(printed["id"]).json()
+    assert printed == task
+    assert task["priority"] == "high"
+    assert task["tags"] == ["work", "q3"]
+    # A date is the end of that day in the person's time zone.
+    assert instant(task["due_at"]) == instant("2030-01-15T23:59:59+01:00")
+
+
+def test_add_due_tomorrow_is_the_end_of_tomorrow_local_time(person: Person) -> None:
+    printed = json.loads(person.todo.ok("add", "x", "--due", "tomorrow", "--json", TZ="UTC"))
+    tomorrow = datetime.now(UTC).date() + timedelta(days=1)
+    assert instant(printed["due_at"]) == datetime.combine(tomorrow, dt_time(23, 59, 59), UTC)
+
+
+def test_list_filters_by_priority_and_tags(person: Person) -> None:
+    person.create_task("a", priority="high", tags=["work", "urgent"])
+    person.create_task("b", priority="low", tags=["work"])
+    person.create_task("c", priority="medium", tags=["home"])
+
+    def titles(*args: str) -> list[str]:
+        return sorted(task["title"] for task in json.loads(person.todo.ok("list", *args, "--json")))
+
+    assert titles("-p", "high") == ["a"]
+    assert titles("-p", "high", "-p", "low") == ["a", "b"]
+    assert titles("-t", "work") == ["a", "b"]
+    assert titles("-t", "work", "-t", "urgent") == ["a"]
+    assert titles("-t", "WORK", "-p", "low") == ["b"]
+
+
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [("due_at", ["soon", "later", "never"]), ("-priority", ["later", "soon", "never"])],
+)
+def test_list_sort_by_due_date_and_priority(person: Person, sort: str, expected: list[str]) -> None:
+    person.create_task("never", priority="none")
+    person.create_task("later", priority="high", due_at="2030-02-01T09:00:00Z")
+    person.create_task("soon", priority="low", due_at="2030-01-01T09:00:00Z")
+    printed = json.loads(person.todo.ok("list", "--sort", sort, "--json"))
+    assert [task["title"] for task in printed] == expected
+
+
+def test_edit_priority_due_date_and_tags(person: Person) -> None:
+    task = person.create_task("Buy milk", tags=["home", "errands"])
+    person.todo.ok("edit", task["id"][:6], "-p", "low", "--due", "2030-01-15T09:30:00Z")
+    now = person.task(task["id"]).json()
+    assert now["priority"] == "low"
+    assert instant(now["due_at"]) == instant("2030-01-15T09:30:00Z")
+    printed = json.loads(
+        person.todo.ok("edit", task["id"], "-t", "shop", "--untag", "HOME", "--no-due", "--json")
+    )
+    assert printed == person.task(task["id"]).json()
+    assert printed["tags"] == ["errands", "shop"]
+    assert printed["due_at"] is None
+
+
+def test_show_has_priority_due_date_and_tags(person: Person) -> None:
+    task = person.create_task(
+        "Pay rent", priority="high", due_at="2030-01-15T09:30:00Z", tags=["home"]
+    )
+    out = person.todo.ok("show", task["id"][:6], TZ="UTC")
+    assert "  priority  high\n" in out
+    assert "  due       2030-01-15 09:30\n" in out
+    assert "  tags      home\n" in out

@@ -19,12 +19,12 @@ def test_the_table_at_60_columns_without_colour(person: Person) -> None:
     milk = person.create_task("Buy milk")
     status, screen = person.todo.in_terminal("list", columns=60, NO_COLOR="1")
     assert status == 0
-    assert screen == (
-        "ID         ✓   PRI   DUE   TITLE                        TAGS\n"
-        "────────────────────────────────────────────────────────────\n"
-        f"{milk['id'][:8]}                   Buy milk\n"
-        f"{done['id'][:8]}   ✓               A very long title that go…\n"
-    )
+    assert screen.splitlines() == [
+        "ID         ✓   PRI   DUE   TITLE                        TAGS",
+        "─" * 60,
+        f"{milk['id'][:8]}                   Buy milk",
+        f"{done['id'][:8]}   ✓               A very long title that go…",
+    ]
 
 
 def test_every_row_is_one_line_however_narrow_the_terminal(person: Person) -> None:
@@ -49,3 +49,29 @@ def test_colour_only_in_a_terminal_without_no_color(person: Person) -> None:
     assert "\x1b[" not in piped
     # Nothing is cut when the output is not a terminal.
     assert LONG_TITLE in piped
+
+
+def test_the_table_with_priority_due_date_and_tags(person: Person) -> None:
+    report = person.create_task(
+        "Send the report",
+        priority="high",
+        due_at="2030-01-15T17:00:00Z",
+        tags=["work", "q3"],
+    )
+    milk = person.create_task(
+        "Buy milk", priority="low", due_at="2030-01-16T23:59:59Z", tags=["home"]
+    )
+    late = person.create_task(
+        "Renew the passport", priority="medium", due_at="2020-05-01T12:00:00Z"
+    )
+    status, screen = person.todo.in_terminal(
+        "list", "--sort", "due_at", columns=72, NO_COLOR="1", TZ="UTC"
+    )
+    assert status == 0
+    assert screen.splitlines() == [
+        "ID         ✓   PRI      DUE                TITLE                TAGS",
+        "─" * 72,
+        f"{late['id'][:8]}       medium   2020-05-01 12:00   Renew the passport",
+        f"{report['id'][:8]}       high     2030-01-15 17:00   Send the report      work, q3",
+        f"{milk['id'][:8]}       low      2030-01-16         Buy milk             home",
+    ]

@@ -107,7 +107,7 @@ def print_task(task: Task, *, now: datetime | None = None) -> None:
         ("id", str(task.get("id", ""))),
         ("status", status),
         ("priority", str(task.get("priority") or "none")),
-        ("due", f"{local_time(due)} ({describe_due(due, now)})" if due else "-"),
+        ("due", describe_due_in_full(due, now, completed=completed)),
         ("tags", ", ".join(task.get("tags") or []) or "-"),
         ("created", local_time(parse_time(task.get("created_at")))),
         ("updated", local_time(parse_time(task.get("updated_at")))),
@@ -135,6 +135,15 @@ def local_time(moment: datetime | None) -> str:
     if moment is None:
         return "-"
     return moment.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def describe_due_in_full(due: datetime | None, now: datetime, *, completed: bool) -> str:
+    if due is None:
+        return "-"
+    remarks = [] if describe_due(due, now)[0].isdigit() else [describe_due(due, now)]
+    if not completed and due < now:
+        remarks.append("overdue")
+    return f"{local_time(due)} ({', '.join(remarks)})" if remarks else local_time(due)
 
 
 def describe_due(due: datetime, now: datetime) -> str:
