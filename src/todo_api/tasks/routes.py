@@ -135,7 +135,10 @@ async def list_tasks(
     ] = None,
     priority: Annotated[
         list[PriorityField] | None,
-        Query(description="Only tasks of any of these priorities (repeat the parameter)."),
+        Query(
+            description="Only tasks of any of these priorities (repeat the parameter).",
+            examples=[["high", "medium"]],
+        ),
     ] = None,
     tag: Annotated[
         list[Tag] | None,
@@ -145,15 +148,22 @@ async def list_tasks(
                 "Only tasks that carry every one of these tags (repeat the parameter), "
                 "compared after trimming and lower-casing."
             ),
+            examples=[["errands", "home"]],
         ),
     ] = None,
     due_before: Annotated[
         DueTime | None,
-        Query(description="Only tasks due before this time (tasks with no due date never)."),
+        Query(
+            description="Only tasks due before this time (tasks with no due date never).",
+            examples=["2026-12-08T00:00:00+01:00"],
+        ),
     ] = None,
     due_after: Annotated[
         DueTime | None,
-        Query(description="Only tasks due at or after this time (tasks with no due date never)."),
+        Query(
+            description="Only tasks due at or after this time (tasks with no due date never).",
+            examples=["2026-12-01T00:00:00+01:00"],
+        ),
     ] = None,
     sort: Annotated[
         TaskSort,

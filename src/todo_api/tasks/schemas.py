@@ -118,6 +118,14 @@ DueTime = Annotated[
 ]
 
 _CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f]")
+# The tag rules in the OpenAPI document, as for titles: white space around, then 1 to 50
+# characters without control characters that do not start or end with white space. Only
+# documented; `normalise_tag` is the rule.
+_CONTROLS = "\\x00-\\x1f\\x7f-\\x9f"
+TAG_PATTERN = (
+    f"^[{_WHITE_SPACE}]*[^{_CONTROLS}{_WHITE_SPACE}]"
+    f"([^{_CONTROLS}]{{0,{TAG_MAX_LENGTH - 2}}}[^{_CONTROLS}{_WHITE_SPACE}])?[{_WHITE_SPACE}]*$"
+)
 
 
 def normalise_tag(value: str) -> str:
@@ -142,6 +150,7 @@ Tag = Annotated[
             "characters."
         ),
         examples=["errands"],
+        json_schema_extra={"pattern": TAG_PATTERN},
     ),
 ]
 Tags = Annotated[
