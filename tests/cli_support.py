@@ -96,8 +96,11 @@ class Todo:
             cwd=self.home,
         )
 
-    def in_terminal(self, *args: str, columns: int = 80, **env: str) -> tuple[int, str]:
-        """Exit status and what a terminal of `columns` columns would show."""
+    def in_terminal(
+        self, *args: str, columns: int = 80, typed: tuple[str, ...] = (), **env: str
+    ) -> tuple[int, str]:
+        """Exit status and what a terminal of `columns` columns would show; each line of
+        `typed` is typed at the next prompt (output ending in ": ")."""
         controller, terminal = pty.openpty()
         fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
         process = subprocess.Popen(
@@ -111,6 +114,7 @@ class Todo:
         )
         os.close(terminal)
         output = bytearray()
+        to_type = list(typed)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             ready, _, _ = select.select([controller], [], [], 0.5)
@@ -122,6 +126,8 @@ class Todo:
                 if not chunk:
                     break
                 output += chunk
+                if to_type and output.endswith(b": "):
+                    os.write(controller, to_type.pop(0).encode() + b"\n")
             elif process.poll() is not None:
                 break
         os.close(controller)

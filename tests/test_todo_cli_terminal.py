@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.cli_support import Person, person, todo, todo_server
+from tests.cli_support import PASSWORD, Person, Todo, new_email, person, todo, todo_server
 
 __all__ = ["person", "todo", "todo_server"]
 
@@ -75,3 +75,15 @@ def test_the_table_with_priority_due_date_and_tags(person: Person) -> None:
         f"{report['id'][:8]}       high     2030-01-15 17:00   Send the report      work, q3",
         f"{milk['id'][:8]}       low      2030-01-16         Buy milk             home",
     ]
+
+
+def test_the_password_is_asked_for_without_echo(todo: Todo) -> None:
+    email = new_email()
+    status, screen = todo.in_terminal("register", "--email", email, typed=(PASSWORD, PASSWORD))
+    assert status == 0, screen
+    assert screen.startswith("Password: \nRepeat for confirmation: \n")
+    assert PASSWORD not in screen
+    status, screen = todo.in_terminal("login", "--email", email, typed=(PASSWORD,))
+    assert status == 0, screen
+    assert screen.startswith("Password: \nLogged in to ")
+    assert PASSWORD not in screen

@@ -6,7 +6,6 @@ Imported only by commands that reach the service: httpx alone takes ~80 ms to im
 
 from __future__ import annotations
 
-import email.utils
 import random
 import ssl
 import time
@@ -252,6 +251,8 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
         return None
     if value.strip().isdigit():
         return float(value)
+    import email.utils  # only for the rare HTTP-date form
+
     try:
         moment = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
