@@ -202,7 +202,7 @@ def test_login_with_a_token_from_elsewhere(todo: Todo) -> None:
 def test_a_token_the_service_refuses_is_not_kept(todo: Todo) -> None:
     result = todo("login", "--token-stdin", input="not-a-token")
     assert result.returncode == 1
-    assert "todo login" in one_line_error(result)
+    assert "refused the token" in one_line_error(result)
     assert not todo.config_folder.exists()
 
 

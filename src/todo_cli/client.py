@@ -85,8 +85,16 @@ class TodoClient:
             raise ServiceError("the service answered the login without a token")
         return token
 
-    def me(self) -> dict[str, Any]:
-        return self._object(self._send("GET", "/auth/me"))
+    def me(self, *, new_login: bool = False) -> dict[str, Any]:
+        try:
+            return self._object(self._send("GET", "/auth/me"))
+        except NotLoggedInError:
+            if not new_login:
+                raise
+            raise ServiceError(
+                f"the service at {self.server} refused the token "
+                "(expired, malformed, or from an issuer it does not trust)"
+            ) from None
 
     # Tasks
 

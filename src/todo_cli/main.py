@@ -198,7 +198,7 @@ def login(
             token = client.issue_token(email, _read_password(password_stdin, confirm=False))
         # Checked before it is kept: a mistyped or foreign token fails here, not later.
         client.use_token(token)
-        account = client.me()
+        account = client.me(new_login=True)
         _save_login(client.server, token)
     if json_output:
         render.print_json(account)
