@@ -17,7 +17,7 @@ import termios
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -184,8 +184,18 @@ class FirstAnswerLost:
     dropped once the service has answered); later connections pass untouched. It records
     every request it forwards, so a test can see retries and their headers."""
 
-    def __init__(self, target_port: int, *, lose: int = 1, refuse_with: bytes | None = None):
+    def __init__(
+        self,
+        target_port: int,
+        *,
+        lose: int = 1,
+        refuse_with: bytes | None = None,
+        before_forwarding: Callable[[bytes], None] | None = None,
+    ):
         self.target_port = target_port
+        # Called with each request before it goes on: lets a test change the service's state
+        # at exactly that moment.
+        self.before_forwarding = before_forwarding
         self.to_lose = lose
         # With refuse_with, the first `lose` connections are answered with these bytes by
         # the intermediary itself and never reach the service (a 503 from a front end).
@@ -228,6 +238,8 @@ class FirstAnswerLost:
                 writer.close()  # after what was written has gone, unlike abort()
                 await writer.wait_closed()
                 return
+            if self.before_forwarding is not None:
+                await asyncio.to_thread(self.before_forwarding, request)
             service_reader, service_writer = await asyncio.open_connection(
                 "127.0.0.1", self.target_port
             )
@@ -274,9 +286,15 @@ def header_values(requests: list[bytes], name: str) -> list[str]:
 
 @contextmanager
 def first_answer_lost(
-    target_port: int, *, lose: int = 1, refuse_with: bytes | None = None
+    target_port: int,
+    *,
+    lose: int = 1,
+    refuse_with: bytes | None = None,
+    before_forwarding: Callable[[bytes], None] | None = None,
 ) -> Iterator[FirstAnswerLost]:
-    intermediary = FirstAnswerLost(target_port, lose=lose, refuse_with=refuse_with)
+    intermediary = FirstAnswerLost(
+        target_port, lose=lose, refuse_with=refuse_with, before_forwarding=before_forwarding
+    )
     intermediary.start()
     try:
         yield intermediary

@@ -155,3 +155,22 @@ def test_ctrl_c_exits_130_without_a_traceback(todo: Todo) -> None:
             raise
     assert process.returncode == 130
     assert "Traceback" not in stderr
+
+
+def test_editing_tags_never_overwrites_a_change_made_meanwhile(person: Person) -> None:
+    task = person.create_task("Buy milk", tags=["home"])
+
+    def someone_else_tags_it(request: bytes) -> None:
+        if request.startswith(b"PATCH "):
+            changed = person.api.patch(f"/tasks/{task['id']}", json={"tags": ["home", "urgent"]})
+            assert changed.status_code == 200
+
+    with first_answer_lost(
+        port_of(person.todo.server), lose=0, before_forwarding=someone_else_tags_it
+    ) as network:
+        person.log_in_at(network.url)
+        result = person.todo("edit", task["id"][:6], "-t", "shop", TODO_SERVER=network.url)
+    assert result.returncode == 1
+    assert "nothing was overwritten: run the command again" in result.stderr
+    assert header_values(network.requests, "If-Match") == [task["etag"]]
+    assert person.task(task["id"]).json()["tags"] == ["home", "urgent"]

@@ -34,6 +34,7 @@ MAX_PAUSE_SECONDS = 10.0  # a longer Retry-After is reported instead of waited f
 # was lost, is still running and its stored response will be replayed.
 RETRY_STATUSES = {503, 429}
 STILL_RUNNING = 409
+PRECONDITION_FAILED = 412  # If-Match no longer matches: someone changed the task meanwhile
 PAGE_SIZE = 200  # the largest page the service gives
 
 
@@ -203,6 +204,11 @@ class TodoClient:
             return NotLoggedInError(
                 f"the service at {self.server} refused the saved login (expired or revoked): "
                 "run `todo login` again"
+            )
+        if response.status_code == PRECONDITION_FAILED:
+            return ServiceError(
+                "the task changed on the service while it was being edited; nothing was "
+                "overwritten: run the command again"
             )
         message = problem_message(response)
         wait = retry_after_seconds(response)
