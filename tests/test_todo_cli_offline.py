@@ -1,7 +1,10 @@
-"""`todo --due WHEN`: what people type, read in their local time zone."""
+"""`todo --due WHEN`: what people type, read in their local time zone; and the client
+package's independence from the server's code."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -45,3 +48,16 @@ def test_due_is_read_in_local_time(typed: str, sent: str) -> None:
 def test_anything_else_is_refused(typed: str) -> None:
     with pytest.raises(InvalidInputError, match="RFC 3339"):
         parse_due(typed)
+
+
+def test_the_client_package_never_imports_the_server() -> None:
+    # So that it can become a distribution of its own: it talks to the service over HTTP only.
+    code = (
+        "import sys, todo_cli.main, todo_cli.client, todo_cli.lookup;"
+        "print(sorted(m for m in sys.modules"
+        " if m.split('.')[0] in ('todo_api', 'fastapi', 'sqlalchemy')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout == "[]\n"
