@@ -267,3 +267,26 @@ async def test_concurrent_unconditional_writes_all_get_distinct_etags(
     assert {response.status_code for response in responses} == {200}
     etags = [response.headers["etag"] for response in responses]
     assert len(set(etags)) == len(etags)
+
+
+async def test_concurrent_deletes_and_writes_of_one_task_never_deadlock(
+    client: httpx.AsyncClient, alice: ApiUser, create_task: TaskFactory
+) -> None:
+    # Every write takes its owner's change counter before the task's row: a delete that took
+    # them the other way round would deadlock against a concurrent PATCH.
+    for _ in range(5):
+        tasks = [await create_task(alice) for _ in range(3)]
+        calls = []
+        for task in tasks:
+            calls += [
+                patch(client, task, alice.headers),
+                delete(client, task, alice.headers),
+                toggle(client, task, alice.headers),
+                put(client, task, alice.headers),
+            ]
+        responses = await asyncio.gather(*calls)
+        assert {response.status_code for response in responses} <= {200, 204, 404}, [
+            response.text for response in responses if response.status_code >= 500
+        ]
+        for task in tasks:
+            assert (await read(client, alice, task)).status_code == 404

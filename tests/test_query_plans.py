@@ -17,8 +17,8 @@ from tests.conftest import POSTGRES_ENV
 from todo_api import migrations
 from todo_api.database import create_engine
 from todo_api.settings import Settings
-from todo_api.tasks import service
 from todo_api.tasks.models import TAGS_GIN_INDEX
+from todo_api.tasks.repository import TaskFilters, TaskRepository
 from todo_api.tasks.schemas import TaskSort
 
 USERS = 1_000
@@ -72,14 +72,8 @@ async def test_list_query_walks_the_owner_index_without_sorting(
     try:
         async with engine.connect() as connection:
             # The very statement the route runs, captured on its way to the driver.
-            page = await connection.run_sync(
-                lambda sync_connection: service.list_tasks(
-                    service.OwnedTasks("user-7", sync_connection),
-                    limit=50,
-                    offset=0,
-                    filters=service.TaskFilters(),
-                    sort=sort,
-                )
+            page = await TaskRepository(connection, "user-7").page(
+                limit=50, offset=0, filters=TaskFilters(), sort=sort
             )
             assert page["total"] == TASKS_PER_USER
             statement, parameters = captured[-1]
@@ -136,14 +130,8 @@ async def test_the_tag_filter_uses_the_gin_index(tagged_settings: Settings) -> N
 
     try:
         async with engine.connect() as connection:
-            page = await connection.run_sync(
-                lambda sync_connection: service.list_tasks(
-                    service.OwnedTasks("heavy", sync_connection),
-                    limit=50,
-                    offset=0,
-                    filters=service.TaskFilters(tags=("rare",)),
-                    sort="-created_at",
-                )
+            page = await TaskRepository(connection, "heavy").page(
+                limit=50, offset=0, filters=TaskFilters(tags=("rare",)), sort="-created_at"
             )
             assert page["total"] == USERS * TASKS_PER_USER // 1000
             statement, parameters = captured[-1]

@@ -82,7 +82,3 @@ class IfMatch:
         if tags is None:
             return None
         return cls(None if tags.any_tag else tags.strong_versions())
-
-    @property
-    def names_versions(self) -> bool:
-        return self.versions is not None

@@ -1,18 +1,18 @@
-"""The `/tasks` routes: read typed inputs, call one service function, return its result."""
+"""The `/tasks` and `/tags` routes: read typed inputs, call one repository method, return its
+result."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
+from fastapi import APIRouter, Header, Path, Query, Response, status
 
-from todo_api.auth.dependencies import BEARER_SECURITY, authenticate, bearer_token
+from todo_api.auth.dependencies import BEARER_SECURITY
 from todo_api.errors import problem_responses
-from todo_api.ratelimit import limit_by_subject
-from todo_api.state import resources_of
-from todo_api.tasks import service
 from todo_api.tasks.conditions import IfMatch, parse_entity_tags
+from todo_api.tasks.dependencies import TaskRepositoryDep
+from todo_api.tasks.repository import TaskFilters
 from todo_api.tasks.schemas import (
     MAX_TAGS,
     DueTime,
@@ -28,22 +28,6 @@ from todo_api.tasks.schemas import (
     TaskReplace,
     TaskSort,
 )
-from todo_api.tasks.service import TaskFilters, UserTasks
-
-
-async def your_tasks(request: Request) -> UserTasks:
-    """Authenticate, then count the request against its user's rate limit.
-
-    One dependency rather than a chain of them (the bearer scheme is called, not depended
-    on): FastAPI spends tens of microseconds on each dependency of each request.
-    """
-    resources = resources_of(request)
-    principal = await authenticate(request, resources.verifier, await bearer_token(request))
-    await limit_by_subject(request, resources.rate_limiter, principal.subject)
-    return UserTasks(principal.subject, resources)
-
-
-YourTasks = Annotated[UserTasks, Depends(your_tasks)]
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 _SECURED = {"security": BEARER_SECURITY}
@@ -109,8 +93,8 @@ def _tag_etag(response: Response, task: TaskRead) -> TaskRead:
         **problem_responses(*_COMMON, *_BODY),
     },
 )
-async def create_task(data: TaskCreate, tasks: YourTasks, response: Response) -> TaskRead:
-    task = await tasks.run(service.create_task, data)
+async def create_task(data: TaskCreate, tasks: TaskRepositoryDep, response: Response) -> TaskRead:
+    task = await tasks.create(data)
     response.headers["Location"] = f"/tasks/{task.id}"
     return _tag_etag(response, task)
 
@@ -123,7 +107,7 @@ async def create_task(data: TaskCreate, tasks: YourTasks, response: Response) ->
     responses=problem_responses(*_COMMON, 422),
 )
 async def list_tasks(
-    tasks: YourTasks,
+    tasks: TaskRepositoryDep,
     limit: Annotated[int, Query(ge=1, le=200, description="Page size.")] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Tasks to skip.")] = 0,
     completed: Annotated[
@@ -183,9 +167,7 @@ async def list_tasks(
         due_before=due_before,
         due_after=due_after,
     )
-    page = await tasks.run(
-        service.list_tasks, limit=limit, offset=offset, filters=filters, sort=sort
-    )
+    page = await tasks.page(limit=limit, offset=offset, filters=filters, sort=sort)
     return TaskPageResponse(page)
 
 
@@ -205,11 +187,11 @@ async def list_tasks(
 )
 async def get_task(
     task_id: TaskId,
-    tasks: YourTasks,
+    tasks: TaskRepositoryDep,
     response: Response,
     if_none_match: IfNoneMatchHeader = None,
 ) -> TaskRead | Response:
-    task = await tasks.run(service.get_task, task_id)
+    task = await tasks.get(task_id)
     cached = parse_entity_tags(if_none_match)
     if cached is not None and cached.weakly_match(task.etag):
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": task.etag})
@@ -226,11 +208,11 @@ async def get_task(
 async def replace_task(
     task_id: TaskId,
     data: TaskReplace,
-    tasks: YourTasks,
+    tasks: TaskRepositoryDep,
     response: Response,
     if_match: IfMatchHeader = None,
 ) -> TaskRead:
-    task = await tasks.run(service.replace_task, task_id, data, IfMatch.from_header(if_match))
+    task = await tasks.replace(task_id, data, IfMatch.from_header(if_match))
     return _tag_etag(response, task)
 
 
@@ -244,12 +226,12 @@ async def replace_task(
 async def patch_task(
     task_id: TaskId,
     data: TaskPatch,
-    tasks: YourTasks,
+    tasks: TaskRepositoryDep,
     response: Response,
     if_match: IfMatchHeader = None,
 ) -> TaskRead:
     if_match_versions = IfMatch.from_header(if_match)
-    task = await tasks.run(service.patch_task, task_id, data.changes(), if_match_versions)
+    task = await tasks.patch(task_id, data.changes(), if_match_versions)
     return _tag_etag(response, task)
 
 
@@ -261,9 +243,9 @@ async def patch_task(
     responses={200: _WITH_ETAG, **problem_responses(*_COMMON, *_CONDITIONAL_WRITE)},
 )
 async def toggle_task(
-    task_id: TaskId, tasks: YourTasks, response: Response, if_match: IfMatchHeader = None
+    task_id: TaskId, tasks: TaskRepositoryDep, response: Response, if_match: IfMatchHeader = None
 ) -> TaskRead:
-    task = await tasks.run(service.toggle_task, task_id, IfMatch.from_header(if_match))
+    task = await tasks.toggle(task_id, IfMatch.from_header(if_match))
     return _tag_etag(response, task)
 
 
@@ -276,9 +258,9 @@ async def toggle_task(
     responses=problem_responses(*_COMMON, *_CONDITIONAL_WRITE),
 )
 async def delete_task(
-    task_id: TaskId, tasks: YourTasks, if_match: IfMatchHeader = None
+    task_id: TaskId, tasks: TaskRepositoryDep, if_match: IfMatchHeader = None
 ) -> Response:
-    await tasks.run(service.delete_task, task_id, IfMatch.from_header(if_match))
+    await tasks.delete(task_id, IfMatch.from_header(if_match))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -292,5 +274,5 @@ tags_router = APIRouter(prefix="/tags", tags=["tags"])
     summary="List your tags with the number of tasks that carry each",
     responses=problem_responses(*_COMMON),
 )
-async def list_tags(tasks: YourTasks) -> TagList:
-    return TagList(items=await tasks.run(service.tag_counts))
+async def list_tags(tasks: TaskRepositoryDep) -> TagList:
+    return TagList(items=await tasks.tag_counts())

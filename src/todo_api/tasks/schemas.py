@@ -79,10 +79,10 @@ Priority = Literal["none", "low", "medium", "high"]
 PRIORITY_NAMES: tuple[Priority, ...] = get_args(Priority)
 PRIORITY_RANKS: dict[Priority, int] = {name: rank for rank, name in enumerate(PRIORITY_NAMES)}
 
-# RFC 3339 (a space for the T is allowed, as its section 5.6 notes): seconds and an offset
-# are required. Parsed here because pydantic's own parser also takes Unix times and times
-# without seconds, which the contract does not admit.
-RFC3339_PATTERN = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
+# RFC 3339's date-time: seconds and an offset are required. Parsed here because pydantic's
+# own parser also takes Unix times, a space for the T and times without seconds, which
+# RFC 3339 does not. Year 0000 exists in RFC 3339 but not in Python (nor in most clients).
+RFC3339_PATTERN = r"^(?!0000)\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
 _RFC3339 = re.compile(RFC3339_PATTERN)
 
 
