@@ -179,10 +179,10 @@ def api_client(server: str, email: str, password: str = PASSWORD) -> httpx.Clien
 
 
 class FirstAnswerLost:
-    """A TCP intermediary in front of the service: the first `lose` connections reach the
+    """An HTTP/1.1 intermediary in front of the service: the first `lose` requests reach the
     service, which does the work, but their answer never comes back (the connection is
-    dropped once the service has answered); later connections pass untouched. It records
-    every request it forwards, so a test can see retries and their headers."""
+    dropped once the service has answered); later requests pass untouched. It records every
+    request, so a test can see retries and their headers."""
 
     def __init__(
         self,
@@ -197,7 +197,7 @@ class FirstAnswerLost:
         # at exactly that moment.
         self.before_forwarding = before_forwarding
         self.to_lose = lose
-        # With refuse_with, the first `lose` connections are answered with these bytes by
+        # With refuse_with, the first `lose` requests are answered with these bytes by
         # the intermediary itself and never reach the service (a 503 from a front end).
         self.refuse_with = refuse_with
         self.requests: list[bytes] = []
@@ -225,31 +225,23 @@ class FirstAnswerLost:
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        losing = self.to_lose > 0
-        self.to_lose -= 1
         try:
-            request = await _read_http_message(reader)
-            if request is None:
-                return
-            self.requests.append(request)
-            if losing and self.refuse_with is not None:
-                writer.write(self.refuse_with)
-                await writer.drain()
-                writer.close()  # after what was written has gone, unlike abort()
-                await writer.wait_closed()
-                return
-            if self.before_forwarding is not None:
-                await asyncio.to_thread(self.before_forwarding, request)
-            service_reader, service_writer = await asyncio.open_connection(
-                "127.0.0.1", self.target_port
-            )
-            try:
-                service_writer.write(request)
-                await service_writer.drain()
-                answer = await _read_http_message(service_reader)
-            finally:
-                service_writer.close()
-            if not losing and answer is not None:
+            # Keep-alive: one client connection may carry several requests in turn.
+            while (request := await _read_http_message(reader)) is not None:
+                self.requests.append(request)
+                losing = self.to_lose > 0
+                self.to_lose -= 1
+                if losing and self.refuse_with is not None:
+                    writer.write(self.refuse_with)
+                    await writer.drain()
+                    writer.close()  # after what was written has gone, unlike abort()
+                    await writer.wait_closed()
+                    return
+                if self.before_forwarding is not None:
+                    await asyncio.to_thread(self.before_forwarding, request)
+                answer = await self._forward(request)
+                if losing or answer is None:
+                    return  # the answer is lost: the connection is dropped below
                 writer.write(answer)
                 await writer.drain()
         except OSError:
@@ -257,6 +249,17 @@ class FirstAnswerLost:
         finally:
             with suppress(OSError):
                 writer.transport.abort()
+
+    async def _forward(self, request: bytes) -> bytes | None:
+        service_reader, service_writer = await asyncio.open_connection(
+            "127.0.0.1", self.target_port
+        )
+        try:
+            service_writer.write(request)
+            await service_writer.drain()
+            return await _read_http_message(service_reader)
+        finally:
+            service_writer.close()
 
 
 async def _read_http_message(reader: asyncio.StreamReader) -> bytes | None:
