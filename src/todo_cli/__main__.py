@@ -1,0 +1,3 @@
+from todo_cli.main import main
+
+main()
