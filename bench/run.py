@@ -101,6 +101,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--workers", type=int, default=1, help="server worker processes")
     parser.add_argument(
+        "--pool-size",
+        type=int,
+        default=20,
+        help="database connections per worker of every target: the service's DB_POOL_SIZE "
+        "(no overflow) and the references' pool (default 20, the service's default)",
+    )
+    parser.add_argument(
         "--service-command",
         help="command that starts the service instead of this venv's todo-api, e.g. another "
         "checkout's .venv/bin/todo-api; 'serve --port P --no-migrate --workers N' is appended",
@@ -685,6 +692,8 @@ def start_server(
     port = free_port()
     command, extra_env = server_command(name, port, args, work_dir)
     command = ["taskset", "-c", cpu_list(args.server_cpu_set), *niced(args), *command]
+    pool = str(args.pool_size)
+    extra_env.update({"DB_POOL_SIZE": pool, "DB_MAX_OVERFLOW": "0", "BASELINE_POOL_SIZE": pool})
     log_path = work_dir / f"{name.replace('@', '-')}.log"
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
@@ -711,6 +720,26 @@ def start_server(
         time.sleep(0.2)
     stop_server(server)
     raise BenchError(f"{name} did not answer /health within 60 s:\n{server.log_tail()}")
+
+
+def check_connection_budget(db: Database, args: argparse.Namespace) -> None:
+    """Every target fills its pools under load: fail now, not with errors mid-run, when
+    PostgreSQL cannot take them all next to what it already serves."""
+    needed = len(args.targets) * args.workers * args.pool_size
+    with db.connect() as conn:
+        row = conn.execute(
+            "SELECT current_setting('max_connections')::int"
+            " - current_setting('superuser_reserved_connections')::int"
+            " - (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')"
+        ).fetchone()
+    free = int(row[0]) if row else 0
+    # A few for the driver's own connections (reset, vacuum, the monitor) during the run.
+    if needed > free - 5:
+        raise BenchError(
+            f"{len(args.targets)} targets x {args.workers} worker(s) x {args.pool_size} "
+            f"connections = {needed}, but PostgreSQL has {free} free now: run fewer targets, "
+            "or lower --pool-size"
+        )
 
 
 def stop_server(server: Server) -> None:
@@ -1478,6 +1507,7 @@ def _bench(args: argparse.Namespace, command: str, started: float) -> int:
             servers: dict[str, Server] = {}
             args.monitor = PostgresMonitor(db)
             try:
+                check_connection_budget(db, args)
                 for name in args.targets:
                     servers[name] = start_server(name, db, secret, args, work_dir)
                 problems = sanity_check(servers, seeded)
