@@ -1161,6 +1161,7 @@ class Summary:
     loadgen_cpu_busy: float
     server_cpu_us_per_request: float
     postgres_cpu_us_per_request: float
+    wrk_cpu_us_per_request: float
     new_db_sessions: float
     foreign_cpu_percent: float
 
@@ -1183,6 +1184,7 @@ def summarise(runs: list[Run], phase: str) -> dict[tuple[str, str], Summary]:
             postgres_cpu_us_per_request=statistics.median(
                 run.postgres_cpu_us_per_request for run in group
             ),
+            wrk_cpu_us_per_request=statistics.median(run.wrk_cpu_us_per_request for run in group),
             new_db_sessions=statistics.median(run.new_db_sessions for run in group),
             foreign_cpu_percent=max(run.foreign_cpu_percent for run in group),
         )
@@ -1319,7 +1321,7 @@ def report(
     lines.append(
         "Where the time goes (medians): CPU time per request "
         "of the server process(es) and of PostgreSQL (the benchmark database's backends and "
-        "its WAL writer, background writer and checkpointer), how busy the "
+        "its WAL writer, background writer and checkpointer) and of wrk, how busy the "
         f"server CPUs ({cpu_list(args.server_cpu_set)}) and the load generator + PostgreSQL "
         f"CPUs ({cpu_list(args.loadgen_cpu_set)}) were, and the most CPU that other programs "
         "on the machine took in any round (% of one core; a few % is noise). New DB sessions: "
@@ -1327,10 +1329,10 @@ def report(
     )
     lines.append("")
     lines.append(
-        "| workload | target | server CPU us/req | PostgreSQL CPU us/req | server CPUs busy "
-        "| loadgen CPUs busy | new DB sessions | other programs |"
+        "| workload | target | server CPU us/req | PostgreSQL CPU us/req | wrk CPU us/req "
+        "| server CPUs busy | loadgen CPUs busy | new DB sessions | other programs |"
     )
-    lines.append("|---|---|---:|---:|---:|---:|---:|---:|")
+    lines.append("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for workload in args.workloads:
         for target in targets:
             summary = small.get((workload, target))
@@ -1338,7 +1340,8 @@ def report(
                 continue
             lines.append(
                 f"| {workload} | {target} | {summary.server_cpu_us_per_request:,.0f} | "
-                f"{summary.postgres_cpu_us_per_request:,.0f} | {summary.server_cpu_busy:.0f}% | "
+                f"{summary.postgres_cpu_us_per_request:,.0f} | "
+                f"{summary.wrk_cpu_us_per_request:,.0f} | {summary.server_cpu_busy:.0f}% | "
                 f"{summary.loadgen_cpu_busy:.0f}% | {summary.new_db_sessions:.0f} | "
                 f"{summary.foreign_cpu_percent:.0f}% |"
             )
