@@ -3,7 +3,8 @@
 It serves only what the benchmark's workloads use (`GET /tasks?limit=&offset=`, `POST /tasks`,
 `GET /tasks/{id}`, `PATCH /tasks/{id}`, `GET /health`), with the same SQL statements as the
 service (copied from what SQLAlchemy emits), the same driver settings (psycopg 3 async,
-prepare_threshold=5, statement_timeout), one transaction per request, PyJWT verification of
+prepare_threshold=5, statement_timeout), autocommit (one statement, one round trip, per
+request, as the service sends it), PyJWT verification of
 the same HS256 bearer token with the same checks (exp required, sub a non-empty string of at
 most 255 characters, 30 s leeway) and the same JSON response bodies, rendered with orjson.
 What it leaves out is what the comparison is about: routing, dependency injection, pydantic
@@ -21,7 +22,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
@@ -131,6 +132,8 @@ class ConnectionPool:
         return await psycopg.AsyncConnection.connect(
             self._conninfo,
             prepare_threshold=5,
+            # Each statement is its own transaction, as in the service.
+            autocommit=True,
             connect_timeout=5,
             application_name="todo-bench-baseline",
             # The service converts timestamps to UTC in Python; here the session does it.
@@ -246,17 +249,9 @@ class Baseline:
             raise HTTPError(401, "The bearer token is invalid or expired.", _INVALID_TOKEN)
         return subject
 
-    @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[AsyncConnection[Any]]:
+    def _connection(self) -> AbstractAsyncContextManager[AsyncConnection[Any]]:
         assert self.pool is not None
-        async with self.pool.connection() as conn:
-            try:
-                yield conn
-            except BaseException:
-                await conn.rollback()
-                raise
-            else:
-                await conn.commit()
+        return self.pool.connection()
 
     async def _list(self, owner: str, query_string: bytes) -> bytes:
         limit, offset = 50, 0
@@ -275,7 +270,7 @@ class Baseline:
                         raise HTTPError(422, "offset must be 0 or more.")
                     offset = number
         params = {"user_id_1": owner, "param_1": limit, "param_2": offset}
-        async with self._transaction() as conn:
+        async with self._connection() as conn:
             rows = await (await conn.execute(LIST_SQL, params)).fetchall()
             if rows:
                 total = rows[0][7]
@@ -302,13 +297,13 @@ class Baseline:
             "updated_at": now,
             "completed_at": now if data.get("completed") else None,
         }
-        async with self._transaction() as conn:
+        async with self._connection() as conn:
             row = await (await conn.execute(INSERT_SQL, params)).fetchone()
         assert row is not None
         return dict(zip(_FIELDS, row, strict=True))
 
     async def _one(self, sql: str, params: dict[str, Any], task_id: uuid.UUID) -> dict[str, Any]:
-        async with self._transaction() as conn:
+        async with self._connection() as conn:
             row = await (await conn.execute(sql, params)).fetchone()
             if row is None:
                 exists = await (await conn.execute(EXISTS_SQL, {"id_1": task_id})).fetchone()

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ApiUser, make_token
+from tests.conftest import ApiUser, assert_problem, make_token
 from tests.servers import open_client, serving
 from todo_api.app import create_app
 from todo_api.settings import Settings
@@ -173,3 +173,45 @@ async def test_log_level_warning_drops_request_lines_but_keeps_errors(
     lines = request_lines(capsys.readouterr().err)
     assert [line["request_id"] for line in lines] == ["loud-1"]
     assert lines[0]["status"] == 500
+
+
+async def test_a_database_error_that_is_a_bug_is_a_500_logged_with_its_frames(
+    settings_factory: Callable[..., Settings],
+    empty_database_url: Callable[[str], str],
+    database_backend: str,
+    alice: ApiUser,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    if database_backend not in ("sqlite", "postgresql"):
+        pytest.skip("needs an empty database of the test's own")
+    # The database answers but has no tables, as after a forgotten migration.
+    settings = settings_factory(database_url=empty_database_url(database_backend))
+    async with serving(settings) as http:
+        response = await http.get("/tasks", headers={**alice.headers, "X-Request-ID": "drift-1"})
+    assert_problem(response, 500)
+    output = capsys.readouterr().err
+    errors = [line for line in json_lines(output) if line.get("event") == "unhandled error"]
+    assert [line["request_id"] for line in errors] == ["drift-1"]
+    assert "sqlalchemy.exc." in errors[0]["exception"]
+    # The frames lead to the query that failed.
+    assert "repository.py" in errors[0]["exception"]
+    assert "in page" in errors[0]["exception"]
+    assert "database unavailable" not in output
+
+
+@pytest.mark.parametrize("error", [TimeoutError, ConnectionError])
+async def test_a_timeout_or_connection_error_outside_the_database_is_a_500(
+    settings_factory: Callable[..., Settings],
+    capsys: pytest.CaptureFixture[str],
+    error: type[Exception],
+) -> None:
+    async def call_elsewhere() -> None:
+        raise error("an upstream that is not the database")
+
+    app = create_app(settings_factory())
+    app.add_api_route("/test-only/elsewhere", call_elsewhere)
+    async with open_client(app) as http:
+        response = await http.get("/test-only/elsewhere")
+    assert_problem(response, 500)
+    assert "retry-after" not in response.headers
+    assert "unhandled error" in capsys.readouterr().err

@@ -16,7 +16,7 @@ from tests.conftest import POSTGRES_ENV
 from todo_api import migrations
 from todo_api.database import create_engine
 from todo_api.settings import Settings
-from todo_api.tasks import service
+from todo_api.tasks.repository import TaskRepository
 from todo_api.tasks.schemas import TaskSort
 
 USERS = 1_000
@@ -70,15 +70,8 @@ async def test_list_query_walks_the_owner_index_without_sorting(
     try:
         async with engine.connect() as connection:
             # The very statement the route runs, captured on its way to the driver.
-            page = await connection.run_sync(
-                lambda sync_connection: service.list_tasks(
-                    service.OwnedTasks("user-7", sync_connection),
-                    limit=50,
-                    offset=0,
-                    completed=None,
-                    query=None,
-                    sort=sort,
-                )
+            page = await TaskRepository(connection, "user-7").page(
+                limit=50, offset=0, completed=None, query=None, sort=sort
             )
             assert page["total"] == TASKS_PER_USER
             statement, parameters = captured[-1]

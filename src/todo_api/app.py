@@ -16,7 +16,7 @@ from todo_api.auth.jwks import create_jwks_key_source
 from todo_api.auth.passwords import PasswordService
 from todo_api.auth.routes import router as auth_router
 from todo_api.auth.tokens import TokenVerifier
-from todo_api.database import create_engine, wait_for_database
+from todo_api.database import Database
 from todo_api.errors import install_error_handlers
 from todo_api.health import router as health_router
 from todo_api.metrics import (
@@ -55,11 +55,11 @@ the token's `sub` owns the tasks. Errors are `application/problem+json` (RFC 945
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     public_keys = create_jwks_key_source(settings)
-    engine = create_engine(settings)
+    database = Database(settings)
     rate_limiter = RateLimiter(settings)
     pool_refresher: asyncio.Task[None] | None = None
     try:
-        await wait_for_database(engine, settings)
+        await database.wait_until_answering()
         if settings.uses_insecure_secret:
             log.warning(
                 "JWT_SECRET is not set: using a fixed, publicly known development secret. "
@@ -73,13 +73,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             )
         app.state.resources = Resources(
             settings=settings,
-            engine=engine,
+            database=database,
             verifier=TokenVerifier(settings, public_keys),
             rate_limiter=rate_limiter,
             passwords=PasswordService(),
         )
         if multiprocess_dir() is not None:
-            pool_refresher = asyncio.create_task(refresh_pool_gauges_forever(engine))
+            pool_refresher = asyncio.create_task(refresh_pool_gauges_forever(database.engine))
         log.info(
             "todo-api ready",
             environment=settings.environment,
@@ -112,7 +112,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await rate_limiter.close()
         if public_keys is not None:
             public_keys.close()
-        await engine.dispose()
+        await database.dispose()
         mark_this_worker_dead()
 
 

@@ -1,4 +1,29 @@
-"""Engine construction, the UTC timestamp column type, and the per-request transaction."""
+"""The one way to the database: `Database.connect()` and `Database.transaction()`.
+
+How a route reaches the database: the lifespan builds one `Database` and keeps it in the
+app's `Resources`. A `/tasks` route depends on `TaskRepositoryDep` (tasks/dependencies.py),
+which authenticates, rate-limits, enters `database.connect()` and yields a `TaskRepository`
+bound to that connection and to the caller; each repository method sends one statement,
+scoped by the owner. Anything else that needs the database takes a connection the same way.
+
+Autocommit is the default: every connection of the app's engine runs in autocommit, so a
+single statement is its own transaction and costs one round trip, with no BEGIN or COMMIT.
+Work that needs several statements to be atomic opens a transaction instead:
+
+    async with database.transaction() as connection:
+        ...  # BEGIN before the first statement; COMMIT at the end, ROLLBACK on error
+
+(on SQLite it begins with BEGIN IMMEDIATE, so a read then a write holds the write lock
+throughout). Prefer folding several steps into one statement (a CTE on PostgreSQL).
+
+Both bound the request's database work by `db_request_timeout_seconds`, through two
+pool-event hooks installed on PostgreSQL engines: on checkout a watchdog is armed that shuts
+the connection's socket at the deadline, and a connection that idled longer than
+`db_ping_after_idle_seconds` is pinged first, a dead one replaced by a fresh connection.
+A database that cannot be reached (refused, cut, timed out, pool exhausted) leaves both as
+one error, `DatabaseUnavailableError` (503 with Retry-After); any other database error is a
+bug and propagates as itself.
+"""
 
 from __future__ import annotations
 
@@ -6,31 +31,32 @@ import asyncio
 import os
 import socket
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import psycopg
 import structlog
 from sqlalchemy import DateTime, event, text
-from sqlalchemy.engine import URL, Connection, Dialect, Engine
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
-    AsyncEngine,
-    create_async_engine,
+from sqlalchemy.engine import URL, Dialect
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    InterfaceError,
+    OperationalError,
 )
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
-from sqlalchemy.util import greenlet_spawn
 from sqlmodel import SQLModel
 
+from todo_api.errors import DatabaseUnavailableError
 from todo_api.settings import Settings
 
 log = structlog.get_logger(__name__)
-
-T = TypeVar("T")
 
 # Stable constraint and index names, so migrations generated on either database agree.
 NAMING_CONVENTION = {
@@ -108,14 +134,34 @@ def uses_transaction_pooler(url: URL, settings: Settings) -> bool:
 def create_engine(
     settings: Settings, url: URL | None = None, *, for_migrations: bool = False
 ) -> AsyncEngine:
+    """The engine behind `Database`: autocommit connections, except for migrations."""
     url = url or settings.sqlalchemy_url
+    options: dict[str, Any] = {
+        "pool_size": settings.db_pool_size,
+        "max_overflow": settings.db_max_overflow,
+        "pool_timeout": settings.db_pool_timeout_seconds,
+    }
+    if not for_migrations:
+        # A statement is its own transaction: one round trip instead of BEGIN, the
+        # statement and COMMIT. `Database.transaction()` switches a connection back.
+        options["isolation_level"] = "AUTOCOMMIT"
     if url.get_backend_name() == "sqlite":
-        return _create_sqlite_engine(url, settings)
+        return _create_sqlite_engine(url, options)
     if for_migrations:
         # An index build on a big table may take minutes: the request-sized statement
         # timeout is for the app only.
         settings = settings.model_copy(update={"db_statement_timeout_seconds": None})
-    return _create_postgres_engine(url, settings)
+    engine = create_async_engine(
+        url,
+        pool_recycle=settings.db_pool_recycle_seconds,
+        # Liveness is checked by the checkout hook, only for connections that idled a
+        # while: SQLAlchemy's pre-ping would add a round trip to every request.
+        pool_pre_ping=False,
+        connect_args=postgres_connect_args(url, settings),
+        **options,
+    )
+    _install_pool_hooks(engine, settings.db_ping_after_idle_seconds)
+    return engine
 
 
 def postgres_connect_args(url: URL, settings: Settings) -> dict[str, Any]:
@@ -154,49 +200,47 @@ def postgres_connect_args(url: URL, settings: Settings) -> dict[str, Any]:
     return connect_args
 
 
-def _create_postgres_engine(url: URL, settings: Settings) -> AsyncEngine:
-    engine = create_async_engine(
-        url,
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_max_overflow,
-        pool_timeout=settings.db_pool_timeout_seconds,
-        pool_recycle=settings.db_pool_recycle_seconds,
-        # Liveness is checked by `_checkout` only for connections that idled a while:
-        # SQLAlchemy's pre-ping would add a round trip to every request.
-        pool_pre_ping=False,
-        connect_args=postgres_connect_args(url, settings),
-    )
-    _install_watchdog(engine)
-    return engine
-
-
-# The loop time by which the current request's database work must be done. The pool's
-# checkout hook reads it (SQLAlchemy runs that hook with the request's context).
+# The loop time by which the current request's database work must be done, set by
+# `Database.connect()`; the pool's checkout hook reads it (SQLAlchemy runs pool events in
+# the request's context).
 _deadline: ContextVar[float | None] = ContextVar("todo_api_database_deadline", default=None)
 _WATCHDOG = "todo_api_watchdog"
 _IDLE_SINCE = "todo_api_idle_since"
-# The asyncio timeout around getting a connection fires this much after the watchdog, so
-# the watchdog's clean failure wins whenever a socket exists.
+# The asyncio timeout around the database work fires this much after the watchdog, so the
+# watchdog's clean failure wins whenever a socket exists.
 _BACKSTOP_GRACE_SECONDS = 0.5
 
 
-def _install_watchdog(engine: AsyncEngine) -> None:
+def _install_pool_hooks(engine: AsyncEngine, ping_after_idle_seconds: float) -> None:
+    dialect = engine.dialect
+
     @event.listens_for(engine.sync_engine, "checkout")
-    def _arm(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    def _checkout(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
         deadline = _deadline.get()
-        if deadline is None:
+        if deadline is not None:
+            _disarm(record)
+            loop = asyncio.get_running_loop()
+            record.info[_WATCHDOG] = loop.call_at(
+                deadline, _sever, dbapi_connection.driver_connection
+            )
+        # Popped, so a connection that replaces a dead one is not pinged again.
+        idle_since = record.info.pop(_IDLE_SINCE, None)
+        if idle_since is None or time.monotonic() - idle_since <= ping_after_idle_seconds:
             return
-        _disarm(record)
-        loop = asyncio.get_running_loop()
-        record.info[_WATCHDOG] = loop.call_at(deadline, _sever, dbapi_connection.driver_connection)
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as error:
+            # The pool discards this connection and retries the checkout with a new one, so
+            # a restarted database or a pooler that dropped idle clients costs no error.
+            raise DisconnectionError("idle connection failed its ping") from error
 
     @event.listens_for(engine.sync_engine, "checkin")
-    def _checkin(_dbapi_connection: Any, record: Any) -> None:
+    def _checkin(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
         _disarm(record)
         record.info[_IDLE_SINCE] = time.monotonic()
 
 
-def _disarm(record: Any) -> None:
+def _disarm(record: ConnectionPoolEntry) -> None:
     watchdog: asyncio.TimerHandle | None = record.info.pop(_WATCHDOG, None)
     if watchdog is not None:
         watchdog.cancel()
@@ -220,14 +264,8 @@ def _sever(connection: psycopg.AsyncConnection[Any]) -> None:
     log.warning("database work overran its deadline; connection closed")
 
 
-def _create_sqlite_engine(url: URL, settings: Settings) -> AsyncEngine:
-    engine = create_async_engine(
-        url,
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_max_overflow,
-        pool_timeout=settings.db_pool_timeout_seconds,
-        connect_args={"timeout": 30},
-    )
+def _create_sqlite_engine(url: URL, options: dict[str, Any]) -> AsyncEngine:
+    engine = create_async_engine(url, connect_args={"timeout": 30}, **options)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
@@ -251,135 +289,116 @@ def _unicode_lower(value: object) -> object:
     return value.lower() if isinstance(value, str) else value
 
 
-def _checkout(engine: Engine, ping_after_idle_seconds: float) -> Connection:
-    """A pooled connection, pinged first if it idled a while.
-
-    A connection found dead by the ping is discarded and one fresh connection is tried, so a
-    restarted database or a pooler that dropped idle clients costs no request an error.
-    Synchronous: it runs inside SQLAlchemy's greenlet, like the statements that follow it.
-    """
-    for attempt in (1, 2):
-        connection = engine.connect()
-        try:
-            idle_since = connection.info.get(_IDLE_SINCE)
-            if (
-                idle_since is not None
-                and time.monotonic() - idle_since > ping_after_idle_seconds
-                and connection.dialect.name != "sqlite"
-            ):
-                connection.exec_driver_sql("SELECT 1")
-        except DBAPIError as error:
-            connection.close()
-            if error.connection_invalidated and attempt == 1:
-                continue
-            raise
-        except BaseException:
-            connection.close()
-            raise
-        return connection
-    raise AssertionError("unreachable")
+# What "the database cannot be reached" looks like through SQLAlchemy: refused or cut
+# connections, the pool's own timeout, a ping that kept failing.
+_UNREACHABLE = (PoolTimeoutError, DisconnectionError, OSError)
+# SQLite reports mistakes in SQL (a missing table) as OperationalError too: only these
+# result codes mean that the database cannot serve right now.
+_SQLITE_UNAVAILABLE = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN", "SQLITE_IOERR")
 
 
-@contextmanager
-def _request_deadline(timeout_seconds: float) -> Iterator[float]:
-    """Set the loop time by which this request's database work must be done.
-
-    The checkout arms a watchdog that cuts the connection at that time, so a silent network
-    fails the request with a 503 instead of hanging it.
-    """
-    deadline = asyncio.get_running_loop().time() + timeout_seconds
-    token = _deadline.set(deadline)
-    try:
-        yield deadline
-    finally:
-        _deadline.reset(token)
-
-
-def _run_and_commit(
-    engine: Engine, ping_after_idle_seconds: float, operation: Callable[[Connection], T]
-) -> T:
-    # Closing returns the connection to the pool, which rolls back anything uncommitted.
-    with _checkout(engine, ping_after_idle_seconds) as connection:
-        result = operation(connection)
-        connection.commit()
-        return result
-
-
-async def run_in_transaction(
-    engine: AsyncEngine,
-    timeout_seconds: float,
-    ping_after_idle_seconds: float,
-    operation: Callable[[Connection], T],
-) -> T:
-    """Run `operation` in one transaction, committed if it returns, within the deadline.
-
-    Checkout, statements, commit and return to the pool all run in one SQLAlchemy greenlet:
-    the async API spends a greenlet per step, about 130 us more per request.
-    """
-    with _request_deadline(timeout_seconds) as deadline:
-        async with asyncio.timeout_at(deadline + _BACKSTOP_GRACE_SECONDS):
-            return await greenlet_spawn(
-                _run_and_commit, engine.sync_engine, ping_after_idle_seconds, operation
-            )
-
-
-@asynccontextmanager
-async def transaction(
-    engine: AsyncEngine, timeout_seconds: float, ping_after_idle_seconds: float = 1.0
-) -> AsyncIterator[AsyncConnection]:
-    """One transaction for async code: committed when the body ends, rolled back on error.
-
-    For routes with slow work between statements (password hashing); the same deadline as
-    `run_in_transaction` bounds it.
-    """
-    with _request_deadline(timeout_seconds) as deadline:
-        async with asyncio.timeout_at(deadline + _BACKSTOP_GRACE_SECONDS):
-            sync_connection = await greenlet_spawn(
-                _checkout, engine.sync_engine, ping_after_idle_seconds
-            )
-    connection = AsyncConnection(engine, sync_connection)
-    try:
-        yield connection
-        await connection.commit()
-    finally:
-        # Returning the connection rolls back whatever was not committed.
-        await connection.close()
-
-
-async def database_answers(engine: AsyncEngine, within_seconds: float) -> bool:
-    try:
-        async with transaction(engine, within_seconds, 0) as connection:
-            await connection.execute(text("SELECT 1"))
-    except (SQLAlchemyError, OSError, TimeoutError):
+def _unreachable(error: BaseException) -> bool:
+    if isinstance(error, _UNREACHABLE):
+        return True
+    if not isinstance(error, DBAPIError):
         return False
-    return True
+    if error.connection_invalidated:
+        return True
+    if not isinstance(error, OperationalError | InterfaceError):
+        return False
+    sqlite_code = getattr(error.orig, "sqlite_errorname", None)
+    return sqlite_code is None or sqlite_code.startswith(_SQLITE_UNAVAILABLE)
 
 
-async def wait_for_database(engine: AsyncEngine, settings: Settings) -> None:
-    """Wait out a cold database (a suspended Neon compute takes a moment to wake)."""
-    deadline = time.monotonic() + settings.db_startup_wait_seconds
-    delay = 0.25
-    attempt = 1
-    while True:
+def _unavailable(error: BaseException) -> DatabaseUnavailableError:
+    # Only the class name is logged: driver messages can carry SQL and connection details.
+    log.warning("database unavailable", error=type(error).__name__)
+    return DatabaseUnavailableError()
+
+
+class Database:
+    """The app's connections: `connect()` for autocommit work, `transaction()` for atomic
+    multi-statement work, both within the request deadline (see the module docstring)."""
+
+    def __init__(
+        self, settings: Settings, url: URL | None = None, *, for_migrations: bool = False
+    ) -> None:
+        self.settings = settings
+        self.engine = create_engine(settings, url, for_migrations=for_migrations)
+
+    @asynccontextmanager
+    async def connect(self, within_seconds: float | None = None) -> AsyncIterator[AsyncConnection]:
+        """A connection in autocommit, returned to the pool when the block ends."""
+        if within_seconds is None:
+            within_seconds = self.settings.db_request_timeout_seconds
+        deadline = asyncio.get_running_loop().time() + within_seconds
+        token = _deadline.set(deadline)
+        backstop = asyncio.timeout_at(deadline + _BACKSTOP_GRACE_SECONDS)
         try:
-            within = settings.db_connect_timeout_seconds + settings.db_request_timeout_seconds
-            async with transaction(engine, within, 0) as connection:
-                await connection.execute(text("SELECT 1"))
-            if attempt > 1:
-                log.info("database answers", attempts=attempt)
-            return
-        except (DBAPIError, OSError, TimeoutError) as error:
-            if time.monotonic() + delay > deadline:
-                log.error(
-                    "database unreachable, giving up", attempts=attempt, error=type(error).__name__
-                )
+            async with backstop, self.engine.connect() as connection:
+                yield connection
+        except TimeoutError as error:
+            if not backstop.expired():
                 raise
-            log.warning(
-                "database not answering yet, retrying",
-                attempt=attempt,
-                retry_in_seconds=delay,
-                error=type(error).__name__,
+            raise _unavailable(error) from error
+        except Exception as error:
+            if not _unreachable(error):
+                raise
+            raise _unavailable(error) from error
+        finally:
+            _deadline.reset(token)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A connection in a transaction: committed when the block ends, rolled back if it
+        raises. The connection is back in autocommit when it returns to the pool."""
+        async with self.connect() as connection:
+            await connection.execution_options(
+                isolation_level=self.engine.dialect.default_isolation_level
             )
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
-            attempt += 1
+            async with connection.begin():
+                if connection.dialect.name == "sqlite":
+                    # pysqlite would begin only before the first write; a read first must
+                    # be in the transaction too, with the write lock taken up front.
+                    await connection.exec_driver_sql("BEGIN IMMEDIATE")
+                yield connection
+
+    async def answers(self, within_seconds: float) -> bool:
+        try:
+            async with self.connect(within_seconds) as connection:
+                await connection.execute(text("SELECT 1"))
+        except DatabaseUnavailableError:
+            return False
+        return True
+
+    async def wait_until_answering(self) -> None:
+        """Wait out a cold database (a suspended Neon compute takes a moment to wake)."""
+        settings = self.settings
+        deadline = time.monotonic() + settings.db_startup_wait_seconds
+        within = settings.db_connect_timeout_seconds + settings.db_request_timeout_seconds
+        delay = 0.25
+        attempt = 1
+        while True:
+            try:
+                async with self.connect(within) as connection:
+                    await connection.execute(text("SELECT 1"))
+                if attempt > 1:
+                    log.info("database answers", attempts=attempt)
+                return
+            except DatabaseUnavailableError as error:
+                reason = type(error.__cause__).__name__
+                if time.monotonic() + delay > deadline:
+                    log.error("database unreachable, giving up", attempts=attempt, error=reason)
+                    raise
+                log.warning(
+                    "database not answering yet, retrying",
+                    attempt=attempt,
+                    retry_in_seconds=delay,
+                    error=reason,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                attempt += 1
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

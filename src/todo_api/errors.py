@@ -12,8 +12,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -169,18 +167,10 @@ async def _handle_http_exception(request: Request, error: Exception) -> ProblemR
     return problem_response(error.status_code, detail, headers=headers)
 
 
-async def _handle_database_error(_request: Request, error: Exception) -> ProblemResponse:
-    # Only the class name is logged: driver messages can carry SQL and connection details.
-    log.warning("database unavailable", error=type(error).__name__)
-    return problem_response(
-        503,
-        DatabaseUnavailableError.detail,
-        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
-    )
-
-
 async def _handle_unexpected(_request: Request, error: Exception) -> ProblemResponse:
-    log.error("unhandled error", error=type(error).__name__)
+    # Reached only if the request-context middleware, which logs and answers unexpected
+    # errors itself, failed: frames are logged, the message is not (observability.py).
+    log.error("unhandled error", error=type(error).__name__, exc_info=error)
     return problem_response(500, "Internal server error.")
 
 
@@ -188,15 +178,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _handle_app_error)
     app.add_exception_handler(RequestValidationError, _handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, _handle_http_exception)
-    for database_error in (
-        OperationalError,
-        InterfaceError,
-        PoolTimeoutError,
-        TimeoutError,
-        ConnectionError,
-    ):
-        app.add_exception_handler(database_error, _handle_database_error)
-    app.add_exception_handler(DBAPIError, _handle_unexpected)
     app.add_exception_handler(Exception, _handle_unexpected)
 
 

@@ -8,7 +8,6 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
-from todo_api.database import database_answers
 from todo_api.errors import DATABASE_RETRY_AFTER_SECONDS, problem_response, problem_responses
 from todo_api.state import ResourcesDep
 
@@ -36,7 +35,7 @@ async def health() -> HealthStatus:
     responses=problem_responses(503),
 )
 async def ready(resources: ResourcesDep) -> HealthStatus | JSONResponse:
-    if await database_answers(resources.engine, READINESS_TIMEOUT_SECONDS):
+    if await resources.database.answers(READINESS_TIMEOUT_SECONDS):
         return HealthStatus()
     return problem_response(
         503,

@@ -186,5 +186,6 @@ router = APIRouter(tags=["operations"])
 )
 async def metrics(request: Request) -> Response:
     resources = getattr(request.app.state, "resources", None)
-    engine = getattr(resources, "engine", None)
+    database = getattr(resources, "database", None)
+    engine = getattr(database, "engine", None)
     return Response(render_metrics(engine), media_type=CONTENT_TYPE_LATEST)

@@ -12,7 +12,7 @@ from todo_api.auth.dependencies import CurrentUser
 from todo_api.auth.schemas import AccessToken, Me, UserCreate, UserRead
 from todo_api.auth.tokens import issue_token
 from todo_api.errors import ForbiddenError, problem_responses
-from todo_api.state import ResourcesDep, Transactions
+from todo_api.state import ResourcesDep
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -55,10 +55,8 @@ async def _registration_enabled(resources: ResourcesDep) -> None:
         **problem_responses(400, 413, 415, 422, *_COMMON),
     },
 )
-async def register(
-    data: UserCreate, resources: ResourcesDep, transactions: Transactions
-) -> UserRead:
-    return await service.register_user(transactions, resources.passwords, data)
+async def register(data: UserCreate, resources: ResourcesDep) -> UserRead:
+    return await service.register_user(resources.database, resources.passwords, data)
 
 
 @router.post(
@@ -76,11 +74,10 @@ async def register(
 async def issue_access_token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     resources: ResourcesDep,
-    transactions: Transactions,
     response: Response,
 ) -> AccessToken:
     user = await service.authenticate(
-        transactions, resources.passwords, form.username, form.password
+        resources.database, resources.passwords, form.username, form.password
     )
     token, lifetime = issue_token(
         resources.settings, user.subject, extra_claims={"email": user.email}

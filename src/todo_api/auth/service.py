@@ -1,7 +1,7 @@
 """Built-in accounts: registration and password sign-in.
 
 Argon2 takes far longer than a query and may queue behind other sign-ins, so it always runs
-between short transactions, never inside one: a connection is held only for statements.
+between statements, never while a connection is held: each statement takes one briefly.
 """
 
 from __future__ import annotations
@@ -15,9 +15,8 @@ from todo_api.auth.models import users_table as users
 from todo_api.auth.passwords import PasswordService
 from todo_api.auth.schemas import PASSWORD_MAX_LENGTH, UserCreate, UserRead, normalize_email
 from todo_api.auth.tokens import Principal
-from todo_api.database import utc_now
+from todo_api.database import Database, utc_now
 from todo_api.errors import ConflictError, UnauthorizedError
-from todo_api.state import TransactionFactory
 
 
 class InvalidCredentialsError(UnauthorizedError):
@@ -29,7 +28,7 @@ class InvalidCredentialsError(UnauthorizedError):
 
 
 async def register_user(
-    transactions: TransactionFactory, passwords: PasswordService, data: UserCreate
+    database: Database, passwords: PasswordService, data: UserCreate
 ) -> UserRead:
     password_hash = await passwords.hash(data.password)
     statement = (
@@ -44,7 +43,7 @@ async def register_user(
     )
     # The unique index decides, not a prior SELECT: two concurrent registrations of one
     # address cannot both pass a check and both insert.
-    async with transactions() as connection:
+    async with database.connect() as connection:
         try:
             row = (await connection.execute(statement)).one()
         except IntegrityError:
@@ -53,7 +52,7 @@ async def register_user(
 
 
 async def authenticate(
-    transactions: TransactionFactory, passwords: PasswordService, username: str, password: str
+    database: Database, passwords: PasswordService, username: str, password: str
 ) -> Principal:
     """The account for these credentials, or InvalidCredentialsError, in the same time."""
     try:
@@ -66,7 +65,7 @@ async def authenticate(
             # lower() on both sides, so both match the index and fold case identically.
             func.lower(users.c.email) == func.lower(email)
         )
-        async with transactions() as connection:
+        async with database.connect() as connection:
             row = (await connection.execute(statement)).first()
     stored_hash = row.password_hash if row is not None else None
     if len(password) > PASSWORD_MAX_LENGTH:
@@ -78,7 +77,7 @@ async def authenticate(
     if upgraded_hash is not None:
         # The hash was made with older parameters: store one made with the current ones,
         # unless the stored hash changed meanwhile.
-        async with transactions() as connection:
+        async with database.connect() as connection:
             await connection.execute(
                 users.update()
                 .where(users.c.id == row.id, users.c.password_hash == row.password_hash)

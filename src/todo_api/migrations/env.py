@@ -11,7 +11,7 @@ from sqlmodel import SQLModel
 # Imported for their side effect: they register the tables on the metadata.
 import todo_api.auth.models
 import todo_api.tasks.models  # noqa: F401
-from todo_api.database import create_engine, wait_for_database
+from todo_api.database import Database
 from todo_api.migrations import COMPARE_OPTIONS
 from todo_api.settings import load_settings
 
@@ -34,15 +34,15 @@ def _run(connection: Connection) -> None:
 async def _run_online() -> None:
     settings = load_settings()
     url = config.attributes.get("url") or settings.migration_url
-    engine = create_engine(settings, url, for_migrations=True)
+    database = Database(settings, url, for_migrations=True)
     try:
         # `serve` migrates before the app starts: a cold database is waited out here too.
-        await wait_for_database(engine, settings)
-        async with engine.connect() as connection:
+        await database.wait_until_answering()
+        async with database.engine.connect() as connection:
             await connection.run_sync(_run)
             await connection.commit()
     finally:
-        await engine.dispose()
+        await database.dispose()
 
 
 if context.is_offline_mode():

@@ -1,17 +1,15 @@
-"""The `/tasks` routes: read typed inputs, call one service function, return its result."""
+"""The `/tasks` routes: read typed inputs, call one repository method, return its result."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 
-from todo_api.auth.dependencies import BEARER_SECURITY, authenticate, bearer_token
+from todo_api.auth.dependencies import BEARER_SECURITY
 from todo_api.errors import problem_responses
-from todo_api.ratelimit import limit_by_subject
-from todo_api.state import resources_of
-from todo_api.tasks import service
+from todo_api.tasks.dependencies import TaskRepositoryDep
 from todo_api.tasks.schemas import (
     SearchText,
     TaskCreate,
@@ -22,22 +20,6 @@ from todo_api.tasks.schemas import (
     TaskReplace,
     TaskSort,
 )
-from todo_api.tasks.service import UserTasks
-
-
-async def your_tasks(request: Request) -> UserTasks:
-    """Authenticate, then count the request against its user's rate limit.
-
-    One dependency rather than a chain of them (the bearer scheme is called, not depended
-    on): FastAPI spends tens of microseconds on each dependency of each request.
-    """
-    resources = resources_of(request)
-    principal = await authenticate(request, resources.verifier, await bearer_token(request))
-    await limit_by_subject(request, resources.rate_limiter, principal.subject)
-    return UserTasks(principal.subject, resources)
-
-
-YourTasks = Annotated[UserTasks, Depends(your_tasks)]
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 _SECURED = {"security": BEARER_SECURITY}
@@ -65,8 +47,8 @@ MAX_OFFSET = 2**63 - 1
         **problem_responses(*_COMMON, *_BODY),
     },
 )
-async def create_task(data: TaskCreate, tasks: YourTasks, response: Response) -> TaskRead:
-    task = await tasks.run(service.create_task, data)
+async def create_task(data: TaskCreate, tasks: TaskRepositoryDep, response: Response) -> TaskRead:
+    task = await tasks.create(data)
     response.headers["Location"] = f"/tasks/{task.id}"
     return task
 
@@ -79,7 +61,7 @@ async def create_task(data: TaskCreate, tasks: YourTasks, response: Response) ->
     responses=problem_responses(*_COMMON, 422),
 )
 async def list_tasks(
-    tasks: YourTasks,
+    tasks: TaskRepositoryDep,
     limit: Annotated[int, Query(ge=1, le=200, description="Page size.")] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Tasks to skip.")] = 0,
     completed: Annotated[
@@ -91,8 +73,7 @@ async def list_tasks(
     ] = None,
     sort: Annotated[TaskSort, Query(description="Sort key; '-' for descending.")] = "-created_at",
 ) -> TaskPageResponse:
-    page = await tasks.run(
-        service.list_tasks,
+    page = await tasks.page(
         limit=limit,
         offset=offset,
         completed=None if completed is None else completed == "true",
@@ -109,8 +90,8 @@ async def list_tasks(
     summary="Read a task",
     responses=problem_responses(*_COMMON, *_ONE_TASK),
 )
-async def get_task(task_id: TaskId, tasks: YourTasks) -> TaskRead:
-    return await tasks.run(service.get_task, task_id)
+async def get_task(task_id: TaskId, tasks: TaskRepositoryDep) -> TaskRead:
+    return await tasks.get(task_id)
 
 
 @router.put(
@@ -120,8 +101,8 @@ async def get_task(task_id: TaskId, tasks: YourTasks) -> TaskRead:
     summary="Replace a task",
     responses=problem_responses(*_COMMON, *_BODY, *_ONE_TASK),
 )
-async def replace_task(task_id: TaskId, data: TaskReplace, tasks: YourTasks) -> TaskRead:
-    return await tasks.run(service.replace_task, task_id, data)
+async def replace_task(task_id: TaskId, data: TaskReplace, tasks: TaskRepositoryDep) -> TaskRead:
+    return await tasks.replace(task_id, data)
 
 
 @router.patch(
@@ -131,8 +112,8 @@ async def replace_task(task_id: TaskId, data: TaskReplace, tasks: YourTasks) -> 
     summary="Change some fields of a task",
     responses=problem_responses(*_COMMON, *_BODY, *_ONE_TASK),
 )
-async def patch_task(task_id: TaskId, data: TaskPatch, tasks: YourTasks) -> TaskRead:
-    return await tasks.run(service.patch_task, task_id, data.changes())
+async def patch_task(task_id: TaskId, data: TaskPatch, tasks: TaskRepositoryDep) -> TaskRead:
+    return await tasks.patch(task_id, data.changes())
 
 
 @router.patch(
@@ -142,8 +123,8 @@ async def patch_task(task_id: TaskId, data: TaskPatch, tasks: YourTasks) -> Task
     summary="Flip a task's completion",
     responses=problem_responses(*_COMMON, *_ONE_TASK),
 )
-async def toggle_task(task_id: TaskId, tasks: YourTasks) -> TaskRead:
-    return await tasks.run(service.toggle_task, task_id)
+async def toggle_task(task_id: TaskId, tasks: TaskRepositoryDep) -> TaskRead:
+    return await tasks.toggle(task_id)
 
 
 @router.delete(
@@ -154,6 +135,6 @@ async def toggle_task(task_id: TaskId, tasks: YourTasks) -> TaskRead:
     summary="Delete a task",
     responses=problem_responses(*_COMMON, *_ONE_TASK),
 )
-async def delete_task(task_id: TaskId, tasks: YourTasks) -> Response:
-    await tasks.run(service.delete_task, task_id)
+async def delete_task(task_id: TaskId, tasks: TaskRepositoryDep) -> Response:
+    await tasks.delete(task_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
