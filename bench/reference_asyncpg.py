@@ -114,8 +114,8 @@ class AsyncpgReference(Baseline):
                 return
 
     @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[Any]:
-        # Not a transaction: each statement commits on its own (autocommit).
+    async def _connection(self) -> AsyncIterator[Any]:
+        # Outside a transaction asyncpg runs each statement on its own (autocommit).
         assert self.asyncpg_pool is not None
         async with self.asyncpg_pool.acquire() as connection:
             yield Connection(connection)
