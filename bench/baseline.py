@@ -46,43 +46,74 @@ LEEWAY_SECONDS = 30
 STATEMENT_TIMEOUT_MS = 8000
 
 # The statements the service sends (SQLAlchemy's rendering, casts included), so PostgreSQL
-# does the same work for both targets.
+# does the same work for both targets: the ETag computed with the row, and every write taking
+# the next number of its owner's change counter in a CTE of the same statement.
 _COLUMNS = (
-    "tasks.id, tasks.title, tasks.description, tasks.completed, tasks.created_at, "
-    "tasks.updated_at, tasks.completed_at"
+    "tasks.id, tasks.title, tasks.description, tasks.completed, tasks.priority, tasks.due_at, "
+    "tasks.tags, tasks.created_at, tasks.updated_at, tasks.completed_at, "
+    "'\"' || CAST(tasks.version AS VARCHAR) || '\"' AS etag"
 )
+_NEXT_VERSION = (
+    "WITH seq AS \n(INSERT INTO change_counters (user_id, last_seq) VALUES "
+    "(%(owner)s::VARCHAR, %(param_1)s::BIGINT) ON CONFLICT (user_id) DO UPDATE SET "
+    "last_seq = (change_counters.last_seq + %(last_seq_1)s::BIGINT) "
+    "RETURNING change_counters.last_seq)\n "
+)
+_VERSION = "(SELECT seq.last_seq \nFROM seq)"
+_COUNTER_PARAMS = {"param_1": 1, "last_seq_1": 1}
 INSERT_SQL = (
-    "INSERT INTO tasks (id, user_id, title, description, completed, created_at, updated_at, "
-    "completed_at) VALUES (%(id)s::UUID, %(user_id)s::VARCHAR, %(title)s::VARCHAR, "
-    "%(description)s::VARCHAR, %(completed)s, %(created_at)s::TIMESTAMP WITH TIME ZONE, "
-    "%(updated_at)s::TIMESTAMP WITH TIME ZONE, %(completed_at)s::TIMESTAMP WITH TIME ZONE) "
-    f"RETURNING {_COLUMNS}"
+    f"{_NEXT_VERSION}INSERT INTO tasks (id, user_id, title, description, completed, priority, "
+    "due_at, tags, created_at, updated_at, completed_at, version) VALUES (%(id)s::UUID, "
+    "%(user_id)s::VARCHAR, %(title)s::VARCHAR, %(description)s::VARCHAR, %(completed)s, "
+    "%(priority)s::SMALLINT, %(due_at)s::TIMESTAMP WITH TIME ZONE, %(tags)s::TEXT[], "
+    "%(created_at)s::TIMESTAMP WITH TIME ZONE, %(updated_at)s::TIMESTAMP WITH TIME ZONE, "
+    f"%(completed_at)s::TIMESTAMP WITH TIME ZONE, {_VERSION}) RETURNING {_COLUMNS}"
 )
 GET_SQL = (
     f"SELECT {_COLUMNS} \nFROM tasks \n"
-    "WHERE tasks.id = %(id_1)s::UUID AND tasks.user_id = %(user_id_1)s::VARCHAR"
+    "WHERE tasks.id = %(task_id)s::UUID AND tasks.user_id = %(owner)s::VARCHAR"
 )
 LIST_SQL = (
     f"SELECT {_COLUMNS}, count(*) OVER () AS total \nFROM tasks \n"
-    "WHERE tasks.user_id = %(user_id_1)s::VARCHAR ORDER BY tasks.created_at DESC, "
-    "tasks.id DESC \n LIMIT %(param_1)s::INTEGER OFFSET %(param_2)s::INTEGER"
+    "WHERE tasks.user_id = %(owner)s::VARCHAR ORDER BY tasks.created_at DESC, "
+    "tasks.id DESC \n LIMIT %(limit)s OFFSET %(offset)s"
 )
-COUNT_SQL = "SELECT count(*) AS count_1 \nFROM tasks \nWHERE tasks.user_id = %(user_id_1)s::VARCHAR"
-EXISTS_SQL = "SELECT 1 AS anon_1 \nFROM tasks \nWHERE tasks.id = %(id_1)s::UUID"
+COUNT_SQL = "SELECT count(*) AS count_1 \nFROM tasks \nWHERE tasks.user_id = %(owner)s::VARCHAR"
+OWNER_SQL = "SELECT tasks.user_id \nFROM tasks \nWHERE tasks.id = %(task_id)s::UUID"
 UPDATE_WHERE = (
-    " WHERE tasks.id = %(id_1)s::UUID AND tasks.user_id = %(user_id_1)s::VARCHAR "
+    " WHERE tasks.id = %(task_id)s::UUID AND tasks.user_id = %(owner)s::VARCHAR "
     f"RETURNING {_COLUMNS}"
 )
 _SET_CLAUSES = {
-    "title": "title=%(title)s::VARCHAR",
-    "description": "description=%(description)s::VARCHAR",
+    "title": "title=%(new_title)s::VARCHAR",
+    "description": "description=%(new_description)s::VARCHAR",
 }
-_COMPLETED_SET = (
-    "completed=%(completed)s, "
-    "completed_at=coalesce(tasks.completed_at, %(param_1)s::TIMESTAMP WITH TIME ZONE)"
+_COMPLETED_SET = "completed=%(completed)s"
+_COMPLETED_AT_SET = "completed_at=coalesce(tasks.completed_at, %(now)s::TIMESTAMP WITH TIME ZONE)"
+_NOT_COMPLETED_AT_SET = "completed_at=%(completed_at)s"
+_FIELDS = (
+    "id",
+    "title",
+    "description",
+    "completed",
+    "priority",
+    "due_at",
+    "tags",
+    "created_at",
+    "updated_at",
+    "completed_at",
+    "etag",
 )
-_NOT_COMPLETED_SET = "completed=%(completed)s, completed_at=%(completed_at)s"
-_FIELDS = ("id", "title", "description", "completed", "created_at", "updated_at", "completed_at")
+_TOTAL = len(_FIELDS)
+_PRIORITY = _FIELDS.index("priority")
+# Stored as a rank, spoken as a name.
+PRIORITY_NAMES = ("none", "low", "medium", "high")
+
+
+def _task(row: Any) -> dict[str, Any]:
+    task = dict(zip(_FIELDS, row, strict=False))
+    task["priority"] = PRIORITY_NAMES[row[_PRIORITY]]
+    return task
 
 
 class HTTPError(Exception):
@@ -205,19 +236,21 @@ class Baseline:
                 data = _create_body(await _read_json(receive))
                 task = await self._create(owner, data)
                 location = f"/tasks/{task['id']}".encode()
-                return 201, orjson.dumps(task, option=orjson.OPT_UTC_Z), [(b"location", location)]
+                headers = [(b"location", location), (b"etag", task["etag"].encode())]
+                return 201, orjson.dumps(task, option=orjson.OPT_UTC_Z), headers
             raise HTTPError(405, "Method not allowed.")
         if path.startswith("/tasks/") and path.count("/") == 2:
             owner = self._authenticate(scope)
             task_id = _task_id(path[len("/tasks/") :])
             if method == "GET":
-                task = await self._one(GET_SQL, {"id_1": task_id, "user_id_1": owner}, task_id)
+                task = await self._one(GET_SQL, {"task_id": task_id, "owner": owner}, task_id)
             elif method == "PATCH":
                 changes = _patch_body(await _read_json(receive))
                 task = await self._patch(owner, task_id, changes)
             else:
                 raise HTTPError(405, "Method not allowed.")
-            return 200, orjson.dumps(task, option=orjson.OPT_UTC_Z), []
+            etag = [(b"etag", task["etag"].encode())]
+            return 200, orjson.dumps(task, option=orjson.OPT_UTC_Z), etag
         raise HTTPError(404, "Not found.")
 
     def _authenticate(self, scope: Scope) -> str:
@@ -269,17 +302,17 @@ class Baseline:
                     if not 0 <= number <= 2**63 - 1:
                         raise HTTPError(422, "offset must be 0 or more.")
                     offset = number
-        params = {"user_id_1": owner, "param_1": limit, "param_2": offset}
+        params = {"owner": owner, "limit": limit, "offset": offset}
         async with self._connection() as conn:
             rows = await (await conn.execute(LIST_SQL, params)).fetchall()
             if rows:
-                total = rows[0][7]
+                total = rows[0][_TOTAL]
             elif offset == 0:
                 total = 0
             else:
-                cursor = await conn.execute(COUNT_SQL, {"user_id_1": owner})
+                cursor = await conn.execute(COUNT_SQL, {"owner": owner})
                 total = (await cursor.fetchone() or (0,))[0]
-        items = [dict(zip(_FIELDS, row, strict=False)) for row in rows]
+        items = [_task(row) for row in rows]
         return orjson.dumps(
             {"items": items, "total": total, "limit": limit, "offset": offset},
             option=orjson.OPT_UTC_Z,
@@ -293,40 +326,56 @@ class Baseline:
             "title": data["title"],
             "description": data.get("description"),
             "completed": data.get("completed", False),
+            "priority": 0,
+            "due_at": None,
+            "tags": [],
             "created_at": now,
             "updated_at": now,
             "completed_at": now if data.get("completed") else None,
+            "owner": owner,
+            **_COUNTER_PARAMS,
         }
         async with self._connection() as conn:
             row = await (await conn.execute(INSERT_SQL, params)).fetchone()
         assert row is not None
-        return dict(zip(_FIELDS, row, strict=True))
+        return _task(row)
 
     async def _one(self, sql: str, params: dict[str, Any], task_id: uuid.UUID) -> dict[str, Any]:
         async with self._connection() as conn:
             row = await (await conn.execute(sql, params)).fetchone()
             if row is None:
-                exists = await (await conn.execute(EXISTS_SQL, {"id_1": task_id})).fetchone()
-                if exists is None:
+                found = await (await conn.execute(OWNER_SQL, {"task_id": task_id})).fetchone()
+                if found is None:
                     raise HTTPError(404, "No task has this id.")
                 raise HTTPError(403, "This task belongs to another user.")
-        return dict(zip(_FIELDS, row, strict=True))
+        return _task(row)
 
     async def _patch(
         self, owner: str, task_id: uuid.UUID, changes: dict[str, Any]
     ) -> dict[str, Any]:
         now = datetime.now(UTC)
         clauses = [_SET_CLAUSES[name] for name in ("title", "description") if name in changes]
-        params: dict[str, Any] = {**changes, "updated_at": now, "id_1": task_id, "user_id_1": owner}
+        params: dict[str, Any] = {
+            **{
+                f"new_{name}": changes[name] for name in ("title", "description") if name in changes
+            },
+            "now": now,
+            "task_id": task_id,
+            "owner": owner,
+            **_COUNTER_PARAMS,
+        }
+        if "completed" in changes:
+            params["completed"] = changes["completed"]
+            clauses.append(_COMPLETED_SET)
+        clauses.append("updated_at=%(now)s::TIMESTAMP WITH TIME ZONE")
         if "completed" in changes:
             if changes["completed"]:
-                clauses.append(_COMPLETED_SET)
-                params["param_1"] = now
+                clauses.append(_COMPLETED_AT_SET)
             else:
-                clauses.append(_NOT_COMPLETED_SET)
+                clauses.append(_NOT_COMPLETED_AT_SET)
                 params["completed_at"] = None
-        clauses.append("updated_at=%(updated_at)s::TIMESTAMP WITH TIME ZONE")
-        sql = "UPDATE tasks SET " + ", ".join(clauses) + UPDATE_WHERE
+        clauses.append(f"version={_VERSION}")
+        sql = f"{_NEXT_VERSION}UPDATE tasks SET " + ", ".join(clauses) + UPDATE_WHERE
         return await self._one(sql, params, task_id)
 
 

@@ -40,6 +40,10 @@ TASK_FIELDS = {
     "created_at",
     "updated_at",
     "completed_at",
+    "priority",
+    "due_at",
+    "tags",
+    "etag",
 }
 
 

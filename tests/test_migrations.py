@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, inspect
+from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, Text, Uuid, inspect
 from sqlalchemy.engine import Connection, make_url
 from sqlmodel import SQLModel
 
-from tests.conftest import backends
+from tests.conftest import backends, bearer, make_settings, make_token
+from tests.servers import open_client
 from todo_api import migrations
-from todo_api.database import create_engine
+from todo_api.app import create_app
+from todo_api.database import UTCDateTime, create_engine
 from todo_api.settings import Settings
 
 
@@ -63,8 +67,12 @@ def test_the_drift_check_sees_a_column_the_migrations_lack(empty_url: str) -> No
     migrations.upgrade(make_url(empty_url))
     drifted = MetaData(naming_convention=SQLModel.metadata.naming_convention)
     for table in SQLModel.metadata.tables.values():
-        table.to_metadata(drifted)
-    drifted.tables["tasks"].append_column(Column("priority", Integer, nullable=True))
+        copied = table.to_metadata(drifted)
+        # to_metadata drops an index's ddl_if (the PostgreSQL-only GIN index): restore it.
+        conditions = {index.name: index._ddl_if for index in table.indexes}
+        for index in copied.indexes:
+            index._ddl_if = conditions[index.name]
+    drifted.tables["tasks"].append_column(Column("reminder_minutes", Integer, nullable=True))
     differences = on(empty_url, lambda c: migrations.schema_differences(c, drifted))
     assert [d[0] for d in differences] == ["add_column"]
 
@@ -81,3 +89,75 @@ def test_the_drift_check_sees_a_timestamp_that_lost_its_time_zone(
     on(migrated_postgres_url, drop_time_zone)
     differences = on(migrated_postgres_url, migrations.schema_differences)
     assert [(d[0][0], d[0][3]) for d in differences] == [("modify_type", "created_at")]
+
+
+# The tasks table as version 1 (revision 0002) left it.
+VERSION_1_TASKS = Table(
+    "tasks",
+    MetaData(),
+    Column("id", Uuid, primary_key=True),
+    Column("user_id", String(255)),
+    Column("title", String(255)),
+    Column("description", Text),
+    Column("completed", Boolean),
+    Column("created_at", UTCDateTime),
+    Column("updated_at", UTCDateTime),
+    Column("completed_at", UTCDateTime),
+)
+
+
+async def test_upgrading_a_database_with_version_1_tasks_gives_them_the_defaults(
+    empty_url: str,
+) -> None:
+    url = make_url(empty_url)
+    await asyncio.to_thread(migrations.upgrade, url, "0002")
+    owner = f"user-{uuid.uuid4().hex}"
+    created = datetime(2026, 11, 1, 9, 30, tzinfo=UTC)
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "user_id": owner,
+            "title": f"old task {n}",
+            "description": None if n else "from version 1",
+            "completed": n == 1,
+            "created_at": created + timedelta(minutes=n),
+            "updated_at": created + timedelta(minutes=n),
+            "completed_at": created + timedelta(minutes=n) if n == 1 else None,
+        }
+        for n in range(3)
+    ]
+
+    def insert(connection: Connection) -> None:
+        connection.execute(VERSION_1_TASKS.insert(), rows)
+        connection.commit()
+
+    await _on(empty_url, insert)
+    await asyncio.to_thread(migrations.upgrade, url)
+    assert await _on(empty_url, migrations.schema_differences) == []
+
+    headers = bearer(make_token(owner))
+    async with open_client(create_app(make_settings(empty_url))) as client:
+        page = (await client.get("/tasks", params={"sort": "created_at"}, headers=headers)).json()
+        assert [task["id"] for task in page["items"]] == [str(row["id"]) for row in rows]
+        for task, row in zip(page["items"], rows, strict=True):
+            assert task["title"] == row["title"]
+            assert task["description"] == row["description"]
+            assert task["completed"] is row["completed"]
+            assert (task["priority"], task["due_at"], task["tags"]) == ("none", None, [])
+            assert task["etag"] == '"0"'
+            fetched = await client.get(f"/tasks/{task['id']}", headers=headers)
+            assert fetched.json() == task
+            assert fetched.headers["etag"] == '"0"'
+        # The first write after the upgrade takes the owner's first change number.
+        first = page["items"][0]
+        patched = await client.patch(
+            f"/tasks/{first['id']}",
+            json={"tags": ["migrated"], "priority": "low"},
+            headers={**headers, "If-Match": '"0"'},
+        )
+        assert patched.status_code == 200, patched.text
+        assert patched.headers["etag"] == '"1"'
+        tags = (await client.get("/tags", headers=headers)).json()
+        assert tags == {"items": [{"name": "migrated", "count": 1}]}
+        filtered = await client.get("/tasks", params={"tag": "migrated"}, headers=headers)
+        assert [task["id"] for task in filtered.json()["items"]] == [first["id"]]

@@ -38,6 +38,7 @@ async def test_every_task_route_is_documented(openapi: dict[str, Any]) -> None:
         ("/tasks/{task_id}", "patch"),
         ("/tasks/{task_id}", "delete"),
         ("/tasks/{task_id}/toggle", "patch"),
+        ("/tags", "get"),
         ("/health", "get"),
         ("/health/ready", "get"),
     } <= documented
@@ -67,11 +68,12 @@ async def test_task_routes_list_their_statuses_and_security(openapi: dict[str, A
     expected = {
         ("/tasks", "post"): {"201", "400", "401", "413", "422", "429", "503"},
         ("/tasks", "get"): {"200", "401", "422", "429", "503"},
-        ("/tasks/{task_id}", "get"): {"200", "401", "403", "404", "422", "429", "503"},
-        ("/tasks/{task_id}", "put"): {"200", "400", "401", "403", "404", "413", "422"},
-        ("/tasks/{task_id}", "patch"): {"200", "400", "401", "403", "404", "413", "422"},
-        ("/tasks/{task_id}/toggle", "patch"): {"200", "401", "403", "404", "422"},
-        ("/tasks/{task_id}", "delete"): {"204", "401", "403", "404", "422"},
+        ("/tasks/{task_id}", "get"): {"200", "304", "401", "403", "404", "422", "429", "503"},
+        ("/tasks/{task_id}", "put"): {"200", "400", "401", "403", "404", "412", "413", "422"},
+        ("/tasks/{task_id}", "patch"): {"200", "400", "401", "403", "404", "412", "413", "422"},
+        ("/tasks/{task_id}/toggle", "patch"): {"200", "401", "403", "404", "412", "422"},
+        ("/tasks/{task_id}", "delete"): {"204", "401", "403", "404", "412", "422"},
+        ("/tags", "get"): {"200", "401", "429", "503"},
     }
     for (path, method), statuses in expected.items():
         operation = openapi["paths"][path][method]
@@ -115,3 +117,78 @@ async def test_a_429_documents_retry_after_and_the_rate_limit_headers(
     assert {"Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"} <= set(
         headers
     )
+
+
+SINGLE_TASK_RESPONSES = [
+    ("/tasks", "post", "201"),
+    ("/tasks/{task_id}", "get", "200"),
+    ("/tasks/{task_id}", "get", "304"),
+    ("/tasks/{task_id}", "put", "200"),
+    ("/tasks/{task_id}", "patch", "200"),
+    ("/tasks/{task_id}/toggle", "patch", "200"),
+]
+
+
+@pytest.mark.parametrize(("path", "method", "status"), SINGLE_TASK_RESPONSES)
+async def test_every_single_task_response_documents_its_etag_header(
+    openapi: dict[str, Any], path: str, method: str, status: str
+) -> None:
+    headers = openapi["paths"][path][method]["responses"][status]["headers"]
+    assert headers["ETag"]["schema"] == {"type": "string"}
+
+
+async def test_the_304_has_no_body(openapi: dict[str, Any]) -> None:
+    assert "content" not in openapi["paths"]["/tasks/{task_id}"]["get"]["responses"]["304"]
+
+
+def parameters(openapi: dict[str, Any], path: str, method: str) -> dict[str, dict[str, Any]]:
+    return {
+        parameter["name"]: parameter for parameter in openapi["paths"][path][method]["parameters"]
+    }
+
+
+async def test_conditional_headers_are_documented_where_they_apply(
+    openapi: dict[str, Any],
+) -> None:
+    for path, method in (
+        ("/tasks/{task_id}", "put"),
+        ("/tasks/{task_id}", "patch"),
+        ("/tasks/{task_id}/toggle", "patch"),
+        ("/tasks/{task_id}", "delete"),
+    ):
+        documented = parameters(openapi, path, method)["If-Match"]
+        assert documented["in"] == "header"
+        assert documented["schema"]["examples"]
+    documented = parameters(openapi, "/tasks/{task_id}", "get")["If-None-Match"]
+    assert documented["in"] == "header"
+    assert documented["schema"]["examples"]
+
+
+async def test_the_new_list_parameters_are_typed(openapi: dict[str, Any]) -> None:
+    documented = parameters(openapi, "/tasks", "get")
+    priority = documented["priority"]["schema"]["anyOf"][0]
+    assert priority["type"] == "array"
+    assert priority["items"]["enum"] == ["none", "low", "medium", "high"]
+    assert documented["tag"]["schema"]["anyOf"][0]["type"] == "array"
+    for bound in ("due_before", "due_after"):
+        assert documented[bound]["schema"]["anyOf"][0]["format"] == "date-time"
+    for name in ("priority", "tag", "due_before", "due_after"):
+        assert documented[name]["schema"]["examples"], name
+    sorts = documented["sort"]["schema"]["enum"]
+    assert {"due_at", "-due_at", "priority", "-priority"} <= set(sorts)
+
+
+async def test_the_task_schema_types_the_new_fields(openapi: dict[str, Any]) -> None:
+    schemas = openapi["components"]["schemas"]
+    task = schemas["TaskRead"]["properties"]
+    assert task["priority"]["enum"] == ["none", "low", "medium", "high"]
+    assert task["tags"]["items"]["type"] == "string"
+    assert task["etag"]["type"] == "string"
+    assert {"type": "string", "format": "date-time"} in task["due_at"]["anyOf"]
+    for body in ("TaskCreate", "TaskReplace", "TaskPatch"):
+        properties = schemas[body]["properties"]
+        assert {"priority", "due_at", "tags"} <= properties.keys()
+        assert "examples" in str(properties["tags"])
+        assert "examples" in str(properties["due_at"])
+    tags = schemas["TagList"]["properties"]["items"]["items"]["$ref"]
+    assert set(schemas[tags.rsplit("/", 1)[1]]["required"]) == {"name", "count"}

@@ -1,4 +1,5 @@
-"""The owner-scoped list stays an index walk as the table grows (PostgreSQL)."""
+"""The owner-scoped list stays an index walk as the table grows, and the tag filter uses the
+GIN index on tags (PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from tests.conftest import POSTGRES_ENV
 from todo_api import migrations
 from todo_api.database import create_engine
 from todo_api.settings import Settings
-from todo_api.tasks.repository import TaskRepository
+from todo_api.tasks.models import TAGS_GIN_INDEX
+from todo_api.tasks.repository import TaskFilters, TaskRepository
 from todo_api.tasks.schemas import TaskSort
 
 USERS = 1_000
@@ -71,7 +73,7 @@ async def test_list_query_walks_the_owner_index_without_sorting(
         async with engine.connect() as connection:
             # The very statement the route runs, captured on its way to the driver.
             page = await TaskRepository(connection, "user-7").page(
-                limit=50, offset=0, completed=None, query=None, sort=sort
+                limit=50, offset=0, filters=TaskFilters(), sort=sort
             )
             assert page["total"] == TASKS_PER_USER
             statement, parameters = captured[-1]
@@ -91,3 +93,55 @@ async def test_list_query_walks_the_owner_index_without_sorting(
     assert any(node.get("Index Name") == index for node in scans), json.dumps(plan, indent=1)
     assert "Sort" not in kinds, json.dumps(plan, indent=1)
     assert "Seq Scan" not in kinds, json.dumps(plan, indent=1)
+
+
+# One user with all 100,000 tasks: the owner index alone would leave every row to check,
+# so only the tag index can find the 100 that carry the rare tag.
+TAGGED_SEED = f"""
+INSERT INTO tasks (id, user_id, title, completed, created_at, updated_at, tags)
+SELECT gen_random_uuid(), 'heavy', 'task ' || n, false,
+       now() - n * interval '1 second', now() - n * interval '1 second',
+       CASE WHEN mod(n, 1000) = 0 THEN ARRAY['common', 'rare']
+            ELSE ARRAY['common', 'tag' || mod(n, 40)] END
+FROM generate_series(1, {USERS * TASKS_PER_USER}) AS n
+"""
+
+
+@pytest.fixture(scope="module")
+def tagged_settings(request: pytest.FixtureRequest) -> Settings:
+    if not os.environ.get(POSTGRES_ENV):
+        pytest.skip(f"needs PostgreSQL: set {POSTGRES_ENV}")
+    url: str = request.getfixturevalue("fresh_postgres_database")()
+    migrations.upgrade(make_url(url))
+    libpq = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(libpq) as connection:
+        connection.execute(TAGGED_SEED)
+        connection.execute("ANALYZE tasks")
+    return Settings(_env_file=None, database_url=url)  # type: ignore[call-arg]
+
+
+async def test_the_tag_filter_uses_the_gin_index(tagged_settings: Settings) -> None:
+    engine = create_engine(tagged_settings)
+    captured: list[tuple[str, Any]] = []
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        captured.append((statement, parameters))
+
+    try:
+        async with engine.connect() as connection:
+            page = await TaskRepository(connection, "heavy").page(
+                limit=50, offset=0, filters=TaskFilters(tags=("rare",)), sort="-created_at"
+            )
+            assert page["total"] == USERS * TASKS_PER_USER // 1000
+            statement, parameters = captured[-1]
+            result = await connection.exec_driver_sql(
+                f"EXPLAIN (FORMAT JSON) {statement}", parameters
+            )
+            raw = result.scalar_one()
+    finally:
+        await engine.dispose()
+    plan = (raw if isinstance(raw, list) else json.loads(raw))[0]["Plan"]
+    used = {node.get("Index Name") for node in nodes(plan)}
+    assert TAGS_GIN_INDEX in used, json.dumps(plan, indent=1)
+    assert "Seq Scan" not in {node["Node Type"] for node in nodes(plan)}, json.dumps(plan)

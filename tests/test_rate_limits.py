@@ -73,6 +73,16 @@ async def test_the_request_after_the_limit_gets_429_with_headers(
     assert_rate_limited(await limited.post("/tasks", json={"title": "x"}, headers=alice.headers), 3)
 
 
+async def test_tags_share_the_subjects_allowance_with_tasks(
+    limited: httpx.AsyncClient, alice: ApiUser
+) -> None:
+    for path in ("/tags", "/tasks", "/tags"):
+        response = await limited.get(path, headers=alice.headers)
+        assert response.status_code == 200
+        assert response.headers["ratelimit-limit"] == "3"
+    assert_rate_limited(await limited.get("/tags", headers=alice.headers), 3)
+
+
 async def test_each_subject_has_its_own_allowance(
     limited: httpx.AsyncClient, alice: ApiUser, bob: ApiUser
 ) -> None:

@@ -182,6 +182,25 @@ async def test_cors_simple_request_exposes_the_operational_headers(
         for name in response.headers["access-control-expose-headers"].split(",")
     }
     assert {"x-request-id", "location", "retry-after", "ratelimit-remaining"} <= exposed
+    assert {"etag", "idempotent-replayed"} <= exposed
+
+
+async def test_cors_preflight_allows_the_conditional_and_idempotency_headers(
+    cors_client: httpx.AsyncClient,
+) -> None:
+    for method, headers in (
+        ("PATCH", "authorization,content-type,if-match,idempotency-key"),
+        ("GET", "authorization,if-none-match"),
+        ("DELETE", "authorization,if-match"),
+    ):
+        response = await cors_client.options(
+            "/tasks/0b7f4c53-1f43-4b4a-9d1e-6a0f3f0f4f0e",
+            headers=_preflight(ALLOWED_ORIGIN, method, headers),
+        )
+        assert response.status_code == 200, (method, response.text)
+        allowed = response.headers["access-control-allow-headers"].lower()
+        for header in headers.split(","):
+            assert header in allowed, (method, header)
 
 
 async def test_no_cors_origins_means_no_cors_headers(

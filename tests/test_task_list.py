@@ -143,7 +143,7 @@ async def test_sort_orders(
         {"offset": -1},
         {"completed": "yes"},
         {"completed": "1"},
-        {"sort": "priority"},
+        {"sort": "rank"},
         {"sort": "+title"},
     ],
 )

@@ -40,6 +40,7 @@ from todo_api.ratelimit import AddressRateLimitMiddleware, RateLimiter
 from todo_api.settings import Settings, load_settings
 from todo_api.state import Resources
 from todo_api.tasks.routes import router as tasks_router
+from todo_api.tasks.routes import tags_router
 
 log = structlog.get_logger(__name__)
 
@@ -139,6 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_openapi(app)
     app.include_router(auth_router)
     app.include_router(tasks_router)
+    app.include_router(tags_router)
     app.include_router(health_router)
     app.include_router(metrics_router)
     install_middleware(app, settings)
@@ -154,10 +156,19 @@ def install_middleware(app: FastAPI, settings: Settings) -> None:
             ProblemCORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "X-Request-ID",
+                "If-Match",
+                "If-None-Match",
+                "Idempotency-Key",
+            ],
             expose_headers=[
                 "X-Request-ID",
                 "Location",
+                "ETag",
+                "Idempotent-Replayed",
                 "Retry-After",
                 "RateLimit-Limit",
                 "RateLimit-Remaining",

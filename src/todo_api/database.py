@@ -316,6 +316,36 @@ def _unavailable(error: BaseException) -> DatabaseUnavailableError:
     return DatabaseUnavailableError()
 
 
+@asynccontextmanager
+async def in_transaction(connection: AsyncConnection) -> AsyncIterator[None]:
+    """Make the block's statements on a connection of `Database.connect()` one transaction:
+    committed when the block ends, rolled back if it raises; autocommit again afterwards,
+    for whatever the connection runs next. Inside `Database.transaction()` the block simply
+    joins the transaction already open."""
+    options = (
+        connection.sync_connection.get_execution_options() if connection.sync_connection else {}
+    )
+    autocommit = options.get("isolation_level", "AUTOCOMMIT") == "AUTOCOMMIT"
+    if not autocommit and connection.in_transaction():
+        yield
+        return
+    if connection.in_transaction():
+        # In autocommit SQLAlchemy still tracks a transaction once a statement ran; ending
+        # it sends nothing to the database.
+        await connection.commit()
+    await connection.execution_options(isolation_level=connection.dialect.default_isolation_level)
+    try:
+        async with connection.begin():
+            if connection.dialect.name == "sqlite":
+                # pysqlite would begin only before the first write; a read first must be in
+                # the transaction too, with the write lock taken up front.
+                await connection.exec_driver_sql("BEGIN IMMEDIATE")
+            yield
+    finally:
+        if not connection.invalidated:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+
+
 class Database:
     """The app's connections: `connect()` for autocommit work, `transaction()` for atomic
     multi-statement work, both within the request deadline (see the module docstring)."""
@@ -352,16 +382,8 @@ class Database:
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
         """A connection in a transaction: committed when the block ends, rolled back if it
         raises. The connection is back in autocommit when it returns to the pool."""
-        async with self.connect() as connection:
-            await connection.execution_options(
-                isolation_level=self.engine.dialect.default_isolation_level
-            )
-            async with connection.begin():
-                if connection.dialect.name == "sqlite":
-                    # pysqlite would begin only before the first write; a read first must
-                    # be in the transaction too, with the write lock taken up front.
-                    await connection.exec_driver_sql("BEGIN IMMEDIATE")
-                yield connection
+        async with self.connect() as connection, in_transaction(connection):
+            yield connection
 
     async def answers(self, within_seconds: float) -> bool:
         try:

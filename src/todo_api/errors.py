@@ -207,6 +207,7 @@ PROBLEM_DESCRIPTIONS: dict[int, str] = {
     403: "The task belongs to another user.",
     404: "No such task.",
     409: "Conflict.",
+    412: "If-Match does not name the task's current ETag; nothing was changed.",
     413: "The body is larger than the configured limit.",
     415: "The body is not sent as application/json.",
     422: "The body or a parameter breaks a validation rule.",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from importlib.resources import files
 from typing import Any
 
@@ -31,9 +32,29 @@ def downgrade(url: URL | None = None, revision: str = "base") -> None:
     command.downgrade(alembic_config(url), revision)
 
 
-# Alembic compares a TypeDecorator (UTCDateTime) by its impl, timezone flag included, and
-# the models give every string an explicit length, so the strict comparison holds as is.
-COMPARE_OPTIONS: dict[str, Any] = {"compare_type": True, "compare_server_default": True}
+def _built_on(dialect_name: str) -> Callable[[Any, str | None, str, bool, Any], bool]:
+    """Leave out of the comparison what the models build only on another database (the
+    GIN index on tags exists on PostgreSQL alone); Alembic does not read `ddl_if` itself."""
+
+    def include(
+        schema_object: Any, _name: str | None, kind: str, reflected: bool, _to: Any
+    ) -> bool:
+        condition = getattr(schema_object, "_ddl_if", None)
+        if kind != "index" or reflected or condition is None or condition.dialect is None:
+            return True
+        return bool(condition.dialect == dialect_name)
+
+    return include
+
+
+def compare_options(dialect_name: str) -> dict[str, Any]:
+    # Alembic compares a TypeDecorator (UTCDateTime) by its impl, timezone flag included,
+    # and the models give every string an explicit length, so the strict comparison holds.
+    return {
+        "compare_type": True,
+        "compare_server_default": True,
+        "include_object": _built_on(dialect_name),
+    }
 
 
 def schema_differences(connection: Connection, metadata: MetaData | None = None) -> list[Any]:
@@ -42,7 +63,7 @@ def schema_differences(connection: Connection, metadata: MetaData | None = None)
     import todo_api.auth.models
     import todo_api.tasks.models  # noqa: F401
 
-    context = MigrationContext.configure(connection, opts=COMPARE_OPTIONS)
+    context = MigrationContext.configure(connection, opts=compare_options(connection.dialect.name))
     with warnings.catch_warnings():
         # SQLite cannot reflect expression indexes (users' lower(email)), so they are not
         # compared there; PostgreSQL's check still covers them.

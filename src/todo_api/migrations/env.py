@@ -12,7 +12,7 @@ from sqlmodel import SQLModel
 import todo_api.auth.models
 import todo_api.tasks.models  # noqa: F401
 from todo_api.database import Database
-from todo_api.migrations import COMPARE_OPTIONS
+from todo_api.migrations import compare_options
 from todo_api.settings import load_settings
 
 config = context.config
@@ -25,7 +25,7 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         # SQLite cannot ALTER most things in place; batch mode rebuilds tables instead.
         render_as_batch=connection.dialect.name == "sqlite",
-        **COMPARE_OPTIONS,
+        **compare_options(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -1,15 +1,70 @@
-"""The `tasks` table."""
+"""The `tasks` table and the per-user change counter."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
-from typing import ClassVar, cast
+from typing import Any, ClassVar, cast
 
-from sqlalchemy import Index, String, Table, Text
-from sqlmodel import Field, SQLModel
+from sqlalchemy import JSON, BigInteger, Index, SmallInteger, String, Table, Text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ColumnElement
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Column, Field, SQLModel
 
 from todo_api.database import UTCDateTime
+from todo_api.tasks.schemas import PRIORITY_NAMES, PRIORITY_RANKS, Priority
+
+TAGS_GIN_INDEX = "ix_tasks_tags"
+
+
+class PriorityLevel(TypeDecorator[str]):
+    """A priority name stored as its rank (0 none .. 3 high), so ORDER BY sorts by rank."""
+
+    impl = SmallInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> int | None:
+        return None if value is None else PRIORITY_RANKS[cast(Priority, value)]
+
+    def process_result_value(self, value: int | None, dialect: Dialect) -> str | None:
+        return None if value is None else PRIORITY_NAMES[value]
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Callable[[Any], str | None]:
+        # One C-level call per value rather than TypeDecorator's two Python frames: a page
+        # of 50 tasks reads 50 priorities.
+        return PRIORITY_NAMES.__getitem__
+
+
+# Tag storage, measured with bench/tag_storage.py on 100,000 tasks (half of them one user's,
+# a rare tag on 0.2 % of those): PostgreSQL text[] with a GIN index reads a page of 50 in
+# 0.08 ms, filters by the rare tag through the index in 1.9 ms, and a write stays one
+# statement; a join table filters faster (0.5 ms) but reads a page in 0.64 ms (8x), is 1.7x
+# the size and turns every write of tags into several statements; jsonb with a GIN index is
+# slower than text[] on both (3.2 ms, 0.17 ms). SQLite has no arrays: a JSON text array read
+# with json_each is the counterpart (no index, a scan of the owner's rows: 23 ms for a user
+# with 50,000 tasks), keeping one shape of data and of statements on both databases.
+TagList = ARRAY(Text).with_variant(JSON(), "sqlite")
+
+
+class EmptyTags(ColumnElement[Any]):
+    """The server default of `tags` on each database: an empty array."""
+
+    inherit_cache = True
+
+
+@compiles(EmptyTags, "postgresql")
+def _empty_text_array(_element: EmptyTags, _compiler: SQLCompiler, **_kw: Any) -> str:
+    return "'{}'::text[]"
+
+
+@compiles(EmptyTags)
+def _empty_json_array(_element: EmptyTags, _compiler: SQLCompiler, **_kw: Any) -> str:
+    return "'[]'"
 
 
 class Task(SQLModel, table=True):
@@ -19,6 +74,8 @@ class Task(SQLModel, table=True):
         # step; `id` breaks ties so pages are stable.
         Index("ix_tasks_user_id_created_at_id", "user_id", "created_at", "id"),
         Index("ix_tasks_user_id_updated_at_id", "user_id", "updated_at", "id"),
+        # `tags @> ARRAY[...]` (the tag filter) on PostgreSQL; SQLite has no GIN.
+        Index(TAGS_GIN_INDEX, "tags", postgresql_using="gin").ddl_if(dialect="postgresql"),
     )
 
     id: uuid.UUID = Field(primary_key=True)
@@ -26,9 +83,32 @@ class Task(SQLModel, table=True):
     title: str = Field(sa_type=String(255), nullable=False)
     description: str | None = Field(default=None, sa_type=Text, nullable=True)
     completed: bool = Field(default=False, nullable=False)
+    priority: str = Field(
+        default="none", sa_column=Column(PriorityLevel(), nullable=False, server_default="0")
+    )
+    due_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    tags: list[str] = Field(
+        default_factory=list,
+        sa_column=Column(TagList, nullable=False, server_default=EmptyTags()),
+    )
     created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     completed_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    # The task's place in its owner's change sequence (change_counters), set by every
+    # write: the ETag is derived from it, and it only ever grows.
+    version: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
+
+
+class ChangeCounter(SQLModel, table=True):
+    """Each user's last change sequence number; every task write takes the next one."""
+
+    __tablename__: ClassVar[str] = "change_counters"
+
+    user_id: str = Field(sa_type=String(255), primary_key=True)
+    last_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
 tasks_table = cast(Table, Task.__table__)  # type: ignore[attr-defined]
+change_counters_table = cast(Table, ChangeCounter.__table__)  # type: ignore[attr-defined]

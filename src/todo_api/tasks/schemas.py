@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
 import uuid
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, get_args
 
 import orjson
 from fastapi.responses import JSONResponse
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -20,6 +23,8 @@ from typing_extensions import TypedDict
 
 TITLE_MAX_LENGTH = 255
 DESCRIPTION_MAX_LENGTH = 10_000
+TAG_MAX_LENGTH = 50
+MAX_TAGS = 20
 
 
 def _storable(value: str) -> str:
@@ -40,6 +45,10 @@ def _storable(value: str) -> str:
 # because `\s` means different things in different regex dialects. Only documented, not
 # enforced by the pattern: the validators above stay the single source of the rules.
 _WHITE_SPACE = "\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+# The same set as characters, for trimming tags exactly as titles are trimmed (Python's own
+# str.strip() would also strip the control characters U+001C..U+001F).
+WHITE_SPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B)))
+WHITE_SPACE += "\u2028\u2029\u202f\u205f\u3000"
 NO_NUL_PATTERN = "^[^\\x00]*$"
 TITLE_PATTERN = f"^[^\\x00]*[^\\x00{_WHITE_SPACE}][^\\x00]*$"
 
@@ -65,6 +74,105 @@ Description = Annotated[
     ),
 ]
 
+Priority = Literal["none", "low", "medium", "high"]
+# Rank order: sorting by the stored rank sorts none < low < medium < high.
+PRIORITY_NAMES: tuple[Priority, ...] = get_args(Priority)
+PRIORITY_RANKS: dict[Priority, int] = {name: rank for rank, name in enumerate(PRIORITY_NAMES)}
+
+# RFC 3339's date-time: seconds and an offset are required. Parsed here because pydantic's
+# own parser also takes Unix times, a space for the T and times without seconds, which
+# RFC 3339 does not. Year 0000 exists in RFC 3339 but not in Python (nor in most clients).
+RFC3339_PATTERN = r"^(?!0000)\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
+_RFC3339 = re.compile(RFC3339_PATTERN)
+
+
+def _rfc3339_with_offset(value: object) -> object:
+    if not isinstance(value, str):
+        return value  # refused by the strict datetime type that follows
+    try:
+        if _RFC3339.match(value):
+            return datetime.fromisoformat(value.upper())
+    except ValueError:
+        pass
+    raise ValueError(
+        "must be an RFC 3339 date-time with a time zone offset, e.g. 2026-12-01T17:00:00+01:00"
+    )
+
+
+def _in_utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is out of range once converted to UTC") from None
+
+
+DueTime = Annotated[
+    AwareDatetime,
+    BeforeValidator(_rfc3339_with_offset),
+    AfterValidator(_in_utc),
+    Field(
+        description="An RFC 3339 date-time with a time zone offset; returned in UTC.",
+        examples=["2026-12-01T17:00:00+01:00"],
+        json_schema_extra={"pattern": RFC3339_PATTERN},
+    ),
+]
+
+_CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f]")
+# The tag rules in the OpenAPI document, as for titles: white space around, then 1 to 50
+# characters without control characters that do not start or end with white space. Only
+# documented; `normalise_tag` is the rule.
+_CONTROLS = "\\x00-\\x1f\\x7f-\\x9f"
+TAG_PATTERN = (
+    f"^[{_WHITE_SPACE}]*[^{_CONTROLS}{_WHITE_SPACE}]"
+    f"([^{_CONTROLS}]{{0,{TAG_MAX_LENGTH - 2}}}[^{_CONTROLS}{_WHITE_SPACE}])?[{_WHITE_SPACE}]*$"
+)
+
+
+def normalise_tag(value: str) -> str:
+    tag = value.strip(WHITE_SPACE).lower()
+    if not 1 <= len(tag) <= TAG_MAX_LENGTH:
+        raise ValueError(f"a tag must be 1 to {TAG_MAX_LENGTH} characters once trimmed")
+    if _CONTROL_CHARACTER.search(tag):
+        raise ValueError("a tag must not contain control characters")
+    return _storable(tag)
+
+
+def _first_of_each(tags: list[str]) -> list[str]:
+    return list(dict.fromkeys(tags))
+
+
+Tag = Annotated[
+    str,
+    AfterValidator(normalise_tag),
+    Field(
+        description=(
+            f"Trimmed and lower-cased, then 1 to {TAG_MAX_LENGTH} characters with no control "
+            "characters."
+        ),
+        examples=["errands"],
+        json_schema_extra={"pattern": TAG_PATTERN},
+    ),
+]
+Tags = Annotated[
+    list[Tag],
+    Field(
+        max_length=MAX_TAGS,
+        description=(
+            f"At most {MAX_TAGS} tags, each trimmed and lower-cased; duplicates after that are "
+            "dropped, keeping the first. Kept in the order given."
+        ),
+        examples=[["errands", "home"]],
+    ),
+    AfterValidator(_first_of_each),
+]
+PriorityField = Annotated[
+    Priority,
+    Field(
+        description="none, low, medium or high; sorting follows that rank.",
+        examples=["high"],
+    ),
+]
+
 SearchText = Annotated[
     str,
     StringConstraints(max_length=DESCRIPTION_MAX_LENGTH),
@@ -82,10 +190,13 @@ class TaskCreate(_StrictBody):
     title: Title
     description: Description | None = None
     completed: bool = False
+    priority: PriorityField = "none"
+    due_at: DueTime | None = None
+    tags: Tags = Field(default_factory=list)
 
 
 class TaskReplace(TaskCreate):
-    """PUT: a full replacement; omitted optional fields become null / false."""
+    """PUT: a full replacement; omitted optional fields return to their defaults."""
 
 
 class TaskPatch(_StrictBody):
@@ -98,11 +209,16 @@ class TaskPatch(_StrictBody):
     title: Annotated[Title, Field(default=None)]
     description: Description | None = None
     completed: Annotated[bool, Field(default=None)]
+    priority: Annotated[PriorityField, Field(default=None)]
+    due_at: DueTime | None = None
+    tags: Annotated[Tags, Field(default=None)]
 
     @model_validator(mode="after")
     def _not_empty(self) -> TaskPatch:
         if not self.model_fields_set:
-            raise ValueError("give at least one of title, description, completed")
+            raise ValueError(
+                "give at least one of title, description, completed, priority, due_at, tags"
+            )
         return self
 
     def changes(self) -> dict[str, object]:
@@ -116,9 +232,22 @@ class TaskRead(BaseModel):
     title: str
     description: str | None
     completed: bool
+    priority: PriorityField
+    due_at: datetime | None = Field(
+        description="When the task is due, in UTC; null when it has no due date.",
+        examples=["2026-12-01T16:00:00Z"],
+    )
+    tags: list[str] = Field(
+        description="The task's tags, normalised, in the order given.",
+        examples=[["errands", "home"]],
+    )
     created_at: datetime
     updated_at: datetime
     completed_at: datetime | None
+    etag: str = Field(
+        description="The task's current entity tag, the same string as the ETag header.",
+        examples=['"42"'],
+    )
 
 
 class TaskPage(BaseModel):
@@ -148,4 +277,26 @@ class TaskPageResponse(JSONResponse):
         return orjson.dumps(content, option=orjson.OPT_UTC_Z)
 
 
-TaskSort = Literal["created_at", "-created_at", "updated_at", "-updated_at", "title", "-title"]
+TaskSort = Literal[
+    "created_at",
+    "-created_at",
+    "updated_at",
+    "-updated_at",
+    "title",
+    "-title",
+    "due_at",
+    "-due_at",
+    "priority",
+    "-priority",
+]
+
+
+class TagCount(BaseModel):
+    name: str = Field(description="The tag.", examples=["errands"])
+    count: int = Field(description="How many of your tasks carry it.", examples=[3])
+
+
+class TagList(BaseModel):
+    items: list[TagCount] = Field(
+        description="Your tags, sorted by name (Unicode code point order)."
+    )
