@@ -779,7 +779,7 @@ def call(
 
 # Fields that differ between two targets' writes by nature: each target creates its own task,
 # and each update stamps its own time.
-WRITE_FIELDS_THAT_DIFFER = frozenset({"id", "created_at", "updated_at"})
+WRITE_FIELDS_THAT_DIFFER = frozenset({"id", "created_at", "updated_at", "etag"})
 
 
 def sanity_check(servers: dict[str, Server], seeded: Seed) -> list[str]:
