@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ from fastapi import FastAPI
 
 from tests.conftest import TEST_SECRET, ApiUser, assert_problem
 from tests.servers import SLOW_START_TIMEOUT, clean_environment, running_server, serving
+from todo_api.middleware import request_id_from
 from todo_api.settings import Settings
 
 GENERATED_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -60,6 +62,21 @@ async def test_each_request_without_an_id_gets_its_own(client: httpx.AsyncClient
     second = (await client.get("/health")).headers["x-request-id"]
     assert GENERATED_ID.match(first)
     assert first != second
+
+
+def test_generated_ids_differ_between_forked_workers() -> None:
+    # Pre-forking servers (gunicorn --preload) import the app once, then fork the workers.
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover -- the child reports through the pipe
+        os.write(writer, request_id_from(()).encode())
+        os._exit(0)
+    os.close(writer)
+    os.waitpid(child, 0)
+    with os.fdopen(reader, "rb") as pipe:
+        childs_id = pipe.read().decode()
+    assert GENERATED_ID.match(childs_id)
+    assert childs_id != request_id_from(())
 
 
 async def test_error_responses_carry_the_request_id_and_security_headers(

@@ -31,7 +31,7 @@ import asyncio
 import os
 import socket
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -97,25 +97,6 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
-
-    def result_processor(
-        self, dialect: Dialect, coltype: Any
-    ) -> Callable[[Any], datetime | None] | None:
-        # PostgreSQL's driver already returns aware datetimes, so one plain function call
-        # per value does it: TypeDecorator's generic wrapper costs two frames per value, and
-        # a page of 50 tasks reads 150 timestamps. SQLite keeps the generic path, which also
-        # runs the string-to-datetime processor of the underlying type.
-        if dialect.name == "sqlite":
-            return super().result_processor(dialect, coltype)
-        return _aware_to_utc
-
-
-def _aware_to_utc(value: datetime | None) -> datetime | None:
-    # Direct connections run their sessions in UTC (postgres_connect_args); through a
-    # pooler the server's own time zone applies and the value is converted.
-    if value is None or value.tzinfo is UTC:
-        return value
-    return value.astimezone(UTC)
 
 
 def is_pooled_host(url: URL) -> bool:

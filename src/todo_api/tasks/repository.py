@@ -201,8 +201,7 @@ def _fields(row: Sequence[Any]) -> dict[str, Any]:
 
 
 def _to_read(row: Sequence[Any]) -> TaskRead:
-    # Rows come from our own typed columns: validating them again would only cost time.
-    return TaskRead.model_construct(**_fields(row))
+    return TaskRead.model_validate(_fields(row))
 
 
 def _like_pattern(query: str) -> str:

@@ -1,0 +1,430 @@
+"""Re-measure, in process, each speed trick the code keeps: seconds, not a benchmark run.
+
+    .venv/bin/python bench/micro.py                       # the tricks that need no database
+    .venv/bin/python bench/micro.py --database-url postgresql://postgres@127.0.0.1/postgres
+
+Each line times the code as written against the plain way it replaces, in microseconds of
+CPU per call (the best of several rounds, so other load on the machine counts least), and
+names where the trick lives. Run it after a dependency upgrade: a trick whose saving fell
+below a few percent of a request (about 500 us of CPU) should go (STYLE.md, rule 12).
+
+With --database-url (PostgreSQL) it also creates a scratch database, migrates it, and
+times the database path and a whole GET /tasks/{id} through the app; the scratch database
+is dropped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import random
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+ROUNDS = 15
+
+
+def cpu_per_call(function: Callable[[], object], calls: int) -> float:
+    """Best-of-rounds CPU time of one call, in microseconds."""
+    for _ in range(max(1, calls // 10)):
+        function()
+    best = float("inf")
+    for _ in range(ROUNDS):
+        started = time.process_time()
+        for _ in range(calls):
+            function()
+        best = min(best, time.process_time() - started)
+    return best / calls * 1e6
+
+
+async def async_cpu_per_call(function: Callable[[], Awaitable[object]], calls: int) -> float:
+    for _ in range(max(1, calls // 10)):
+        await function()
+    best = float("inf")
+    for _ in range(ROUNDS):
+        started = time.process_time()
+        for _ in range(calls):
+            await function()
+        best = min(best, time.process_time() - started)
+    return best / calls * 1e6
+
+
+@dataclass
+class Figure:
+    trick: str
+    where: str
+    kept: float
+    plain: float
+
+    def line(self) -> str:
+        saving = self.plain - self.kept
+        return (
+            f"| {self.trick} | {self.kept:.2f} | {self.plain:.2f} | {saving:+.2f} | {self.where} |"
+        )
+
+
+def _page_rows(count: int = 50) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    items = [
+        {
+            "id": uuid.uuid4(),
+            "title": f"task {n}",
+            "description": "a description" if n % 2 else None,
+            "completed": bool(n % 3),
+            "created_at": now - timedelta(seconds=n),
+            "updated_at": now,
+            "completed_at": now if n % 3 else None,
+        }
+        for n in range(count)
+    ]
+    return {"items": items, "total": 500, "limit": count, "offset": 0}
+
+
+def page_rendering() -> Figure:
+    from todo_api.tasks.schemas import TaskPage, TaskPageResponse
+
+    rows = _page_rows()
+    response = TaskPageResponse(rows)
+
+    def kept() -> object:
+        return response.render(rows)
+
+    def plain() -> object:
+        # What FastAPI does with a response_model: validate, then serialise.
+        return TaskPage.model_validate(rows).model_dump_json().encode()
+
+    return Figure(
+        "page of 50 rendered with orjson from row dicts",
+        "tasks/schemas.py TaskPageResponse",
+        cpu_per_call(kept, 500),
+        cpu_per_call(plain, 500),
+    )
+
+
+def statements_built_once() -> Figure:
+    from sqlalchemy import and_, bindparam, select
+    from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
+
+    from todo_api.tasks.models import tasks_table as tasks
+
+    dialect = PGDialect_psycopg()
+    columns = [tasks.c[name] for name in ("id", "title", "description", "completed")]
+
+    def build() -> Any:
+        owned = and_(tasks.c.id == bindparam("task_id"), tasks.c.user_id == bindparam("owner"))
+        return select(*columns).where(owned)
+
+    built = build()
+    built.compile(dialect=dialect)
+
+    def kept() -> object:
+        # What an execution costs before the cache lookup: the statement's cache key.
+        return built._generate_cache_key()
+
+    def plain() -> object:
+        return build()._generate_cache_key()
+
+    return Figure(
+        "statement built once (cache key only) vs built per request",
+        "tasks/repository.py module-level statements",
+        cpu_per_call(kept, 5000),
+        cpu_per_call(plain, 5000),
+    )
+
+
+def verified_token_cache() -> Figure:
+    from tests.conftest import TEST_SECRET, make_settings, make_token
+
+    from todo_api.auth.tokens import TokenVerifier
+
+    verifier = TokenVerifier(make_settings("sqlite+aiosqlite:///:memory:", jwt_secret=TEST_SECRET))
+    token = make_token("user-micro")
+    loop = asyncio.new_event_loop()
+    try:
+
+        async def measure() -> tuple[float, float]:
+            kept = await async_cpu_per_call(lambda: verifier.verify(token), 5000)
+            plain = await async_cpu_per_call(lambda: verifier._verify(token), 5000)
+            return kept, plain
+
+        kept, plain = loop.run_until_complete(measure())
+    finally:
+        loop.close()
+    return Figure(
+        "bearer token verified once, then looked up",
+        "auth/tokens.py TokenVerifier._verified",
+        kept,
+        plain,
+    )
+
+
+def local_rate_counters() -> Figure:
+    from limits import parse
+    from limits.aio.storage import MemoryStorage
+    from limits.aio.strategies import FixedWindowRateLimiter
+    from tests.conftest import make_settings
+
+    from todo_api.ratelimit import RateLimiter
+
+    settings = make_settings("sqlite+aiosqlite:///:memory:", rate_limit_tasks="600/minute")
+    subjects = [f"user-{n}" for n in range(10_000)]
+    limit = parse("600/minute")
+    loop = asyncio.new_event_loop()
+    try:
+
+        async def measure() -> tuple[float, float]:
+            limiter = RateLimiter(settings)
+            storage = FixedWindowRateLimiter(MemoryStorage())
+            for subject in subjects:
+                await limiter.hit("tasks", subject)
+                await storage.hit(limit, "tasks", subject)
+            choose = random.Random(1).choice
+
+            async def kept() -> None:
+                await limiter.hit("tasks", choose(subjects))
+                # Lets whatever the hit scheduled run, and be counted.
+                await asyncio.sleep(0)
+
+            async def plain() -> None:
+                await storage.hit(limit, "tasks", choose(subjects))
+                await asyncio.sleep(0)
+
+            return await async_cpu_per_call(kept, 5000), await async_cpu_per_call(plain, 5000)
+
+        kept, plain = loop.run_until_complete(measure())
+    finally:
+        loop.close()
+    return Figure(
+        "rate-limit hit, 10,000 subjects: own counters vs limits' MemoryStorage",
+        "ratelimit.py _LocalCounters",
+        kept,
+        plain,
+    )
+
+
+def request_ids() -> Figure:
+    from todo_api.middleware import request_id_from
+
+    seeded = random.Random()  # the fork-unsafe way it replaced, for comparison
+    return Figure(
+        "request id from secrets (kept: fork-safe) vs a seeded generator",
+        "middleware.py request_id_from",
+        cpu_per_call(lambda: request_id_from(()), 10000),
+        cpu_per_call(lambda: f"{seeded.getrandbits(128):032x}", 10000),
+    )
+
+
+def log_line() -> Figure:
+    import io
+    import logging
+
+    import structlog
+    from tests.conftest import make_settings
+
+    from todo_api.observability import configure_logging
+
+    settings = make_settings("sqlite+aiosqlite:///:memory:", log_format="json")
+    configure_logging(settings)
+    sink = io.StringIO()
+    saved = sys.stderr
+    sys.stderr = sink
+    handler = logging.getLogger().handlers[0]
+    assert isinstance(handler, logging.StreamHandler)
+    handler.setStream(sink)
+    try:
+        direct = structlog.get_logger("todo_api.request").bind()
+        stdlib = structlog.wrap_logger(
+            logging.getLogger("todo_api.micro"),
+            processors=[
+                structlog.processors.add_log_level,
+                structlog.processors.TimeStamper(fmt="iso", utc=True),
+                structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+            ],
+            wrapper_class=structlog.stdlib.BoundLogger,
+        )
+        fields = {"method": "GET", "route": "/tasks/{task_id}", "status": 200, "duration_ms": 1.2}
+        kept = cpu_per_call(lambda: direct.info("request", **fields), 5000)
+        plain = cpu_per_call(lambda: stdlib.info("request", **fields), 5000)
+    finally:
+        sys.stderr = saved
+    return Figure(
+        "request log line straight from structlog vs through logging",
+        "observability.py configure_logging",
+        kept,
+        plain,
+    )
+
+
+NO_DATABASE: tuple[Callable[[], Figure], ...] = (
+    page_rendering,
+    statements_built_once,
+    verified_token_cache,
+    local_rate_counters,
+    request_ids,
+    log_line,
+)
+
+
+def database_figures(server_url: str) -> list[Figure]:
+    import psycopg
+    from psycopg import sql
+    from sqlalchemy.engine import make_url
+
+    from todo_api import migrations
+
+    admin = make_url(server_url).set(drivername="postgresql")
+    name = f"todo_micro_{uuid.uuid4().hex[:12]}"
+    admin_dsn = admin.render_as_string(hide_password=False)
+    with psycopg.connect(admin_dsn, autocommit=True) as connection:
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        url = admin.set(database=name)
+        migrations.upgrade(url)
+        dsn = url.render_as_string(hide_password=False)
+
+        async def measure() -> list[Figure]:
+            return [*await _connection_paths(dsn), await _whole_request(dsn)]
+
+        return asyncio.run(measure())
+    finally:
+        with psycopg.connect(admin_dsn, autocommit=True) as connection:
+            connection.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+async def _connection_paths(url: str) -> list[Figure]:
+    from sqlalchemy.ext.asyncio import AsyncConnection
+    from tests.conftest import make_settings
+
+    from todo_api.database import Database
+    from todo_api.tasks.repository import TaskRepository
+    from todo_api.tasks.schemas import TaskCreate
+
+    database = Database(make_settings(url))
+    try:
+        async with database.connect() as connection:
+            task = await TaskRepository(connection, "user-micro").create(TaskCreate(title="t"))
+
+        async def autocommit() -> None:
+            async with database.connect() as connection:
+                await TaskRepository(connection, "user-micro").get(task.id)
+
+        async def in_transaction() -> None:
+            async with database.transaction() as connection:
+                await TaskRepository(connection, "user-micro").get(task.id)
+
+        async def explicit_close() -> None:
+            connection = await database.engine.connect()
+            try:
+                await TaskRepository(connection, "user-micro").get(task.id)
+            finally:
+                await connection.close()
+
+        def get_in_one_greenlet(connection: Any) -> None:
+            connection.execute(_get_statement(), {"task_id": task.id, "owner": "user-micro"})
+
+        async def run_sync() -> None:
+            connection: AsyncConnection = await database.engine.connect()
+            try:
+                await connection.run_sync(get_in_one_greenlet)
+            finally:
+                await connection.close()
+
+        calls = 300
+        with_autocommit = await async_cpu_per_call(autocommit, calls)
+        return [
+            Figure(
+                "get in autocommit (1 round trip) vs in a transaction (3)",
+                "database.py create_engine isolation_level",
+                with_autocommit,
+                await async_cpu_per_call(in_transaction, calls),
+            ),
+            Figure(
+                "statement inside AsyncConnection.run_sync (not kept) vs execute (kept)",
+                "tasks/repository.py",
+                await async_cpu_per_call(run_sync, calls),
+                await async_cpu_per_call(explicit_close, calls),
+            ),
+        ]
+    finally:
+        await database.dispose()
+
+
+def _get_statement() -> Any:
+    from todo_api.tasks import repository
+
+    return repository._GET
+
+
+async def _whole_request(url: str) -> Figure:
+    """CPU of a whole GET /tasks/{id}, raw ASGI calls into the app (no HTTP server)."""
+    import orjson
+    from asgi_lifespan import LifespanManager
+    from tests.conftest import make_settings, make_token
+
+    from todo_api.app import create_app
+
+    app = create_app(make_settings(url, log_level="WARNING"))
+    headers = [(b"authorization", f"Bearer {make_token('user-micro')}".encode())]
+    async with LifespanManager(app) as manager:
+        asgi = manager.app
+
+        async def call(method: str, path: str, body: bytes = b"") -> list[dict[str, Any]]:
+            sent: list[dict[str, Any]] = []
+            scope = {
+                "type": "http",
+                "asgi": {"version": "3.0"},
+                "http_version": "1.1",
+                "method": method,
+                "scheme": "http",
+                "path": path,
+                "raw_path": path.encode(),
+                "query_string": b"",
+                "root_path": "",
+                "headers": [*headers, (b"content-type", b"application/json")],
+                "client": ("127.0.0.1", 10000),
+                "server": ("127.0.0.1", 8000),
+                "state": {},
+            }
+
+            async def receive() -> dict[str, Any]:
+                return {"type": "http.request", "body": body, "more_body": False}
+
+            async def send(message: dict[str, Any]) -> None:
+                sent.append(message)
+
+            await asgi(scope, receive, send)
+            return sent
+
+        created = await call("POST", "/tasks", b'{"title": "micro"}')
+        path = f"/tasks/{orjson.loads(created[1]['body'])['id']}"
+        cpu = await async_cpu_per_call(lambda: call("GET", path), 300)
+    return Figure("whole GET /tasks/{id} in process (for scale)", "app", cpu, cpu)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="bench/micro.py", description=__doc__.split("\n")[0])
+    parser.add_argument("--database-url", help="PostgreSQL server for the database figures")
+    args = parser.parse_args(argv)
+    gc.collect()
+    print("| trick | kept (us) | plain (us) | saving (us) | where |")
+    print("|---|---:|---:|---:|---|")
+    for measure in NO_DATABASE:
+        print(measure().line(), flush=True)
+    if args.database_url:
+        for figure in database_figures(args.database_url):
+            print(figure.line(), flush=True)
+
+
+if __name__ == "__main__":
+    main()
