@@ -31,6 +31,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 ROUNDS = 15
+CONCURRENT_PAGES = 32
+DEFAULT_GC_THRESHOLDS = (700, 10, 10)
 
 
 def cpu_per_call(function: Callable[[], object], calls: int) -> float:
@@ -264,6 +266,73 @@ def log_line() -> Figure:
     )
 
 
+async def _asgi_get(app: Any, path: str, headers: list[tuple[bytes, bytes]]) -> None:
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 10000),
+        "server": ("127.0.0.1", 8000),
+    }
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        pass
+
+    await app(scope, receive, send)
+
+
+def bearer_dependency() -> Figure:
+    from typing import Annotated
+
+    from fastapi import Depends, FastAPI, Request
+
+    from todo_api.auth.dependencies import BearerToken, bearer_token
+
+    async def by_hand(request: Request) -> str:
+        return await bearer_token(request) or ""
+
+    async def declared(token: BearerToken) -> str:
+        return token or ""
+
+    app = FastAPI()
+
+    @app.get("/by-hand")
+    async def by_hand_route(token: Annotated[str, Depends(by_hand)]) -> None:
+        return None
+
+    @app.get("/declared")
+    async def declared_route(token: Annotated[str, Depends(declared)]) -> None:
+        return None
+
+    headers = [(b"authorization", b"Bearer abc")]
+    loop = asyncio.new_event_loop()
+    try:
+        kept = loop.run_until_complete(
+            async_cpu_per_call(lambda: _asgi_get(app, "/declared", headers), 2000)
+        )
+        plain = loop.run_until_complete(
+            async_cpu_per_call(lambda: _asgi_get(app, "/by-hand", headers), 2000)
+        )
+    finally:
+        loop.close()
+    return Figure(
+        "bearer scheme as a sub-dependency (kept: declares security) vs called by hand",
+        "tasks/dependencies.py task_repository",
+        kept,
+        plain,
+    )
+
+
 NO_DATABASE: tuple[Callable[[], Figure], ...] = (
     page_rendering,
     statements_built_once,
@@ -271,6 +340,7 @@ NO_DATABASE: tuple[Callable[[], Figure], ...] = (
     local_rate_counters,
     request_ids,
     log_line,
+    bearer_dependency,
 )
 
 
@@ -292,7 +362,7 @@ def database_figures(server_url: str) -> list[Figure]:
         dsn = url.render_as_string(hide_password=False)
 
         async def measure() -> list[Figure]:
-            return [*await _connection_paths(dsn), await _whole_request(dsn)]
+            return [*await _connection_paths(dsn), *await _whole_requests(dsn)]
 
         return asyncio.run(measure())
     finally:
@@ -366,13 +436,14 @@ def _get_statement() -> Any:
     return repository._GET
 
 
-async def _whole_request(url: str) -> Figure:
-    """CPU of a whole GET /tasks/{id}, raw ASGI calls into the app (no HTTP server)."""
+async def _whole_requests(url: str) -> list[Figure]:
+    """CPU of whole requests: raw ASGI calls into the app (no HTTP server)."""
     import orjson
     from asgi_lifespan import LifespanManager
     from tests.conftest import make_settings, make_token
 
     from todo_api.app import create_app
+    from todo_api.cli import GC_YOUNG_THRESHOLD
 
     app = create_app(make_settings(url, log_level="WARNING"))
     headers = [(b"authorization", f"Bearer {make_token('user-micro')}".encode())]
@@ -406,10 +477,31 @@ async def _whole_request(url: str) -> Figure:
             await asgi(scope, receive, send)
             return sent
 
-        created = await call("POST", "/tasks", b'{"title": "micro"}')
-        path = f"/tasks/{orjson.loads(created[1]['body'])['id']}"
-        cpu = await async_cpu_per_call(lambda: call("GET", path), 300)
-    return Figure("whole GET /tasks/{id} in process (for scale)", "app", cpu, cpu)
+        created = [await call("POST", "/tasks", b'{"title": "micro"}') for _ in range(50)]
+        path = f"/tasks/{orjson.loads(created[0][1]['body'])['id']}"
+        get = await async_cpu_per_call(lambda: call("GET", path), 300)
+
+        async def pages_at_once() -> None:
+            # As under load: the objects of many requests in flight at the same time.
+            await asyncio.gather(*(call("GET", "/tasks") for _ in range(CONCURRENT_PAGES)))
+
+        gc.unfreeze()
+        gc.set_threshold(*DEFAULT_GC_THRESHOLDS)
+        untuned = await async_cpu_per_call(pages_at_once, 20) / CONCURRENT_PAGES
+        gc.freeze()
+        gc.set_threshold(GC_YOUNG_THRESHOLD)
+        tuned = await async_cpu_per_call(pages_at_once, 20) / CONCURRENT_PAGES
+        gc.unfreeze()
+        gc.set_threshold(*DEFAULT_GC_THRESHOLDS)
+    return [
+        Figure("whole GET /tasks/{id} in process (for scale)", "app", get, get),
+        Figure(
+            f"GET /tasks (page of 50, {CONCURRENT_PAGES} at once), GC tuned vs Python's default",
+            "cli.py serving_app",
+            tuned,
+            untuned,
+        ),
+    ]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -9,9 +9,8 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.conftest import NEONLIKE_ENVS
+from tests.conftest import NEONLIKE_ENVS, make_settings
 from todo_api.database import create_engine, postgres_connect_args
-from todo_api.settings import Settings
 
 NEON_POOLED = (
     "postgresql://alex:AbC123dEf@ep-cool-darkness-123456-pooler.us-east-2.aws.neon.tech"
@@ -21,12 +20,12 @@ NEON_DIRECT = NEON_POOLED.replace("-pooler", "")
 
 
 def connect_args(url: str, **settings: Any) -> dict[str, Any]:
-    configured = Settings(_env_file=None, database_url=url, **settings)  # type: ignore[call-arg]
+    configured = make_settings(url, **settings)
     return postgres_connect_args(configured.sqlalchemy_url, configured)
 
 
 def test_neon_url_keeps_sslmode_and_channel_binding() -> None:
-    settings = Settings(_env_file=None, database_url=NEON_POOLED)  # type: ignore[call-arg]
+    settings = make_settings(NEON_POOLED)
     query = settings.sqlalchemy_url.query
     assert query["sslmode"] == "require"
     assert query["channel_binding"] == "require"
@@ -79,7 +78,7 @@ def test_neon_like_servers_are_configured() -> None:
 @pytest.mark.skipif(not os.environ.get("TEST_NEONLIKE_URL"), reason="needs .ci/neon-like")
 async def test_neon_style_url_connects_with_tls_and_channel_binding() -> None:
     url = os.environ["TEST_NEONLIKE_URL"]
-    settings = Settings(_env_file=None, database_url=url)  # type: ignore[call-arg]
+    settings = make_settings(url)
     engine = create_engine(settings)
     try:
         async with engine.connect() as connection:

@@ -22,7 +22,7 @@ from todo_api.settings import Settings
 
 
 def settings_for(url: str) -> Settings:
-    return Settings(_env_file=None, database_url=url)  # type: ignore[call-arg]
+    return make_settings(url)
 
 
 def on(url: str, work: Callable[[Connection], Any]) -> Any:

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
-from tests.conftest import POSTGRES_ENV
+from tests.conftest import POSTGRES_ENV, make_settings
 from todo_api import migrations
 from todo_api.database import create_engine
 from todo_api.settings import Settings
@@ -48,7 +48,7 @@ def seeded_settings(request: pytest.FixtureRequest) -> Settings:
     with psycopg.connect(libpq) as connection:
         connection.execute(SEED)
         connection.execute("ANALYZE tasks")
-    return Settings(_env_file=None, database_url=url)  # type: ignore[call-arg]
+    return make_settings(url)
 
 
 @pytest.mark.parametrize(

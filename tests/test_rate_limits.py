@@ -1,4 +1,4 @@
-"""Rate limits: per token subject on /tasks, per client address on /auth/*.
+"""Rate limits: per token subject on /tasks and /auth/me, per client address on sign-in.
 
 Limits here are per day: windows are aligned to the clock, and a test that crossed a
 window boundary mid-way would see its counter reset.
@@ -125,6 +125,23 @@ async def test_auth_routes_are_limited_per_client_address(limited: httpx.AsyncCl
     response = await limited.post("/auth/register", headers=client_a)
     assert_rate_limited(response, 2)
     assert (await limited.post("/auth/token", headers=client_b)).status_code != 429
+
+
+async def test_auth_me_is_counted_per_token_subject_not_per_address(
+    limited: httpx.AsyncClient, alice: ApiUser, bob: ApiUser
+) -> None:
+    # Many users behind one address (a NAT) do not share the sign-in budget of 2.
+    same_address = {"X-Forwarded-For": "203.0.113.30"}
+    for user in (alice, bob):
+        for _ in range(3):
+            response = await limited.get("/auth/me", headers={**user.headers, **same_address})
+            assert response.status_code == 200
+            assert response.headers["ratelimit-limit"] == "3"
+    # Each user's own budget is the one /tasks uses, and it is spent.
+    assert_rate_limited(await limited.get("/tasks", headers=alice.headers), 3)
+    assert_rate_limited(await limited.get("/auth/me", headers=bob.headers), 3)
+    # The address still has its whole sign-in budget.
+    assert (await limited.post("/auth/token", headers=same_address)).status_code != 429
 
 
 async def test_other_routes_are_not_limited(limited: httpx.AsyncClient) -> None:

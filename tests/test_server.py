@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import gc
 import signal
 import subprocess
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.servers import clean_environment, running_server, todo_api_command
+from todo_api.cli import GC_YOUNG_THRESHOLD, serving_app
 
 
 def mint(cwd: Path, env: dict[str, str], sub: str) -> str:
@@ -58,3 +61,26 @@ def test_bad_configuration_is_refused_with_a_readable_message(tmp_path: Path) ->
     assert result.returncode == 2
     assert "MAX_BODY_BYTES" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+async def test_an_app_and_its_lifespan_leave_the_garbage_collector_alone(
+    client: httpx.AsyncClient,
+) -> None:
+    assert (await client.get("/health")).status_code == 200
+    assert gc.get_threshold()[0] != GC_YOUNG_THRESHOLD
+    assert gc.get_freeze_count() == 0
+
+
+def test_serve_tunes_the_garbage_collector_of_the_process_it_serves_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'todo.db'}")
+    saved = gc.get_threshold()
+    try:
+        serving_app()
+        assert gc.get_threshold()[0] == GC_YOUNG_THRESHOLD
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*saved)

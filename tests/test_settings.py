@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
-from todo_api.settings import SettingsError, load_settings, normalize_database_url
+from todo_api.settings import Settings, SettingsError, load_settings, normalize_database_url
 
 
-def load(**values: object) -> object:
+def load(**values: object) -> Settings:
     return load_settings(_env_file=None, **values)
 
 
@@ -18,7 +21,7 @@ def messages(**values: object) -> list[str]:
 
 
 def test_defaults_work_for_a_new_user() -> None:
-    settings = load_settings(_env_file=None)
+    settings = load()
     assert settings.sqlalchemy_url.get_backend_name() == "sqlite"
     assert settings.uses_insecure_secret
     assert settings.allowed_algorithms == ["HS256"]
@@ -77,8 +80,7 @@ def test_production_refuses_unsafe_settings(values: dict[str, object], complaint
 
 
 def test_production_accepts_safe_settings() -> None:
-    settings = load_settings(
-        _env_file=None,
+    settings = load(
         environment="production",
         database_url="postgresql://db/x",
         jwt_secret="x" * 32,
@@ -88,10 +90,21 @@ def test_production_accepts_safe_settings() -> None:
 
 
 def test_comma_separated_lists() -> None:
-    settings = load_settings(
-        _env_file=None,
+    settings = load(
         cors_origins="https://a.example, https://b.example",
         jwt_algorithms="EdDSA,RS256",
     )
     assert settings.cors_origins == ["https://a.example", "https://b.example"]
     assert settings.allowed_algorithms == ["EdDSA", "RS256"]
+
+
+def test_settings_sit_at_the_bottom_of_the_imports() -> None:
+    # Settings validate JWT_ALGORITHMS without the token code: no cycle through auth.
+    check = (
+        "import sys\n"
+        "from todo_api.settings import load_settings\n"
+        "load_settings(_env_file=None, jwt_algorithms='HS256,EdDSA')\n"
+        "loaded = [name for name in sys.modules if name.startswith('todo_api.')]\n"
+        "assert loaded == ['todo_api.settings'], loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", check], check=True, timeout=60)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import shutil
 import sys
@@ -10,8 +11,18 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from todo_api.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+# The young-generation threshold of served processes (Python's default is 700). Requests
+# make no reference cycles worth chasing, yet at 700 the objects of a few dozen concurrent
+# requests trigger collections often: with this and gc.freeze(), 32 concurrent pages of 50
+# tasks cost 691 us of CPU each instead of 870 (bench/micro.py).
+GC_YOUNG_THRESHOLD = 10_000
 
 
 def _settings_or_exit() -> Settings:
@@ -39,7 +50,7 @@ def _serve(args: argparse.Namespace) -> None:
         migrations.upgrade()
     with _metrics_directory(args.workers):
         uvicorn.run(
-            "todo_api.app:create_app",
+            "todo_api.cli:serving_app",
             factory=True,
             host=args.host,
             port=args.port,
@@ -51,6 +62,21 @@ def _serve(args: argparse.Namespace) -> None:
             log_config=None,
             timeout_graceful_shutdown=args.graceful_timeout,
         )
+
+
+def serving_app() -> FastAPI:
+    """The app as `serve` runs it in each worker process, with the garbage collector tuned.
+
+    Process tuning, not the app's: apps built by tests and other hosts keep Python's defaults.
+    """
+    from todo_api.app import create_app
+
+    app = create_app()
+    # What is built by now (modules, routes, models) lives as long as the process: keep it
+    # out of the collector's scans.
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD)
+    return app
 
 
 _METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"

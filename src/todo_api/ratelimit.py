@@ -1,4 +1,5 @@
-"""Rate limits: per token subject on `/tasks`, per client address on `/auth/*`.
+"""Rate limits, declared by the routes: per token subject on every bearer-authenticated route
+(`CurrentUser`), per client address on the sign-in routes (`limit_by_address`).
 
 Windows are fixed and aligned to the wall clock (window n covers [n*period, (n+1)*period)),
 so every instance agrees on when a window resets without asking the store: one counter
@@ -30,9 +31,9 @@ from fastapi import Request
 from limits import parse_many
 from limits.aio.storage import RedisStorage
 from limits.storage import storage_from_string
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
-from todo_api.errors import AppError, problem_response
+from todo_api.errors import AppError
 from todo_api.metrics import RATE_LIMIT_REJECTIONS, RATE_LIMIT_STORAGE_ERRORS, RATE_LIMIT_UNCHECKED
 from todo_api.observability import describe_redis
 from todo_api.settings import Settings
@@ -43,7 +44,6 @@ LimitName = Literal["tasks", "auth"]
 # Where the decision for a request is left for the request-context middleware, which adds
 # the RateLimit-* headers to whatever response is finally sent.
 SCOPE_KEY = "todo_api.rate_limit"
-AUTH_PATH_PREFIX = "/auth"
 REDIS_KEY_PREFIX = "todo-api"
 REDIS_TIMEOUT_SECONDS = 0.5
 REDIS_RETRY_SECONDS = 5.0
@@ -252,51 +252,24 @@ def _is_trusted(address: str, trusted: Sequence[Network]) -> bool:
     return any(ip in network for network in trusted)
 
 
-def _limiter(app: Any) -> RateLimiter | None:
-    resources = getattr(app.state, "resources", None)
-    return getattr(resources, "rate_limiter", None)
-
-
 async def limit_by_subject(request: Request, limiter: RateLimiter, subject: str) -> None:
-    """For `/tasks`, called once the token is verified, so a forged token cannot spend
-    someone else's allowance."""
-    decision = await limiter.hit("tasks", subject)
+    """Count a bearer-authenticated request against its user's budget; called once the token
+    is verified, so a forged token cannot spend someone else's allowance."""
+    _enforce(request, await limiter.hit("tasks", subject))
+
+
+async def limit_by_address(request: Request) -> None:
+    """The sign-in routes' budget per client address, declared on each such route (a
+    dependency): guessing passwords or registering in bulk costs the guesser, not a user."""
+    limiter: RateLimiter = request.app.state.resources.rate_limiter
+    address = client_address(request.scope, limiter.trusted_proxies)
+    _enforce(request, await limiter.hit("auth", address))
+
+
+def _enforce(request: Request, decision: LimitDecision | None) -> None:
     if decision is None:
         return
+    # The request-context middleware adds the RateLimit-* headers from here.
     request.scope[SCOPE_KEY] = decision
     if not decision.allowed:
         raise RateLimitedError(headers={"Retry-After": str(decision.reset_seconds)})
-
-
-class AddressRateLimitMiddleware:
-    """Per-address limit on `/auth` and everything under it, whichever router serves it."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not _under_auth(scope["path"]):
-            await self.app(scope, receive, send)
-            return
-        limiter = _limiter(scope["app"])
-        if limiter is None:
-            await self.app(scope, receive, send)
-            return
-        decision = await limiter.hit("auth", client_address(scope, limiter.trusted_proxies))
-        if decision is not None:
-            scope[SCOPE_KEY] = decision
-            if not decision.allowed:
-                response = problem_response(
-                    429,
-                    RateLimitedError.detail,
-                    headers={"Retry-After": str(decision.reset_seconds)},
-                )
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-
-def _under_auth(path: str) -> bool:
-    return path.startswith(AUTH_PATH_PREFIX) and (
-        len(path) == len(AUTH_PATH_PREFIX) or path[len(AUTH_PATH_PREFIX)] == "/"
-    )

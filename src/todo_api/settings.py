@@ -16,6 +16,13 @@ DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./todo.db"
 
 CommaList = Annotated[list[str], NoDecode]
 
+# The JWT algorithms JWT_ALGORITHMS may name; auth/tokens.py and auth/jwks.py apply them.
+HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
+ASYMMETRIC_ALGORITHMS = frozenset(
+    {"EdDSA", "ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"}
+)
+SUPPORTED_ALGORITHMS = HMAC_ALGORITHMS | ASYMMETRIC_ALGORITHMS
+
 
 def _split_commas(value: object) -> object:
     if isinstance(value, str):
@@ -133,8 +140,6 @@ class Settings(BaseSettings):
     @field_validator("jwt_algorithms")
     @classmethod
     def _known_algorithms(cls, value: list[str]) -> list[str]:
-        from todo_api.auth.tokens import SUPPORTED_ALGORITHMS
-
         unknown = [alg for alg in value if alg not in SUPPORTED_ALGORITHMS]
         if unknown:
             raise ValueError(

@@ -1,4 +1,4 @@
-"""Bearer authentication: `authenticate` checks the token, `CurrentUser` hands over its user."""
+"""Bearer authentication: `CurrentUser` is the caller, authenticated and rate-limited."""
 
 from __future__ import annotations
 
@@ -15,15 +15,15 @@ from todo_api.auth.tokens import (
 )
 from todo_api.errors import AppError, UnauthorizedError
 from todo_api.metrics import AUTH_FAILURES
+from todo_api.ratelimit import limit_by_subject
 from todo_api.state import resources_of
 
 # The password flow drives the Authorize button of /docs. The same header is also documented
 # as a plain bearer scheme (openapi.py) for tokens from outside sign-in layers.
 bearer_token = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
+# Every route that needs a token depends on this, which also declares its security in the
+# OpenAPI document: no route lists it by hand.
 BearerToken = Annotated[str | None, Depends(bearer_token)]
-# For routes that read the header through `bearer_token` without FastAPI's dependency
-# solving (it costs time on every request): the OpenAPI security it would have declared.
-BEARER_SECURITY: list[dict[str, list[str]]] = [{bearer_token.scheme_name: []}]
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 _INVALID_TOKEN_CHALLENGE = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
@@ -35,7 +35,7 @@ class KeySourceUnavailableResponseError(AppError):
 
 
 async def authenticate(request: Request, verifier: TokenVerifier, token: str | None) -> Principal:
-    """The user a bearer token speaks for; every protected route's dependency calls this."""
+    """The user a bearer token speaks for."""
     if not token:
         AUTH_FAILURES.labels("missing").inc()
         raise UnauthorizedError("A bearer token is required.", headers=_CHALLENGE)
@@ -55,7 +55,12 @@ async def authenticate(request: Request, verifier: TokenVerifier, token: str | N
 
 
 async def current_user(request: Request, token: BearerToken) -> Principal:
-    return await authenticate(request, resources_of(request).verifier, token)
+    """Every route that needs a token depends on this: the token's user, counted against
+    that user's rate limit."""
+    resources = resources_of(request)
+    principal = await authenticate(request, resources.verifier, token)
+    await limit_by_subject(request, resources.rate_limiter, principal.subject)
+    return principal
 
 
 CurrentUser = Annotated[Principal, Depends(current_user)]

@@ -12,8 +12,8 @@ import jwt
 import structlog
 from jwt import PyJWK, PyJWKClient, PyJWKSet
 
-from todo_api.auth.tokens import ASYMMETRIC_ALGORITHMS, InvalidTokenError, KeySourceUnavailableError
-from todo_api.settings import Settings, SettingsError
+from todo_api.auth.tokens import InvalidTokenError, KeySourceUnavailableError
+from todo_api.settings import ASYMMETRIC_ALGORITHMS, Settings, SettingsError
 
 log = structlog.get_logger(__name__)
 

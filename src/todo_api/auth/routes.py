@@ -12,6 +12,7 @@ from todo_api.auth.dependencies import CurrentUser
 from todo_api.auth.schemas import AccessToken, Me, UserCreate, UserRead
 from todo_api.auth.tokens import issue_token
 from todo_api.errors import ForbiddenError, problem_responses
+from todo_api.ratelimit import limit_by_address
 from todo_api.state import ResourcesDep
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -47,7 +48,11 @@ async def _registration_enabled(resources: ResourcesDep) -> None:
     description="Answers 403 when `AUTH_REGISTRATION_ENABLED=false` or built-in accounts "
     "are off (no `JWT_SECRET` outside development).",
     # Checked before the body is validated.
-    dependencies=[Depends(_accounts_enabled), Depends(_registration_enabled)],
+    dependencies=[
+        Depends(limit_by_address),
+        Depends(_accounts_enabled),
+        Depends(_registration_enabled),
+    ],
     responses={
         403: problem_responses(403)[403]
         | {"description": "Registration or built-in accounts are turned off."},
@@ -65,7 +70,7 @@ async def register(data: UserCreate, resources: ResourcesDep) -> UserRead:
     summary="Sign in with email and password (OAuth2 password grant)",
     description="Form fields `username` (the email) and `password`. The same 401 answers an "
     "unknown email and a wrong password.",
-    dependencies=[Depends(_accounts_enabled)],
+    dependencies=[Depends(limit_by_address), Depends(_accounts_enabled)],
     responses={
         403: problem_responses(403)[403] | {"description": "Built-in accounts are turned off."},
         **problem_responses(400, 401, 413, 422, *_COMMON),

@@ -10,10 +10,10 @@ from typing import Annotated, Literal
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from todo_api.lengths import EMAIL_MAX_LENGTH
+
 PASSWORD_MIN_LENGTH = 8
 PASSWORD_MAX_LENGTH = 128
-# The most an address may have (RFC 5321's path limit, which email-validator applies).
-EMAIL_MAX_LENGTH = 254
 
 
 def _any_case(word: str) -> str:

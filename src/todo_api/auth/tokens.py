@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import jwt
 
-from todo_api.database import utc_now
-from todo_api.settings import Settings
+from todo_api.lengths import SUBJECT_MAX_LENGTH
+from todo_api.settings import HMAC_ALGORITHMS, Settings
 
-HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
-ASYMMETRIC_ALGORITHMS = frozenset(
-    {"EdDSA", "ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"}
-)
-SUPPORTED_ALGORITHMS = HMAC_ALGORITHMS | ASYMMETRIC_ALGORITHMS
 MAX_TOKEN_LENGTH = 8192
-MAX_SUBJECT_LENGTH = 255
 VERIFIED_CACHE_SIZE = 4096
 
 
@@ -50,13 +45,20 @@ class PublicKeySource(Protocol):
 
 
 class TokenVerifier:
-    def __init__(self, settings: Settings, public_keys: PublicKeySource | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        public_keys: PublicKeySource | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._secret = settings.signing_secret
         self._algorithms = frozenset(settings.allowed_algorithms)
         self._issuer = settings.jwt_issuer
         self._audience = settings.jwt_audience
         self._leeway = settings.jwt_leeway_seconds
         self._public_keys = public_keys
+        self._clock = clock
         # Verified tokens, with the time they stop being acceptable. A token's claims cannot
         # change, so a repeat request skips the signature check; a key removed from a JWKS
         # therefore stops accepting its tokens only at their `exp`, as with any JWT.
@@ -66,9 +68,11 @@ class TokenVerifier:
         cached = self._verified.get(token)
         if cached is not None:
             principal, valid_until = cached
-            if time.time() < valid_until:
+            if self._clock() < valid_until:
                 return principal
+            # Past `exp` and the leeway: what the signature check would say, without it.
             del self._verified[token]
+            raise InvalidTokenError("expired")
         principal, valid_until = await self._verify(token)
         if len(self._verified) >= VERIFIED_CACHE_SIZE:
             self._verified.pop(next(iter(self._verified)))
@@ -88,7 +92,7 @@ class TokenVerifier:
         key = await self._key_for(token, header, algorithm)
         claims = self._decode(token, key, algorithm)
         subject = claims.get("sub")
-        if not isinstance(subject, str) or not subject or len(subject) > MAX_SUBJECT_LENGTH:
+        if not isinstance(subject, str) or not subject or len(subject) > SUBJECT_MAX_LENGTH:
             raise InvalidTokenError("subject")
         email = claims.get("email")
         principal = Principal(subject=subject, email=email if isinstance(email, str) else None)
@@ -148,7 +152,7 @@ def issue_token(
     if secret is None:
         raise RuntimeError("JWT_SECRET is not configured")
     lifetime = timedelta(minutes=minutes or settings.access_token_expire_minutes)
-    now = utc_now()
+    now = datetime.now(UTC)
     claims: dict[str, Any] = {
         **(extra_claims or {}),
         "sub": subject,

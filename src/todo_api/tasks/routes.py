@@ -8,7 +8,6 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Path, Query, Response, status
 
-from todo_api.auth.dependencies import BEARER_SECURITY
 from todo_api.errors import problem_responses
 from todo_api.tasks.conditions import IfMatch, parse_entity_tags
 from todo_api.tasks.dependencies import TaskRepositoryDep
@@ -30,7 +29,6 @@ from todo_api.tasks.schemas import (
 )
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
-_SECURED = {"security": BEARER_SECURITY}
 
 _COMMON = (401, 429, 503)
 _BODY = (400, 413, 415, 422)
@@ -81,7 +79,6 @@ def _tag_etag(response: Response, task: TaskRead) -> TaskRead:
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=TaskRead,
-    openapi_extra=_SECURED,
     summary="Create a task",
     responses={
         201: {
@@ -102,7 +99,6 @@ async def create_task(data: TaskCreate, tasks: TaskRepositoryDep, response: Resp
 @router.get(
     "",
     response_model=TaskPage,
-    openapi_extra=_SECURED,
     summary="List your tasks",
     responses=problem_responses(*_COMMON, 422),
 )
@@ -174,7 +170,6 @@ async def list_tasks(
 @router.get(
     "/{task_id}",
     response_model=TaskRead,
-    openapi_extra=_SECURED,
     summary="Read a task",
     responses={
         200: _WITH_ETAG,
@@ -201,7 +196,6 @@ async def get_task(
 @router.put(
     "/{task_id}",
     response_model=TaskRead,
-    openapi_extra=_SECURED,
     summary="Replace a task",
     responses={200: _WITH_ETAG, **problem_responses(*_COMMON, *_BODY, *_CONDITIONAL_WRITE)},
 )
@@ -219,7 +213,6 @@ async def replace_task(
 @router.patch(
     "/{task_id}",
     response_model=TaskRead,
-    openapi_extra=_SECURED,
     summary="Change some fields of a task",
     responses={200: _WITH_ETAG, **problem_responses(*_COMMON, *_BODY, *_CONDITIONAL_WRITE)},
 )
@@ -238,7 +231,6 @@ async def patch_task(
 @router.patch(
     "/{task_id}/toggle",
     response_model=TaskRead,
-    openapi_extra=_SECURED,
     summary="Flip a task's completion",
     responses={200: _WITH_ETAG, **problem_responses(*_COMMON, *_CONDITIONAL_WRITE)},
 )
@@ -253,7 +245,6 @@ async def toggle_task(
     "/{task_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    openapi_extra=_SECURED,
     summary="Delete a task",
     responses=problem_responses(*_COMMON, *_CONDITIONAL_WRITE),
 )
@@ -270,7 +261,6 @@ tags_router = APIRouter(prefix="/tags", tags=["tags"])
 @tags_router.get(
     "",
     response_model=TagList,
-    openapi_extra=_SECURED,
     summary="List your tags with the number of tasks that carry each",
     responses=problem_responses(*_COMMON),
 )

@@ -21,7 +21,8 @@ from pydantic import (
 )
 from typing_extensions import TypedDict
 
-TITLE_MAX_LENGTH = 255
+from todo_api.lengths import TITLE_MAX_LENGTH
+
 DESCRIPTION_MAX_LENGTH = 10_000
 TAG_MAX_LENGTH = 50
 MAX_TAGS = 20
@@ -58,8 +59,8 @@ Title = Annotated[
     AfterValidator(_storable),
     Field(
         description=(
-            "1 to 255 characters once surrounding white space is trimmed; no NUL character "
-            "and no lone surrogate."
+            f"1 to {TITLE_MAX_LENGTH} characters once surrounding white space is trimmed; "
+            "no NUL character and no lone surrogate."
         ),
         json_schema_extra={"pattern": TITLE_PATTERN},
     ),
@@ -69,7 +70,10 @@ Description = Annotated[
     StringConstraints(max_length=DESCRIPTION_MAX_LENGTH),
     AfterValidator(_storable),
     Field(
-        description="At most 10,000 characters; no NUL character and no lone surrogate.",
+        description=(
+            f"At most {DESCRIPTION_MAX_LENGTH:,} characters; no NUL character and no lone "
+            "surrogate."
+        ),
         json_schema_extra={"pattern": NO_NUL_PATTERN},
     ),
 ]
@@ -298,5 +302,6 @@ class TagCount(BaseModel):
 
 class TagList(BaseModel):
     items: list[TagCount] = Field(
-        description="Your tags, sorted by name (Unicode code point order)."
+        description="Your tags, sorted by name (Unicode code point order).",
+        examples=[[{"name": "errands", "count": 3}, {"name": "home", "count": 1}]],
     )
