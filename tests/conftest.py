@@ -56,6 +56,18 @@ TASK_FIELDS = {
 # shared database, so only the task modules run there (each test owns its users' data).
 NEONLIKE_ENVS = {"neonlike": "TEST_NEONLIKE_URL", "pgbouncer": "TEST_PGBOUNCER_URL"}
 NEONLIKE_MODULES = {"tests.test_tasks", "tests.test_task_list", "tests.test_concurrency"}
+# Slow modules whose subject does not depend on the database (fuzzing the HTTP contract,
+# forged tokens, the OpenAPI document, the command-line client's terminal and network
+# behaviour) run on one backend: PostgreSQL when it is configured, else SQLite. Every
+# command of the client still runs on both through tests/test_todo_cli.py.
+ONE_BACKEND_MODULES = {
+    "tests.test_fuzz_openapi",
+    "tests.test_jwt_attacks",
+    "tests.test_openapi",
+    "tests.test_openapi_examples",
+    "tests.test_todo_cli_network",
+    "tests.test_todo_cli_terminal",
+}
 
 
 def backends() -> list[str]:
@@ -73,10 +85,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         callspec = getattr(item, "callspec", None)
         backend = callspec.params.get("database_backend") if callspec else None
         module = getattr(getattr(item, "module", None), "__name__", "")
-        if backend in NEONLIKE_ENVS and module not in NEONLIKE_MODULES:
-            dropped.append(item)
-        else:
-            kept.append(item)
+        neonlike_elsewhere = backend in NEONLIKE_ENVS and module not in NEONLIKE_MODULES
+        one_backend_only = module in ONE_BACKEND_MODULES and backend not in (None, backends()[-1])
+        (dropped if neonlike_elsewhere or one_backend_only else kept).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
