@@ -281,8 +281,17 @@ def require_tools(args: argparse.Namespace) -> None:
             f"missing {', '.join(missing)}: install with "
             "`apt-get install -y wrk util-linux` (the load generator must be wrk)"
         )
+    if any(target_server(t) == "granian" for t in args.targets) and not _has_granian():
+        raise BenchError("@granian targets need Granian: pip install granian")
     if args.profile is not None and shutil.which("py-spy", path=_venv_path()) is None:
         raise BenchError("--profile needs py-spy: pip install py-spy")
+
+
+def _has_granian() -> bool:
+    found = subprocess.run(
+        [sys.executable, "-c", "import granian"], capture_output=True, check=False
+    )
+    return found.returncode == 0
 
 
 def _venv_path() -> str:
