@@ -36,6 +36,19 @@ TEST_SECRET = "test-secret-that-is-long-enough-for-production-use"
 POSTGRES_ENV = "TEST_POSTGRES_URL"
 DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379/0"
 # The fields of a task in every response, as API.md lists them.
+# Every value of `sort` that API.md lists.
+SORTS = [
+    "created_at",
+    "-created_at",
+    "updated_at",
+    "-updated_at",
+    "title",
+    "-title",
+    "due_at",
+    "-due_at",
+    "priority",
+    "-priority",
+]
 TASK_FIELDS = {
     "id",
     "title",

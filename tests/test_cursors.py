@@ -9,20 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import ApiUser, TaskFactory, assert_problem
+from tests.conftest import SORTS, ApiUser, TaskFactory, assert_problem
 
-SORTS = [
-    "created_at",
-    "-created_at",
-    "updated_at",
-    "-updated_at",
-    "title",
-    "-title",
-    "due_at",
-    "-due_at",
-    "priority",
-    "-priority",
-]
 PRIORITIES = ["none", "low", "medium", "high"]
 
 

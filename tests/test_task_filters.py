@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import ApiUser, TaskFactory, assert_problem
+from tests.conftest import SORTS, ApiUser, TaskFactory, assert_problem
 
 FILTER_SETTINGS = settings(
     max_examples=60,
@@ -29,18 +29,6 @@ FILTER_SETTINGS = settings(
 PRIORITIES = ["none", "low", "medium", "high"]
 RANK = {name: rank for rank, name in enumerate(PRIORITIES)}
 TAGS = ["a", "b", "c", "été"]
-SORTS = [
-    "created_at",
-    "-created_at",
-    "updated_at",
-    "-updated_at",
-    "title",
-    "-title",
-    "due_at",
-    "-due_at",
-    "priority",
-    "-priority",
-]
 BASE = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 
