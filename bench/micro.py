@@ -377,14 +377,14 @@ def database_figures(server_url: str) -> list[Figure]:
 
 
 async def _connection_paths(url: str) -> list[Figure]:
-    from sqlalchemy.ext.asyncio import AsyncConnection
     from tests.conftest import make_settings
 
-    from todo_api.database import Database
+    from todo_api.database import Database, fetch_all
     from todo_api.tasks.repository import TaskRepository
     from todo_api.tasks.schemas import TaskCreate
 
     database = Database(make_settings(url))
+    held = await database.engine.connect()
     try:
         async with database.connect() as connection:
             task = await TaskRepository(connection, "user-micro").create(TaskCreate(title="t"))
@@ -397,22 +397,13 @@ async def _connection_paths(url: str) -> list[Figure]:
             async with database.transaction() as connection:
                 await TaskRepository(connection, "user-micro").get(task.id)
 
-        async def explicit_close() -> None:
-            connection = await database.engine.connect()
-            try:
-                await TaskRepository(connection, "user-micro").get(task.id)
-            finally:
-                await connection.close()
+        params = {"task_id": task.id, "owner": "user-micro"}
 
-        def get_in_one_greenlet(connection: Any) -> None:
-            connection.execute(_get_statement(), {"task_id": task.id, "owner": "user-micro"})
+        async def driver_cursor() -> None:
+            await fetch_all(held, _get_statement(), params, safe_to_repeat=True)
 
-        async def run_sync() -> None:
-            connection: AsyncConnection = await database.engine.connect()
-            try:
-                await connection.run_sync(get_in_one_greenlet)
-            finally:
-                await connection.close()
+        async def sqlalchemy_execute() -> None:
+            (await held.execute(_get_statement(), params)).all()
 
         calls = 300
         with_autocommit = await async_cpu_per_call(autocommit, calls)
@@ -424,13 +415,14 @@ async def _connection_paths(url: str) -> list[Figure]:
                 await async_cpu_per_call(in_transaction, calls),
             ),
             Figure(
-                "statement inside AsyncConnection.run_sync (not kept) vs execute (kept)",
-                "tasks/repository.py",
-                await async_cpu_per_call(run_sync, calls),
-                await async_cpu_per_call(explicit_close, calls),
+                "get statement on the driver cursor vs connection.execute (held connection)",
+                "database.py _DriverStatement",
+                await async_cpu_per_call(driver_cursor, calls),
+                await async_cpu_per_call(sqlalchemy_execute, calls),
             ),
         ]
     finally:
+        await held.close()
         await database.dispose()
 
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Self
 
 import psycopg
 import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import POSTGRES_ENV, make_settings
 from todo_api import migrations
@@ -55,6 +56,23 @@ def seeded_settings(request: pytest.FixtureRequest) -> Settings:
 TOKENS = OpaqueTokens("plan test secret")
 
 
+def capture_statements(engine: AsyncEngine) -> list[tuple[str, Any]]:
+    """Every statement the engine's connections send, with its parameters, as psycopg
+    receives it: the very SQL the repository runs, whichever way it reaches the driver."""
+    captured: list[tuple[str, Any]] = []
+
+    class CapturingCursor(psycopg.AsyncCursor[Any]):
+        async def execute(self, query: Any, params: Any = None, **options: Any) -> Self:
+            captured.append((query, params))
+            return await super().execute(query, params, **options)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def install(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.driver_connection.cursor_factory = CapturingCursor
+
+    return captured
+
+
 @pytest.mark.parametrize("by_cursor", [False, True], ids=["first page", "cursor page"])
 @pytest.mark.parametrize(
     ("sort", "index"),
@@ -68,11 +86,7 @@ async def test_list_query_walks_the_owner_index_without_sorting(
     seeded_settings: Settings, sort: TaskSort, index: str, by_cursor: bool
 ) -> None:
     engine = create_engine(seeded_settings)
-    captured: list[tuple[str, Any]] = []
-
-    @event.listens_for(engine.sync_engine, "before_cursor_execute")
-    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        captured.append((statement, parameters))
+    captured = capture_statements(engine)
 
     try:
         async with engine.connect() as connection:
@@ -141,11 +155,7 @@ def tagged_settings(request: pytest.FixtureRequest) -> Settings:
 
 async def test_the_tag_filter_uses_the_gin_index(tagged_settings: Settings) -> None:
     engine = create_engine(tagged_settings)
-    captured: list[tuple[str, Any]] = []
-
-    @event.listens_for(engine.sync_engine, "before_cursor_execute")
-    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        captured.append((statement, parameters))
+    captured = capture_statements(engine)
 
     try:
         async with engine.connect() as connection:
@@ -172,11 +182,7 @@ async def test_the_tag_filter_uses_the_gin_index(tagged_settings: Settings) -> N
 
 async def test_the_changes_query_reads_the_version_index(seeded_settings: Settings) -> None:
     engine = create_engine(seeded_settings)
-    captured: list[tuple[str, Any]] = []
-
-    @event.listens_for(engine.sync_engine, "before_cursor_execute")
-    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        captured.append((statement, parameters))
+    captured = capture_statements(engine)
 
     try:
         async with engine.connect() as connection:

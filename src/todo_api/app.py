@@ -146,11 +146,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
-    install_openapi(app)
-    docs_policies = install_docs(app)
-    app.include_router(auth_router)
+    # Routes are matched in the order they were added: the busiest first.
     app.include_router(tasks_router)
     app.include_router(tags_router)
+    app.include_router(auth_router)
+    install_openapi(app)
+    docs_policies = install_docs(app)
     app.include_router(health_router)
     app.include_router(metrics_router)
     install_middleware(app, settings, docs_policies)

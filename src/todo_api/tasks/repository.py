@@ -49,10 +49,10 @@ from sqlalchemy import (
     tuple_,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import CursorResult, Row
+from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from todo_api.database import UTCDateTime, execute, in_transaction, utc_now
+from todo_api.database import UTCDateTime, fetch_all, in_transaction, utc_now
 from todo_api.errors import ForbiddenError, NotFoundError
 from todo_api.opaque_tokens import OpaqueTokens
 from todo_api.tasks.changes import TOMBSTONE_SQLITE, read_changes
@@ -485,7 +485,7 @@ class TaskRepository:
 
     async def get(self, task_id: uuid.UUID) -> TaskRead:
         params = {"owner": self.owner, "task_id": task_id}
-        row = (await self._read(_GET, params)).first()
+        row = _first(await self._read(_GET, params))
         if row is None:
             raise self._missing(await self._found(task_id))
         return _to_read(row)
@@ -520,7 +520,7 @@ class TaskRepository:
             # One row more than the page, to tell whether another page follows.
             params["limit"] = limit + 1
         page, count = _list_statements(self.dialect, filters.shape(), sort, after)
-        rows = (await self._read(page, params)).all()
+        rows = await self._read(page, params)
         more = False
         if after is not None:
             more = len(rows) > limit
@@ -532,7 +532,7 @@ class TaskRepository:
         elif offset == 0 and after is None:
             total = 0
         else:
-            total = (await self._read(count, params)).scalar() or 0
+            total = (await self._read(count, params))[0][0]
         items = [_fields(row) for row in rows]
         next_cursor = None
         if more:
@@ -566,8 +566,8 @@ class TaskRepository:
         return {**page, "next_since": encode_sync_token(tokens, self.owner, following)}
 
     async def tag_counts(self) -> list[TagCount]:
-        result = await self._read(_TAG_COUNTS[self.dialect], {"owner": self.owner})
-        return [TagCount(name=name, count=count) for name, count in result.all()]
+        rows = await self._read(_TAG_COUNTS[self.dialect], {"owner": self.owner})
+        return [TagCount(name=row[0], count=row[1]) for row in rows]
 
     async def replace(
         self, task_id: uuid.UUID, data: TaskReplace, if_match: IfMatch | None = None
@@ -647,23 +647,20 @@ class TaskRepository:
         """Run a versioned write (see the module docstring) and return its row, if any."""
         params["owner"] = self.owner
         if self.dialect == "postgresql":
-            result = await execute(
-                self.connection, statement, params, safe_to_repeat=safe_to_repeat
+            return _first(
+                await fetch_all(self.connection, statement, params, safe_to_repeat=safe_to_repeat)
             )
-            return result.first()
         # Local and in a transaction: nothing to repeat.
         async with in_transaction(self.connection):
             params["version"] = await self.connection.scalar(_BUMP_SQLITE, {"owner": self.owner})
             return (await self.connection.execute(statement, params)).first()
 
-    async def _read(
-        self, statement: Executable, params: dict[str, Any]
-    ) -> CursorResult[*tuple[Any, ...]]:
+    async def _read(self, statement: Executable, params: dict[str, Any]) -> list[Row[*tuple[Any, ...]]]:
         # A read changes nothing: running it again is always safe.
-        return await execute(self.connection, statement, params, safe_to_repeat=True)
+        return await fetch_all(self.connection, statement, params, safe_to_repeat=True)
 
     async def _found(self, task_id: uuid.UUID) -> Row[Any] | None:
-        return (await self._read(_FOUND, {"task_id": task_id})).first()
+        return _first(await self._read(_FOUND, {"task_id": task_id}))
 
     def _missing(self, found: Row[Any] | None, if_match: IfMatch | None = None) -> Exception:
         """The one place that decides 404, 403 or 412 once an owner-scoped statement found
@@ -677,6 +674,10 @@ class TaskRepository:
             return PreconditionFailedError()
         # The caller's own task was deleted between the write and this look-up.
         return NotFoundError("No task has this id.")
+
+
+def _first(rows: list[Row[*tuple[Any, ...]]]) -> Row[*tuple[Any, ...]] | None:
+    return rows[0] if rows else None
 
 
 def _names_versions(if_match: IfMatch | None) -> bool:

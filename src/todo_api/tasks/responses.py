@@ -35,7 +35,7 @@ def created_task(task: TaskRead) -> StoredResponse:
     return StoredResponse(201, _body(task), headers)
 
 
-def changed_task(task: TaskRead) -> StoredResponse:
+def current_task(task: TaskRead) -> StoredResponse:
     return StoredResponse(200, _body(task), {"content-type": _JSON, "etag": task.etag})
 
 

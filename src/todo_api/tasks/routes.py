@@ -16,7 +16,7 @@ from todo_api.tasks.changes import DEFAULT_CHANGES_LIMIT, MAX_CHANGES_LIMIT, Cha
 from todo_api.tasks.conditions import IfMatch, parse_entity_tags
 from todo_api.tasks.dependencies import TaskRepositoryDep
 from todo_api.tasks.repository import TaskFilters
-from todo_api.tasks.responses import changed_task, created_task, write_once
+from todo_api.tasks.responses import created_task, current_task, write_once
 from todo_api.tasks.schemas import (
     MAX_TAGS,
     DueTime,
@@ -79,11 +79,6 @@ _ETAG_HEADER = {
     }
 }
 _WITH_ETAG = {"description": "The task.", "headers": _ETAG_HEADER}
-
-
-def _tag_etag(response: Response, task: TaskRead) -> TaskRead:
-    response.headers["ETag"] = task.etag
-    return task
 
 
 # The routes that accept Idempotency-Key read it from the raw headers (idempotency/keys.py)
@@ -299,16 +294,13 @@ async def list_changes(
     },
 )
 async def get_task(
-    task_id: TaskId,
-    tasks: TaskRepositoryDep,
-    response: Response,
-    if_none_match: IfNoneMatchHeader = None,
-) -> TaskRead | Response:
+    task_id: TaskId, tasks: TaskRepositoryDep, if_none_match: IfNoneMatchHeader = None
+) -> Response:
     task = await tasks.get(task_id)
     cached = parse_entity_tags(if_none_match)
     if cached is not None and cached.weakly_match(task.etag):
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": task.etag})
-    return _tag_etag(response, task)
+    return current_task(task).to_response()
 
 
 @router.put(
@@ -321,11 +313,10 @@ async def replace_task(
     task_id: TaskId,
     data: TaskReplace,
     tasks: TaskRepositoryDep,
-    response: Response,
     if_match: IfMatchHeader = None,
-) -> TaskRead:
+) -> Response:
     task = await tasks.replace(task_id, data, IfMatch.from_header(if_match))
-    return _tag_etag(response, task)
+    return current_task(task).to_response()
 
 
 @router.patch(
@@ -348,7 +339,7 @@ async def patch_task(
 ) -> Response:
     if_match_versions = IfMatch.from_header(if_match)
     return await write_once(
-        request, tasks, changed_task, tasks.patch, task_id, data.changes(), if_match_versions
+        request, tasks, current_task, tasks.patch, task_id, data.changes(), if_match_versions
     )
 
 
@@ -367,7 +358,7 @@ async def toggle_task(
     task_id: TaskId, tasks: TaskRepositoryDep, request: Request, if_match: IfMatchHeader = None
 ) -> Response:
     return await write_once(
-        request, tasks, changed_task, tasks.toggle, task_id, IfMatch.from_header(if_match)
+        request, tasks, current_task, tasks.toggle, task_id, IfMatch.from_header(if_match)
     )
 
 
