@@ -527,7 +527,7 @@ class _DriverStatement:
     through `connection.execute` (bench/micro.py, "statement on the driver cursor").
     """
 
-    __slots__ = ("bind_processors", "compiled", "result_processors", "row")
+    __slots__ = ("bind_processors", "compiled", "result_processors", "returns_rows", "row")
 
     def __init__(self, statement: ReturnsRows, compiled: SQLCompiler, dialect: Dialect) -> None:
         self.compiled = compiled
@@ -541,6 +541,8 @@ class _DriverStatement:
             column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
         ]
         self.result_processors = processors if any(processors) else None
+        # Asked of the statement, not of the cursor: its `description` is built per call.
+        self.returns_rows = bool(columns)
         # Rows answer to their column names, as SQLAlchemy's do (`row.total`).
         self.row: Any = namedtuple("Row", [column.key for column in columns], rename=True)  # type: ignore[misc]
 
@@ -553,7 +555,7 @@ class _DriverStatement:
         try:
             async with driver.cursor() as cursor:
                 await cursor.execute(self.compiled.string, values)
-                rows = await cursor.fetchall() if cursor.description else []
+                rows = await cursor.fetchall() if self.returns_rows else []
         except psycopg.Error as error:
             # What SQLAlchemy does with a driver error: a lost connection is invalidated
             # (never handed out again), and the error is raised as SQLAlchemy's own class.

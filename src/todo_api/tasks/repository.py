@@ -355,6 +355,7 @@ def _list_statements(
 
 
 Keyset = Literal["value", "null"]
+AnyRow = Row[*tuple[Any, ...]]
 
 
 def _after_keyset(key: Any, descending: bool, after: Keyset) -> ColumnElement[bool]:
@@ -655,7 +656,7 @@ class TaskRepository:
             params["version"] = await self.connection.scalar(_BUMP_SQLITE, {"owner": self.owner})
             return (await self.connection.execute(statement, params)).first()
 
-    async def _read(self, statement: Executable, params: dict[str, Any]) -> list[Row[*tuple[Any, ...]]]:
+    async def _read(self, statement: Executable, params: dict[str, Any]) -> list[AnyRow]:
         # A read changes nothing: running it again is always safe.
         return await fetch_all(self.connection, statement, params, safe_to_repeat=True)
 
@@ -676,7 +677,7 @@ class TaskRepository:
         return NotFoundError("No task has this id.")
 
 
-def _first(rows: list[Row[*tuple[Any, ...]]]) -> Row[*tuple[Any, ...]] | None:
+def _first(rows: list[AnyRow]) -> AnyRow | None:
     return rows[0] if rows else None
 
 
