@@ -92,7 +92,7 @@ def _page_rows(count: int = 50) -> dict[str, Any]:
         }
         for n in range(count)
     ]
-    return {"items": items, "total": 500, "limit": count, "offset": 0}
+    return {"items": items, "total": 500, "limit": count, "offset": 0, "next_cursor": None}
 
 
 def page_rendering() -> Figure:
