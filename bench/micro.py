@@ -22,7 +22,8 @@ import random
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -348,7 +349,10 @@ NO_DATABASE: tuple[Callable[[], Figure], ...] = (
 )
 
 
-def database_figures(server_url: str) -> list[Figure]:
+@contextmanager
+def scratch_database(server_url: str) -> Iterator[str]:
+    """A new, migrated PostgreSQL database on the server at `server_url` (its URL), dropped
+    at the end."""
     import psycopg
     from psycopg import sql
     from sqlalchemy.engine import make_url
@@ -363,17 +367,21 @@ def database_figures(server_url: str) -> list[Figure]:
     try:
         url = admin.set(database=name)
         migrations.upgrade(url)
-        dsn = url.render_as_string(hide_password=False)
-
-        async def measure() -> list[Figure]:
-            return [*await _connection_paths(dsn), *await _whole_requests(dsn)]
-
-        return asyncio.run(measure())
+        yield url.render_as_string(hide_password=False)
     finally:
         with psycopg.connect(admin_dsn, autocommit=True) as connection:
             connection.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
+
+
+def database_figures(server_url: str) -> list[Figure]:
+    with scratch_database(server_url) as dsn:
+
+        async def measure() -> list[Figure]:
+            return [*await _connection_paths(dsn), *await _whole_requests(dsn)]
+
+        return asyncio.run(measure())
 
 
 async def _connection_paths(url: str) -> list[Figure]:
