@@ -2,13 +2,14 @@
 
     .venv/bin/python bench/layers.py --database-url postgresql://postgres@127.0.0.1/postgres
 
-The same request is served five ways, each doing less than the one before, on a scratch
+The same request is served four ways, each doing less than the one before, on a scratch
 database (created, migrated and dropped): the whole app; a FastAPI route of the same app
 without its dependencies (no FastAPI parameters, security or rate limit: it reads the token
 and the id itself); a bare ASGI callable in front of the app that does the same work; and
 that work alone (verify the token, check out a connection, read the task, render it). The
 differences are what each layer costs. The last line is a connection checkout and return
-alone. CPU microseconds per request, the median and best of rounds taken in turn, so that
+alone, and the psycopg reference app (bench/baseline.py) serves the same request whole, for
+scale. CPU microseconds per request, the median and best of rounds taken in turn, so that
 other load on the machine sways every line alike.
 """
 
@@ -16,9 +17,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from typing import Any
 
 from fastapi import Request, Response
@@ -33,7 +36,8 @@ Call = Callable[[], Awaitable[object]]
 async def measure(url: str) -> list[tuple[str, float, float]]:
     import orjson
     from asgi_lifespan import LifespanManager
-    from tests.conftest import make_settings, make_token
+    from baseline import Baseline
+    from tests.conftest import TEST_SECRET, make_settings, make_token
 
     from todo_api.app import create_app
     from todo_api.state import Resources, resources_of
@@ -63,10 +67,13 @@ async def measure(url: str) -> list[tuple[str, float, float]]:
             return
         await app(scope, receive, send)
 
-    async with LifespanManager(app) as manager:
+    async with AsyncExitStack() as stack:
+        manager = await stack.enter_async_context(LifespanManager(app))
         state = dict(manager._state)
 
-        async def call(method: str, path: str, body: bytes = b"") -> list[dict[str, Any]]:
+        async def call(
+            method: str, path: str, body: bytes = b"", app_: Any = None
+        ) -> list[dict[str, Any]]:
             sent: list[dict[str, Any]] = []
             scope = {
                 "type": "http",
@@ -94,7 +101,7 @@ async def measure(url: str) -> list[tuple[str, float, float]]:
             async def send(message: dict[str, Any]) -> None:
                 sent.append(message)
 
-            await in_front(scope, receive, send)
+            await (app_ or in_front)(scope, receive, send)
             return sent
 
         created = await call("POST", "/tasks", b'{"title": "layers"}')
@@ -105,6 +112,13 @@ async def measure(url: str) -> list[tuple[str, float, float]]:
             async with resources.database.connect():
                 pass
 
+        # For scale: the psycopg reference app (bench/baseline.py), the same request whole.
+        os.environ.update(DATABASE_URL=url, JWT_SECRET=TEST_SECRET)
+        reference = await stack.enter_async_context(LifespanManager(Baseline()))
+
+        async def reference_call() -> list[dict[str, Any]]:
+            return await call("GET", f"/tasks/{task_id}", app_=reference.app)
+
         ways: dict[str, Call] = {
             "whole app: GET /tasks/{id}": lambda: call("GET", f"/tasks/{task_id}"),
             "FastAPI route without dependencies": lambda: call("GET", f"/bare-route/{task_id}"),
@@ -113,6 +127,7 @@ async def measure(url: str) -> list[tuple[str, float, float]]:
                 resources, token, uuid.UUID(task_id)
             ),
             "connection checkout and return alone": connection_only,
+            "the psycopg reference app, whole request": reference_call,
         }
         for name, way in ways.items():
             answer = await way()
@@ -143,8 +158,8 @@ def main() -> None:
     print("|---|---:|---:|---:|")
     previous: float | None = None
     for name, median, best in figures:
-        step = "" if previous is None else f"{previous - median:.0f}"
-        print(f"| {name} | {median:.0f} | {best:.0f} | {step} |")
+        step = "" if previous is None or name.startswith("the psycopg") else previous - median
+        print(f"| {name} | {median:.0f} | {best:.0f} | {step if step == '' else f'{step:.0f}'} |")
         previous = median
 
 
