@@ -25,7 +25,9 @@ A database that cannot be reached (refused, cut, timed out, pool exhausted) leav
 one error, `DatabaseUnavailableError` (503 with Retry-After); any other database error is a
 bug and propagates as itself. Before that, `execute(..., safe_to_repeat=True)` runs a
 statement whose connection was lost under it once more on a fresh connection: reads, and
-writes that a second run cannot apply twice.
+writes that a second run cannot apply twice. `fetch_all` does the same and returns the rows;
+on PostgreSQL it hands the statement, compiled once, straight to psycopg's cursor
+(`_DriverStatement`), which is how the task repository runs its statements.
 
 Every statement runs in UTC and under `db_statement_timeout_seconds`: set at session start
 (the startup `options`) on direct connections, and in front of each statement, for its
