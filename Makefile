@@ -22,10 +22,10 @@ test-postgres: install ## run the test suite on SQLite and PostgreSQL
 	TEST_POSTGRES_URL=postgresql://postgres@127.0.0.1:5432/postgres $(BIN)/python -m pytest
 
 lint: install ## ruff and mypy
-	$(BIN)/ruff check src tests && $(BIN)/ruff format --check src tests && $(BIN)/mypy
+	$(BIN)/ruff check src tests bench && $(BIN)/ruff format --check src tests bench && $(BIN)/mypy
 
 format: install ## apply ruff's formatting and fixes
-	$(BIN)/ruff check --fix src tests && $(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests bench && $(BIN)/ruff format src tests bench
 
 ci: ## what CI runs
 	bash .ci/run
