@@ -70,14 +70,15 @@ TASK_FIELDS = {
 NEONLIKE_ENVS = {"neonlike": "TEST_NEONLIKE_URL", "pgbouncer": "TEST_PGBOUNCER_URL"}
 NEONLIKE_MODULES = {"tests.test_tasks", "tests.test_task_list", "tests.test_concurrency"}
 # Slow modules whose subject does not depend on the database (fuzzing the HTTP contract,
-# forged tokens, the OpenAPI document, the command-line client's terminal and network
-# behaviour) run on one backend: PostgreSQL when it is configured, else SQLite. Every
-# command of the client still runs on both through tests/test_todo_cli.py.
+# forged tokens, the OpenAPI document, the command-line client) run on one backend:
+# PostgreSQL when it is configured, else SQLite. The client only ever sees HTTP, and the
+# routes it calls are tested on every backend by the API's own modules.
 ONE_BACKEND_MODULES = {
     "tests.test_fuzz_openapi",
     "tests.test_jwt_attacks",
     "tests.test_openapi",
     "tests.test_openapi_examples",
+    "tests.test_todo_cli",
     "tests.test_todo_cli_network",
     "tests.test_todo_cli_terminal",
 }
