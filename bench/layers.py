@@ -25,7 +25,7 @@ from contextlib import AsyncExitStack
 from typing import Any
 
 from fastapi import Request, Response
-from micro import scratch_database
+from micro import asgi_caller, scratch_database
 
 ROUNDS = 12
 CALLS = 150
@@ -71,38 +71,7 @@ async def measure(url: str) -> list[tuple[str, float, float]]:
         manager = await stack.enter_async_context(LifespanManager(app))
         state = dict(manager._state)
 
-        async def call(
-            method: str, path: str, body: bytes = b"", app_: Any = None
-        ) -> list[dict[str, Any]]:
-            sent: list[dict[str, Any]] = []
-            scope = {
-                "type": "http",
-                "asgi": {"version": "3.0"},
-                "http_version": "1.1",
-                "method": method,
-                "scheme": "http",
-                "path": path,
-                "raw_path": path.encode(),
-                "query_string": b"",
-                "root_path": "",
-                "headers": [
-                    (b"host", b"bench"),
-                    (b"authorization", f"Bearer {token}".encode()),
-                    (b"content-type", b"application/json"),
-                ],
-                "client": ("127.0.0.1", 10000),
-                "server": ("127.0.0.1", 8000),
-                "state": dict(state),
-            }
-
-            async def receive() -> dict[str, Any]:
-                return {"type": "http.request", "body": body, "more_body": False}
-
-            async def send(message: dict[str, Any]) -> None:
-                sent.append(message)
-
-            await (app_ or in_front)(scope, receive, send)
-            return sent
+        call = asgi_caller(in_front, token, state)
 
         created = await call("POST", "/tasks", b'{"title": "layers"}')
         task_id = orjson.loads(created[1]["body"])["id"]
@@ -115,9 +84,7 @@ async def measure(url: str) -> list[tuple[str, float, float]]:
         # For scale: the psycopg reference app (bench/baseline.py), the same request whole.
         os.environ.update(DATABASE_URL=url, JWT_SECRET=TEST_SECRET)
         reference = await stack.enter_async_context(LifespanManager(Baseline()))
-
-        async def reference_call() -> list[dict[str, Any]]:
-            return await call("GET", f"/tasks/{task_id}", app_=reference.app)
+        reference_call = asgi_caller(reference.app, token)
 
         ways: dict[str, Call] = {
             "whole app: GET /tasks/{id}": lambda: call("GET", f"/tasks/{task_id}"),
@@ -127,7 +94,9 @@ async def measure(url: str) -> list[tuple[str, float, float]]:
                 resources, token, uuid.UUID(task_id)
             ),
             "connection checkout and return alone": connection_only,
-            "the psycopg reference app, whole request": reference_call,
+            "the psycopg reference app, whole request": lambda: reference_call(
+                "GET", f"/tasks/{task_id}"
+            ),
         }
         for name, way in ways.items():
             answer = await way()

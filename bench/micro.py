@@ -271,31 +271,6 @@ def log_line() -> Figure:
     )
 
 
-async def _asgi_get(app: Any, path: str, headers: list[tuple[bytes, bytes]]) -> None:
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": headers,
-        "client": ("127.0.0.1", 10000),
-        "server": ("127.0.0.1", 8000),
-    }
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        pass
-
-    await app(scope, receive, send)
-
-
 def bearer_dependency() -> Figure:
     from typing import Annotated
 
@@ -319,15 +294,11 @@ def bearer_dependency() -> Figure:
     async def declared_route(token: Annotated[str, Depends(declared)]) -> None:
         return None
 
-    headers = [(b"authorization", b"Bearer abc")]
+    call = asgi_caller(app, "abc")
     loop = asyncio.new_event_loop()
     try:
-        kept = loop.run_until_complete(
-            async_cpu_per_call(lambda: _asgi_get(app, "/declared", headers), 2000)
-        )
-        plain = loop.run_until_complete(
-            async_cpu_per_call(lambda: _asgi_get(app, "/by-hand", headers), 2000)
-        )
+        kept = loop.run_until_complete(async_cpu_per_call(lambda: call("GET", "/declared"), 2000))
+        plain = loop.run_until_complete(async_cpu_per_call(lambda: call("GET", "/by-hand"), 2000))
     finally:
         loop.close()
     return Figure(
@@ -347,6 +318,48 @@ NO_DATABASE: tuple[Callable[[], Figure], ...] = (
     log_line,
     bearer_dependency,
 )
+
+
+AsgiCall = Callable[..., Awaitable[list[dict[str, Any]]]]
+
+
+def asgi_caller(app: Any, token: str, state: dict[str, Any] | None = None) -> AsgiCall:
+    """`call(method, path, body=b"")`: one request straight into the ASGI `app` (no HTTP
+    server), with the bearer `token`; returns the messages the app sent."""
+    headers = [
+        (b"host", b"bench"),
+        (b"authorization", f"Bearer {token}".encode()),
+        (b"content-type", b"application/json"),
+    ]
+
+    async def call(method: str, path: str, body: bytes = b"") -> list[dict[str, Any]]:
+        sent: list[dict[str, Any]] = []
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": method,
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": headers,
+            "client": ("127.0.0.1", 10000),
+            "server": ("127.0.0.1", 8000),
+            "state": dict(state or {}),
+        }
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        await app(scope, receive, send)
+        return sent
+
+    return call
 
 
 @contextmanager
@@ -450,36 +463,8 @@ async def _whole_requests(url: str) -> list[Figure]:
     from todo_api.cli import GC_YOUNG_THRESHOLD
 
     app = create_app(make_settings(url, log_level="WARNING"))
-    headers = [(b"authorization", f"Bearer {make_token('user-micro')}".encode())]
     async with LifespanManager(app) as manager:
-        asgi = manager.app
-
-        async def call(method: str, path: str, body: bytes = b"") -> list[dict[str, Any]]:
-            sent: list[dict[str, Any]] = []
-            scope = {
-                "type": "http",
-                "asgi": {"version": "3.0"},
-                "http_version": "1.1",
-                "method": method,
-                "scheme": "http",
-                "path": path,
-                "raw_path": path.encode(),
-                "query_string": b"",
-                "root_path": "",
-                "headers": [*headers, (b"content-type", b"application/json")],
-                "client": ("127.0.0.1", 10000),
-                "server": ("127.0.0.1", 8000),
-                "state": {},
-            }
-
-            async def receive() -> dict[str, Any]:
-                return {"type": "http.request", "body": body, "more_body": False}
-
-            async def send(message: dict[str, Any]) -> None:
-                sent.append(message)
-
-            await asgi(scope, receive, send)
-            return sent
+        call = asgi_caller(manager.app, make_token("user-micro"))
 
         created = [await call("POST", "/tasks", b'{"title": "micro"}') for _ in range(50)]
         path = f"/tasks/{orjson.loads(created[0][1]['body'])['id']}"

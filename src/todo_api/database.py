@@ -508,13 +508,21 @@ async def execute(
     committed before the connection went, and answers 503. Inside a transaction nothing is
     repeated per statement: the earlier statements were lost with the connection (see
     `run_in_transaction` for repeating a whole transaction)."""
+    return await _repeated_if_lost(
+        connection, lambda: connection.execute(statement, parameters), safe_to_repeat
+    )
+
+
+async def _repeated_if_lost(
+    connection: AsyncConnection, run: Callable[[], Awaitable[T]], safe_to_repeat: bool
+) -> T:
     try:
-        return await connection.execute(statement, parameters)
+        return await run()
     except DBAPIError as error:
         if not (safe_to_repeat and _lost(error) and _in_autocommit(connection)):
             raise
         await _before_running_again(connection, error, "statement")
-    return await connection.execute(statement, parameters)
+    return await run()
 
 
 class _DriverStatement:
@@ -623,13 +631,9 @@ async def fetch_all(
     if driver is None:
         result = await execute(connection, statement, parameters, safe_to_repeat=safe_to_repeat)
         return list(result.all()) if result.returns_rows else []
-    try:
-        return await driver.run(connection, parameters)
-    except DBAPIError as error:
-        if not (safe_to_repeat and _lost(error) and _in_autocommit(connection)):
-            raise
-        await _before_running_again(connection, error, "statement")
-    return await driver.run(connection, parameters)
+    return await _repeated_if_lost(
+        connection, lambda: driver.run(connection, parameters), safe_to_repeat
+    )
 
 
 async def run_in_transaction(

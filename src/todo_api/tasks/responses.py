@@ -1,7 +1,9 @@
-"""The responses of the task writes that accept `Idempotency-Key`, and how they run once.
+"""A task's response, and how the task writes that accept `Idempotency-Key` run once.
 
-The three routes render their task here, to bytes, both when they answer directly and when
-the response is stored for replays: a replay is then byte for byte the first answer.
+Every route that answers with one task renders it here, to bytes. The keyed writes store
+those bytes for replays, so a replay is byte for byte the first answer, and GET and PUT
+answer with the same bytes as the writes (FastAPI's response-model pass wrote the same
+JSON, for about 1 us more).
 """
 
 from __future__ import annotations
