@@ -49,7 +49,7 @@ async def measure(url: str) -> list[tuple[str, float, float]]:
     async def work(resources: Resources, raw_token: str, task_id: uuid.UUID) -> Response:
         principal = await resources.verifier.verify(raw_token)
         async with resources.database.connect() as connection:
-            repository = TaskRepository(connection, principal.subject, safe_to_repeat=True)
+            repository = TaskRepository.on(connection, principal.subject, safe_to_repeat=True)
             task = await repository.get(task_id)
         return current_task(task).to_response()
 

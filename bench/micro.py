@@ -408,15 +408,15 @@ async def _connection_paths(url: str) -> list[Figure]:
     held = await database.engine.connect()
     try:
         async with database.connect() as connection:
-            task = await TaskRepository(connection, "user-micro").create(TaskCreate(title="t"))
+            task = await TaskRepository.on(connection, "user-micro").create(TaskCreate(title="t"))
 
         async def autocommit() -> None:
             async with database.connect() as connection:
-                await TaskRepository(connection, "user-micro").get(task.id)
+                await TaskRepository.on(connection, "user-micro").get(task.id)
 
         async def in_transaction() -> None:
             async with database.transaction() as connection:
-                await TaskRepository(connection, "user-micro").get(task.id)
+                await TaskRepository.on(connection, "user-micro").get(task.id)
 
         params = {"task_id": task.id, "owner": "user-micro"}
 

@@ -1,4 +1,5 @@
-"""A real server whose PostgreSQL goes away: 503 with Retry-After in bounded time, then recovery.
+"""A real server whose PostgreSQL goes away: 503 with Retry-After in bounded time (and 422, at
+once, for a request that breaks a rule), then recovery.
 
 The server reaches PostgreSQL through a proxy that the test cuts: new connections refused and
 open ones silenced (or, in the harshest case, new ones accepted and silenced too). Nothing
@@ -63,6 +64,24 @@ async def every_route_answers_503(server: Server, headers: dict[str, str], task_
     return max(elapsed for _, elapsed in results)
 
 
+async def invalid_requests_answer_422(
+    server: Server, headers: dict[str, str], task_id: str
+) -> None:
+    """A request that breaks a rule is told so, database or not: it never needed one."""
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+        calls = [
+            ("POST", "/tasks", {"headers": headers, "json": {"title": ""}}),
+            ("PATCH", f"/tasks/{task_id}", {"headers": headers, "json": {}}),
+            ("PUT", f"/tasks/{task_id}", {"headers": headers, "json": {"priority": "urgent"}}),
+            ("GET", "/tasks", {"headers": headers, "params": {"limit": 0}}),
+            ("GET", "/tasks/not-a-uuid", {"headers": headers}),
+        ]
+        results = await asyncio.gather(*(timed(http, m, p, **kw) for m, p, kw in calls))
+    for (method, path, _), (response, elapsed) in zip(calls, results, strict=True):
+        assert response.status_code == 422, f"{method} {path}: {response.status_code}"
+        assert elapsed < 1.0, f"{method} {path} took {elapsed:.1f}s"
+
+
 async def wait_for_recovery(server: Server, headers: dict[str, str], within: float) -> float:
     started = time.monotonic()
     async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
@@ -101,6 +120,7 @@ async def test_outage_answers_503_quickly_and_recovers_without_restart(
         slowest = await every_route_answers_503(server, headers, task_id)
         # A second round meets no stale pooled connection: still 503, still bounded.
         slowest_again = await every_route_answers_503(server, headers, task_id)
+        await invalid_requests_answer_422(server, headers, task_id)
         print(
             f"outage ({'refused' if refuse_new else 'blackholed'}): slowest 503 "
             f"{slowest:.2f}s, then {slowest_again:.2f}s"

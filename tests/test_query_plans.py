@@ -91,7 +91,7 @@ async def test_list_query_walks_the_owner_index_without_sorting(
     try:
         async with engine.connect() as connection:
             # The very statement the route runs, captured on its way to the driver.
-            repository = TaskRepository(connection, "user-7")
+            repository = TaskRepository.on(connection, "user-7")
             page = await repository.page(
                 limit=50, offset=0, filters=TaskFilters(), sort=sort, tokens=TOKENS
             )
@@ -159,7 +159,7 @@ async def test_the_tag_filter_uses_the_gin_index(tagged_settings: Settings) -> N
 
     try:
         async with engine.connect() as connection:
-            page = await TaskRepository(connection, "heavy").page(
+            page = await TaskRepository.on(connection, "heavy").page(
                 limit=50,
                 offset=0,
                 filters=TaskFilters(tags=("rare",)),
@@ -186,7 +186,7 @@ async def test_the_changes_query_reads_the_version_index(seeded_settings: Settin
 
     try:
         async with engine.connect() as connection:
-            repository = TaskRepository(connection, "user-7")
+            repository = TaskRepository.on(connection, "user-7")
             first = await repository.changes(TOKENS, None, 10, 30)
             await repository.changes(TOKENS, first["next_since"], 10, 30)
             statement, parameters = captured[-1]

@@ -276,7 +276,7 @@ async def test_a_transaction_that_raises_is_rolled_back(
 
     async def create_then_fail() -> None:
         async with database.transaction() as connection:
-            await TaskRepository(connection, alice.sub).create(TaskCreate(title=title))
+            await TaskRepository.on(connection, alice.sub).create(TaskCreate(title=title))
             raise LookupError
 
     with pytest.raises(LookupError):

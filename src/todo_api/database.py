@@ -2,10 +2,11 @@
 
 How a route reaches the database: the lifespan builds one `Database` and keeps it in the
 app's `Resources`. A `/tasks` route depends on `TaskRepositoryDep` (tasks/dependencies.py):
-on top of `CurrentUser` (the caller, authenticated and rate-limited) it enters
-`database.connect()` and yields a `TaskRepository` bound to that connection and to the
-caller; each repository method sends one statement, scoped by the owner. A new table gets a
-repository of its own, built the same way; code outside a route opens `database.connect()`.
+on top of `CurrentUser` (the caller, authenticated and rate-limited) it yields a
+`TaskRepository` for the caller, which enters `database.connect()` when its first statement
+runs and keeps that connection until the route is done; each repository method sends one
+statement, scoped by the owner. A new table gets a repository of its own, built the same
+way; code outside a route opens `database.connect()`.
 
 Autocommit is the default: every connection of the app's engine runs in autocommit, so a
 single statement is its own transaction and costs one round trip, with no BEGIN or COMMIT.

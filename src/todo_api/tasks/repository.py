@@ -20,7 +20,7 @@ gives the same order.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -431,8 +431,14 @@ _TAG_COUNTS: dict[str, TextClause] = {
 }
 
 
+# Opens the connection a repository's statements run on, when the first one runs.
+Connect = Callable[[], Awaitable[AsyncConnection]]
+
+
 class TaskRepository:
-    """The tasks of `owner`, reached through `connection` (see todo_api.database).
+    """The tasks of `owner`, on one connection (see todo_api.database) that is taken when the
+    first statement runs: a request that fails before that (its body is invalid, say) never
+    takes one, and answers as it should even while the database is down.
 
     A statement whose connection is lost under it runs once more on a fresh connection
     (`todo_api.database.execute`) when a second run is safe:
@@ -453,15 +459,32 @@ class TaskRepository:
     statement; the whole keyed transaction is repeated instead (tasks/responses.py).
     """
 
-    __slots__ = ("connection", "dialect", "owner", "safe_to_repeat")
+    __slots__ = ("_connect", "_connection", "dialect", "owner", "safe_to_repeat")
 
     def __init__(
-        self, connection: AsyncConnection, owner: str, *, safe_to_repeat: bool = False
+        self, connect: Connect, dialect: str, owner: str, *, safe_to_repeat: bool = False
     ) -> None:
-        self.connection = connection
+        self._connect = connect
+        self._connection: AsyncConnection | None = None
+        self.dialect = dialect
         self.owner = owner
-        self.dialect = connection.dialect.name
         self.safe_to_repeat = safe_to_repeat
+
+    @classmethod
+    def on(
+        cls, connection: AsyncConnection, owner: str, *, safe_to_repeat: bool = False
+    ) -> TaskRepository:
+        """The tasks of `owner` on a connection the caller already holds."""
+
+        async def held() -> AsyncConnection:
+            return connection
+
+        return cls(held, connection.dialect.name, owner, safe_to_repeat=safe_to_repeat)
+
+    async def connection(self) -> AsyncConnection:
+        if self._connection is None:
+            self._connection = await self._connect()
+        return self._connection
 
     async def create(self, data: TaskCreate) -> TaskRead:
         now = utc_now()
@@ -562,7 +585,7 @@ class TaskRepository:
             else decode_sync_token(tokens, self.owner, since, now=now, keep_days=keep_days)
         )
         page, following = await read_changes(
-            self.connection, self.owner, _TASK_COLUMNS, position, limit, now
+            await self.connection(), self.owner, _TASK_COLUMNS, position, limit, now
         )
         return {**page, "next_since": encode_sync_token(tokens, self.owner, following)}
 
@@ -602,9 +625,10 @@ class TaskRepository:
             return
         # SQLite: the counter bump, the DELETE and its tombstone in one transaction (the
         # inner one of `_write` joins it); `_write` put the number in params["version"].
-        async with in_transaction(self.connection):
+        connection = await self.connection()
+        async with in_transaction(connection):
             await self._write_owned(statement, task_id, params, if_match, self.safe_to_repeat)
-            await self.connection.execute(TOMBSTONE_SQLITE, params)
+            await connection.execute(TOMBSTONE_SQLITE, params)
 
     async def _update_owned(
         self,
@@ -647,18 +671,19 @@ class TaskRepository:
     ) -> Row[Any] | None:
         """Run a versioned write (see the module docstring) and return its row, if any."""
         params["owner"] = self.owner
+        connection = await self.connection()
         if self.dialect == "postgresql":
             return _first(
-                await fetch_all(self.connection, statement, params, safe_to_repeat=safe_to_repeat)
+                await fetch_all(connection, statement, params, safe_to_repeat=safe_to_repeat)
             )
         # Local and in a transaction: nothing to repeat.
-        async with in_transaction(self.connection):
-            params["version"] = await self.connection.scalar(_BUMP_SQLITE, {"owner": self.owner})
-            return (await self.connection.execute(statement, params)).first()
+        async with in_transaction(connection):
+            params["version"] = await connection.scalar(_BUMP_SQLITE, {"owner": self.owner})
+            return (await connection.execute(statement, params)).first()
 
     async def _read(self, statement: Executable, params: dict[str, Any]) -> list[AnyRow]:
         # A read changes nothing: running it again is always safe.
-        return await fetch_all(self.connection, statement, params, safe_to_repeat=True)
+        return await fetch_all(await self.connection(), statement, params, safe_to_repeat=True)
 
     async def _found(self, task_id: uuid.UUID) -> Row[Any] | None:
         return _first(await self._read(_FOUND, {"task_id": task_id}))

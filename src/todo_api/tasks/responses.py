@@ -73,13 +73,15 @@ async def write_once(
     async def produce() -> StoredResponse:
         return render(await operation(*args, **kwargs))
 
+    connection = await tasks.connection()
+
     async def keyed() -> tuple[StoredResponse, bool]:
-        return await respond_once(tasks.connection, claim, produce)
+        return await respond_once(connection, claim, produce)
 
     # The whole keyed transaction may run again after a lost connection: the claim, the
     # write and the stored response commit together or not at all, so a second run either
     # starts afresh (the first rolled back) or finds the stored response (the first
     # committed, its answer lost) and replays it, marked Idempotent-Replayed. A first run
     # the server is still finishing holds the key's lock: the second answers 409.
-    response, replayed = await run_in_transaction(tasks.connection, keyed, safe_to_repeat=True)
+    response, replayed = await run_in_transaction(connection, keyed, safe_to_repeat=True)
     return response.to_response(replayed=replayed)
