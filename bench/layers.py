@@ -68,10 +68,8 @@ async def measure(url: str) -> list[tuple[str, float, float]]:
         await app(scope, receive, send)
 
     async with AsyncExitStack() as stack:
-        manager = await stack.enter_async_context(LifespanManager(app))
-        state = dict(manager._state)
-
-        call = asgi_caller(in_front, token, state)
+        await stack.enter_async_context(LifespanManager(app))
+        call = asgi_caller(in_front, token)
 
         created = await call("POST", "/tasks", b'{"title": "layers"}')
         task_id = orjson.loads(created[1]["body"])["id"]

@@ -323,7 +323,7 @@ NO_DATABASE: tuple[Callable[[], Figure], ...] = (
 AsgiCall = Callable[..., Awaitable[list[dict[str, Any]]]]
 
 
-def asgi_caller(app: Any, token: str, state: dict[str, Any] | None = None) -> AsgiCall:
+def asgi_caller(app: Any, token: str) -> AsgiCall:
     """`call(method, path, body=b"")`: one request straight into the ASGI `app` (no HTTP
     server), with the bearer `token`; returns the messages the app sent."""
     headers = [
@@ -347,7 +347,8 @@ def asgi_caller(app: Any, token: str, state: dict[str, Any] | None = None) -> As
             "headers": headers,
             "client": ("127.0.0.1", 10000),
             "server": ("127.0.0.1", 8000),
-            "state": dict(state or {}),
+            # Each request its own state, as a server gives it.
+            "state": {},
         }
 
         async def receive() -> dict[str, Any]:
@@ -365,27 +366,16 @@ def asgi_caller(app: Any, token: str, state: dict[str, Any] | None = None) -> As
 @contextmanager
 def scratch_database(server_url: str) -> Iterator[str]:
     """A new, migrated PostgreSQL database on the server at `server_url` (its URL), dropped
-    at the end."""
-    import psycopg
-    from psycopg import sql
+    at the end: the benchmark's own `fresh_database`, migrated."""
+    from run import fresh_database
     from sqlalchemy.engine import make_url
 
     from todo_api import migrations
 
-    admin = make_url(server_url).set(drivername="postgresql")
-    name = f"todo_micro_{uuid.uuid4().hex[:12]}"
-    admin_dsn = admin.render_as_string(hide_password=False)
-    with psycopg.connect(admin_dsn, autocommit=True) as connection:
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        url = admin.set(database=name)
-        migrations.upgrade(url)
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(admin_dsn, autocommit=True) as connection:
-            connection.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+    admin = make_url(server_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with fresh_database(admin) as database:
+        migrations.upgrade(make_url(database.url))
+        yield database.url
 
 
 def database_figures(server_url: str) -> list[Figure]:

@@ -536,6 +536,9 @@ class _DriverStatement:
     on PostgreSQL, a task read by id on a checked-out connection: 147 us of CPU against
     203 us through `connection.execute` (bench/micro.py, "get statement on the driver
     cursor"); the benchmark's list, create and update gained 5 to 12% req/s from it.
+    SQLAlchemy's cursor events (`before_cursor_execute`...) do not fire for these
+    statements: anything that must see every statement listens on the driver instead (as
+    tests/test_query_plans.py does, with a cursor factory).
     """
 
     __slots__ = ("bind_processors", "compiled", "result_processors", "returns_rows", "row")
@@ -559,7 +562,7 @@ class _DriverStatement:
         self.row: Any = namedtuple("Row", [column.key for column in columns], rename=True)  # type: ignore[misc]
 
     async def run(self, connection: AsyncConnection, given: Mapping[str, Any]) -> list[Any]:
-        values = self.compiled.construct_params(dict(given))
+        values = self.compiled.construct_params(given)
         for name, process in self.bind_processors:
             values[name] = process(values[name])
         pooled = await connection.get_raw_connection()
