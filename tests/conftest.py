@@ -51,6 +51,7 @@ SORTS = [
 ]
 TASK_FIELDS = {
     "id",
+    "list_id",
     "title",
     "description",
     "completed",

@@ -179,18 +179,20 @@ def _without_pragmas(statements: list[str]) -> list[str]:
     return [sql for sql in statements if not sql.upper().startswith("PRAGMA")]
 
 
-CONDITIONAL: dict[str, Operation] = {
-    "get": lambda http, user, task: http.get(
-        f"/tasks/{task}", headers={**user.headers, "If-None-Match": '"1"'}
+ConditionalOperation = Callable[[httpx.AsyncClient, ApiUser, str, str], Awaitable[httpx.Response]]
+
+CONDITIONAL: dict[str, ConditionalOperation] = {
+    "get": lambda http, user, task, etag: http.get(
+        f"/tasks/{task}", headers={**user.headers, "If-None-Match": etag}
     ),
-    "patch": lambda http, user, task: http.patch(
-        f"/tasks/{task}", json={"tags": ["x"]}, headers={**user.headers, "If-Match": '"1"'}
+    "patch": lambda http, user, task, etag: http.patch(
+        f"/tasks/{task}", json={"tags": ["x"]}, headers={**user.headers, "If-Match": etag}
     ),
-    "toggle": lambda http, user, task: http.patch(
-        f"/tasks/{task}/toggle", headers={**user.headers, "If-Match": '"1"'}
+    "toggle": lambda http, user, task, etag: http.patch(
+        f"/tasks/{task}/toggle", headers={**user.headers, "If-Match": etag}
     ),
-    "delete": lambda http, user, task: http.delete(
-        f"/tasks/{task}", headers={**user.headers, "If-Match": '"1"'}
+    "delete": lambda http, user, task, etag: http.delete(
+        f"/tasks/{task}", headers={**user.headers, "If-Match": etag}
     ),
 }
 
@@ -200,10 +202,10 @@ async def test_a_conditional_request_costs_what_the_plain_one_does(
     traced_app: tuple[httpx.AsyncClient, App], new_user: Callable[[], ApiUser], operation: str
 ) -> None:
     http, app = traced_app
-    user = new_user()  # a new user's first task has ETag "1"
+    user = new_user()
     task = await TaskFactory(http)(user)
     async with app.trace.observe() as observed:
-        response = await CONDITIONAL[operation](http, user, task["id"])
+        response = await CONDITIONAL[operation](http, user, task["id"], task["etag"])
     assert response.status_code in (200, 204, 304), response.text
     if app.trace.backend == "sqlite" and operation != "get":
         statements = _without_pragmas(observed.statements)

@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy import (
     BindParameter,
@@ -50,10 +50,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from todo_api.database import UTCDateTime, fetch_all, in_transaction, utc_now
 from todo_api.errors import ForbiddenError, NotFoundError
+from todo_api.lists.models import default_list_id
+from todo_api.lists.repository import ListRepository, statement_may_fail
+from todo_api.lists.service import unknown_list
 from todo_api.opaque_tokens import OpaqueTokens
 from todo_api.tasks.changes import TOMBSTONE_SQLITE, read_changes
 from todo_api.tasks.conditions import IfMatch, PreconditionFailedError
@@ -81,12 +85,15 @@ from todo_api.tasks.schemas import (
 )
 from todo_api.tasks.sync_tokens import decode_sync_token, encode_sync_token
 
+T = TypeVar("T")
+
 # The ETag is computed by the database with the row, so that the list page, rendered
 # straight from rows, carries it with no work per row in Python.
 _QUOTE = literal_column("'\"'", String)
 _ETAG = (_QUOTE + cast(tasks.c.version, String) + _QUOTE).label("etag")
 _TASK_COLUMNS = (
     tasks.c.id,
+    tasks.c.list_id,
     tasks.c.title,
     tasks.c.description,
     tasks.c.completed,
@@ -212,7 +219,11 @@ def _delete_statement(dialect: str, conditional: bool) -> Executable:
 
 @cache
 def _update_statement(
-    dialect: str, fields: frozenset[str], completed: bool | None, conditional: bool
+    dialect: str,
+    fields: frozenset[str],
+    completed: bool | None,
+    conditional: bool,
+    moving_only: bool = False,
 ) -> Executable:
     values: dict[str, Any] = {field: bindparam(f"new_{field}") for field in sorted(fields)}
     values["updated_at"] = _NOW
@@ -225,7 +236,11 @@ def _update_statement(
     elif completed is False:
         values["completed"] = False
         values["completed_at"] = None
-    update = tasks.update().where(_where(conditional)).values(values).returning(*_TASK_COLUMNS)
+    where = _where(conditional)
+    if moving_only:
+        # A move to the list the task is in changes nothing: no new version either.
+        where = and_(where, tasks.c.list_id != bindparam("new_list_id"))
+    update = tasks.update().where(where).values(values).returning(*_TASK_COLUMNS)
     return _versioned(dialect, update)
 
 
@@ -253,6 +268,7 @@ class TaskFilters:
     tags: tuple[str, ...] = ()
     due_before: datetime | None = None
     due_after: datetime | None = None
+    list_id: uuid.UUID | None = None
 
     def shape(self) -> tuple[bool, ...]:
         """Which filters are in use: the statement differs only by these."""
@@ -263,6 +279,7 @@ class TaskFilters:
             bool(self.tags),
             self.due_before is not None,
             self.due_after is not None,
+            self.list_id is not None,
         )
 
     def params(self) -> dict[str, Any]:
@@ -279,6 +296,8 @@ class TaskFilters:
             params["due_before"] = self.due_before
         if self.due_after is not None:
             params["due_after"] = self.due_after
+        if self.list_id is not None:
+            params["list_id"] = self.list_id
         return params
 
 
@@ -308,7 +327,7 @@ def _list_statements(
     cursor): it is a scalar count of the same filters, still in the one statement, and the
     page reads one row more than it returns to tell whether another page follows.
     """
-    by_completion, searching, by_priority, by_tags, due_before, due_after = shape
+    by_completion, searching, by_priority, by_tags, due_before, due_after, by_list = shape
     conditions: list[ColumnElement[bool]] = [tasks.c.user_id == bindparam("owner")]
     if by_completion:
         conditions.append(tasks.c.completed == bindparam("completed"))
@@ -327,6 +346,8 @@ def _list_statements(
         conditions.append(tasks.c.due_at < bindparam("due_before"))
     if due_after:
         conditions.append(tasks.c.due_at >= bindparam("due_after"))
+    if by_list:
+        conditions.append(tasks.c.list_id == bindparam("list_id", type_=tasks.c.list_id.type))
     key = _SORT_KEYS[sort.lstrip("-")]
     descending = sort.startswith("-")
     ordered = key.desc() if descending else key.asc()
@@ -388,6 +409,7 @@ def _query_fingerprint(filters: TaskFilters, sort: TaskSort) -> str:
             "tag": sorted(filters.tags),
             "due_before": _instant(filters.due_before),
             "due_after": _instant(filters.due_after),
+            "list_id": None if filters.list_id is None else str(filters.list_id),
         }
     )
 
@@ -488,9 +510,12 @@ class TaskRepository:
 
     async def create(self, data: TaskCreate) -> TaskRead:
         now = utc_now()
+        # The default list by its id, with no look-up: see lists/service.py.
+        list_id = data.list_id or default_list_id(self.owner)
         values = {
             "id": uuid.uuid4(),
             "user_id": self.owner,
+            "list_id": list_id,
             "title": data.title,
             "description": data.description,
             "completed": data.completed,
@@ -501,11 +526,29 @@ class TaskRepository:
             "updated_at": now,
             "completed_at": now if data.completed else None,
         }
-        row = await self._write(
-            _insert_statement(self.dialect), values, safe_to_repeat=self.safe_to_repeat
+        row = await self._into_list(
+            list_id,
+            lambda: self._write(
+                _insert_statement(self.dialect), values, safe_to_repeat=self.safe_to_repeat
+            ),
         )
         assert row is not None, "an insert returns its row"
         return _to_read(row)
+
+    async def _into_list(self, list_id: uuid.UUID, write: Callable[[], Awaitable[T]]) -> T:
+        """Run a write that puts a task into `list_id`. The foreign key refuses it when the
+        list is not one of the owner's: 422, unless it is the owner's default list, not made
+        yet, which is then made and the write run again."""
+        connection = await self.connection()
+        for attempt in range(2):
+            try:
+                async with statement_may_fail(connection):
+                    return await write()
+            except IntegrityError:
+                if attempt or list_id != default_list_id(self.owner):
+                    raise unknown_list() from None
+            await ListRepository.on(connection, self.owner).insert_default(utc_now())
+        raise AssertionError("unreachable")
 
     async def get(self, task_id: uuid.UUID) -> TaskRead:
         params = {"owner": self.owner, "task_id": task_id}
@@ -604,12 +647,18 @@ class TaskRepository:
     ) -> TaskRead:
         changes = dict(changes)
         completed = changes.pop("completed", None)
+        moving_only = completed is None and set(changes) == {"list_id"}
         statement = _update_statement(
-            self.dialect, frozenset(changes), completed, _names_versions(if_match)
+            self.dialect, frozenset(changes), completed, _names_versions(if_match), moving_only
         )
         params = {f"new_{field}": value for field, value in changes.items()}
         params["now"] = utc_now()
-        row = await self._update_owned(statement, task_id, params, if_match)
+        list_id = changes.get("list_id")
+        if list_id is None:
+            return _to_read(await self._update_owned(statement, task_id, params, if_match))
+        row = await self._into_list(
+            list_id, lambda: self._update_owned(statement, task_id, dict(params), if_match)
+        )
         return _to_read(row)
 
     async def toggle(self, task_id: uuid.UUID, if_match: IfMatch | None = None) -> TaskRead:
@@ -657,6 +706,19 @@ class TaskRepository:
             return row
         found = await self._found(task_id)
         if (
+            found is not None
+            and found.owner == self.owner
+            and params.get("new_list_id", _NO_LIST) == found.list_id
+            and set(params) <= {"new_list_id", "now", "task_id", "versions", "owner", "version"}
+            and (
+                if_match is None
+                or if_match.versions is None
+                or _version(found) in if_match.versions
+            )
+        ):
+            # A move to the list the task is already in: nothing to change.
+            return found
+        if (
             safe_to_repeat
             and found is not None
             and found.owner == self.owner
@@ -700,6 +762,13 @@ class TaskRepository:
             return PreconditionFailedError()
         # The caller's own task was deleted between the write and this look-up.
         return NotFoundError("No task has this id.")
+
+
+_NO_LIST = object()
+
+
+def _version(row: Row[Any]) -> int:
+    return int(row.etag.strip('"'))
 
 
 def _first(rows: list[AnyRow]) -> AnyRow | None:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import ParamSpec
+from typing import ParamSpec, Protocol, TypeVar
 
 import orjson
+from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -20,11 +21,21 @@ from todo_api.database import run_in_transaction, utc_now
 from todo_api.idempotency.keys import idempotency_key, request_fingerprint
 from todo_api.idempotency.store import KeyClaim, StoredResponse, respond_once
 from todo_api.state import resources_of
-from todo_api.tasks.repository import TaskRepository
 from todo_api.tasks.schemas import TaskRead
 
 P = ParamSpec("P")
-TaskRender = Callable[[TaskRead], StoredResponse]
+T = TypeVar("T")
+
+
+class OwnersConnection(Protocol):
+    """A repository of one owner's rows (tasks, lists): whose they are, and its connection."""
+
+    @property
+    def owner(self) -> str: ...
+
+    async def connection(self) -> AsyncConnection: ...
+
+
 _JSON = "application/json"
 
 
@@ -43,13 +54,14 @@ def current_task(task: TaskRead) -> StoredResponse:
 
 async def write_once(
     request: Request,
-    tasks: TaskRepository,
-    render: TaskRender,
-    operation: Callable[P, Awaitable[TaskRead]],
+    tasks: OwnersConnection,
+    render: Callable[[T], StoredResponse],
+    operation: Callable[P, Awaitable[T]],
     *args: P.args,
     **kwargs: P.kwargs,
 ) -> Response:
-    """Run a task write (a method of `tasks`); with an Idempotency-Key, at most once per key.
+    """Run a write on `tasks`' connection (a task's, a list's); with an Idempotency-Key, at
+    most once per key.
 
     Without a key: the write alone, one statement in autocommit. With one: the claim, the
     write and the stored response in one transaction on the same connection (see

@@ -202,7 +202,21 @@ class _StrictBody(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
-class TaskCreate(_StrictBody):
+# A list's id in a body: a UUID string (the body's strict mode takes only UUID objects).
+ListId = Annotated[
+    uuid.UUID,
+    Field(
+        strict=False,
+        description=(
+            "One of your lists (`GET /lists`). Any other id, whether such a list exists or "
+            "not, is 422."
+        ),
+        examples=["5f0c2a8e-9b1d-4c3e-8a7f-6d5e4c3b2a19"],
+    ),
+]
+
+
+class _TaskContent(_StrictBody):
     title: Title
     description: Description | None = None
     completed: Annotated[bool, Field(examples=[False])] = False
@@ -211,8 +225,16 @@ class TaskCreate(_StrictBody):
     tags: Tags = Field(default_factory=list)
 
 
-class TaskReplace(TaskCreate):
-    """PUT: a full replacement; omitted optional fields return to their defaults."""
+class TaskCreate(_TaskContent):
+    list_id: Annotated[
+        ListId | None,
+        Field(description="The list to create the task in; absent or null: your default list."),
+    ] = None
+
+
+class TaskReplace(_TaskContent):
+    """PUT: a full replacement of the content; omitted optional fields return to their
+    defaults. It never moves the task: its list is placement, not content."""
 
 
 class TaskPatch(_StrictBody):
@@ -228,12 +250,20 @@ class TaskPatch(_StrictBody):
     priority: Annotated[PriorityField, Field(default=None)]
     due_at: DueTime | None = None
     tags: Annotated[Tags, Field(default=None)]
+    list_id: Annotated[
+        ListId,
+        Field(
+            default=None,
+            description="Move the task to this list; its current list changes nothing.",
+        ),
+    ]
 
     @model_validator(mode="after")
     def _not_empty(self) -> TaskPatch:
         if not self.model_fields_set:
             raise ValueError(
-                "give at least one of title, description, completed, priority, due_at, tags"
+                "give at least one of title, description, completed, priority, due_at, tags, "
+                "list_id"
             )
         return self
 
@@ -245,6 +275,7 @@ class TaskRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
+    list_id: uuid.UUID = Field(description="The list the task is in.")
     title: str
     description: str | None
     completed: bool
