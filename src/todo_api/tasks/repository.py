@@ -56,7 +56,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from todo_api.database import UTCDateTime, fetch_all, in_transaction, utc_now
 from todo_api.errors import ForbiddenError, NotFoundError
 from todo_api.lists.models import default_list_id
-from todo_api.lists.repository import ListRepository, statement_may_fail
+from todo_api.lists.repository import LIST_COLUMNS, ListRepository, statement_may_fail
 from todo_api.lists.service import unknown_list
 from todo_api.opaque_tokens import OpaqueTokens
 from todo_api.tasks.changes import TOMBSTONE_SQLITE, read_changes
@@ -627,10 +627,14 @@ class TaskRepository:
             if since is None
             else decode_sync_token(tokens, self.owner, since, now=now, keep_days=keep_days)
         )
-        page, following = await read_changes(
-            await self.connection(), self.owner, _TASK_COLUMNS, position, limit, now
-        )
-        return {**page, "next_since": encode_sync_token(tokens, self.owner, following)}
+        connection = await self.connection()
+        columns = (_TASK_COLUMNS, LIST_COLUMNS)
+        read = await read_changes(connection, self.owner, columns, position, limit, now)
+        if not read.has_default_list:
+            # A new user's first sync shows the default list, made now (lists/service.py).
+            await ListRepository.on(connection, self.owner).insert_default(utc_now())
+            read = await read_changes(connection, self.owner, columns, position, limit, now)
+        return {**read.rows, "next_since": encode_sync_token(tokens, self.owner, read.following)}
 
     async def tag_counts(self) -> list[TagCount]:
         rows = await self._read(_TAG_COUNTS[self.dialect], {"owner": self.owner})

@@ -12,7 +12,12 @@ from todo_api.errors import idempotency_problem_responses, problem_responses
 from todo_api.idempotency.keys import KEY_PATTERN as IDEMPOTENCY_KEY_PATTERN
 from todo_api.opaque_tokens import MAX_TOKEN_LENGTH
 from todo_api.state import resources_of
-from todo_api.tasks.changes import DEFAULT_CHANGES_LIMIT, MAX_CHANGES_LIMIT, ChangesResponse
+from todo_api.tasks.changes import (
+    DEFAULT_CHANGES_LIMIT,
+    MAX_CHANGES_LIMIT,
+    ChangesResponse,
+    TaskChanges,
+)
 from todo_api.tasks.conditions import IfMatch, parse_entity_tags
 from todo_api.tasks.dependencies import TaskRepositoryDep
 from todo_api.tasks.repository import TaskFilters
@@ -25,7 +30,6 @@ from todo_api.tasks.schemas import (
     SearchText,
     Tag,
     TagList,
-    TaskChanges,
     TaskCreate,
     TaskPage,
     TaskPageResponse,

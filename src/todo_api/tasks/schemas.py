@@ -310,19 +310,6 @@ class TaskPage(BaseModel):
     )
 
 
-class TaskChanges(BaseModel):
-    tasks: list[TaskRead] = Field(
-        description="The current state of every task created or changed since the token."
-    )
-    deleted: list[uuid.UUID] = Field(description="Ids of the tasks deleted since the token.")
-    next_since: str = Field(
-        description="The token for the next call: pass it as `since`. Opaque to clients."
-    )
-    has_more: bool = Field(
-        description="More changes are waiting: call again with `since=next_since` at once."
-    )
-
-
 class TaskPageRows(TypedDict):
     """A `TaskPage` as plain data: each item a dict of `TaskRead`'s fields, straight from a row."""
 
