@@ -59,6 +59,21 @@ def _conflict(description: str) -> dict[int | str, dict[str, object]]:
     return {409: {**problem_responses(409)[409], "description": description}}
 
 
+_LIST_DESCRIPTIONS = {
+    403: "The list belongs to another user.",
+    404: "No such list.",
+    412: "If-Match does not name the list's current ETag; nothing was changed.",
+}
+
+
+def _list_problems(*statuses: int) -> dict[int | str, dict[str, object]]:
+    responses = problem_responses(*statuses)
+    for status_code, description in _LIST_DESCRIPTIONS.items():
+        if status_code in responses:
+            responses[status_code] = {**responses[status_code], "description": description}
+    return responses
+
+
 def _rendered(read: ListRead, status_code: int = 200) -> StoredResponse:
     headers = {"content-type": "application/json", "etag": read.etag}
     if status_code == 201:
@@ -124,7 +139,7 @@ async def create_list(data: ListCreate, lists: ListRepositoryDep, request: Reque
             "description": "Not modified: If-None-Match names the list's current ETag. No body.",
             "headers": _ETAG_HEADER,
         },
-        **problem_responses(*_COMMON, *_ONE_LIST),
+        **_list_problems(*_COMMON, *_ONE_LIST),
     },
 )
 async def get_list(
@@ -143,7 +158,7 @@ async def get_list(
     summary="Rename a task list",
     responses={
         200: _WITH_ETAG,
-        **problem_responses(*_COMMON, *_BODY, *_ONE_LIST, 412),
+        **_list_problems(*_COMMON, *_BODY, *_ONE_LIST, 412),
         **_conflict("You already have another list with this name (ignoring case)."),
     },
 )
@@ -163,7 +178,7 @@ async def rename_list(
         "`/tasks/changes`. The default list cannot be deleted (409)."
     ),
     responses={
-        **problem_responses(*_COMMON, *_ONE_LIST, 412),
+        **_list_problems(*_COMMON, *_ONE_LIST, 412),
         **_conflict("The default list cannot be deleted."),
     },
 )
