@@ -266,3 +266,23 @@ def test_email_addresses_are_at_most_254_characters_after_the_upgrade(empty_url:
         return length
 
     assert on(empty_url, email_length) == 254
+
+
+def test_the_list_key_ends_validated_and_not_null_without_a_leftover_check(
+    migrated_postgres_url: str,
+) -> None:
+    def constraints(connection: Connection) -> list[tuple[str, str, bool]]:
+        rows = connection.exec_driver_sql(
+            "SELECT conname, contype, convalidated FROM pg_constraint "
+            "WHERE conrelid = 'tasks'::regclass AND contype IN ('c', 'f')"
+        )
+        return [(row[0], row[1], row[2]) for row in rows]
+
+    def list_id_nullable(connection: Connection) -> bool:
+        columns = inspect(connection).get_columns("tasks")
+        return bool(next(column for column in columns if column["name"] == "list_id")["nullable"])
+
+    assert on(migrated_postgres_url, constraints) == [
+        ("fk_tasks_user_id_list_id_task_lists", "f", True)
+    ]
+    assert on(migrated_postgres_url, list_id_nullable) is False
