@@ -142,7 +142,7 @@ def statements_built_once() -> Figure:
 
     return Figure(
         "statement built once (cache key only) vs built per request",
-        "tasks/repository.py module-level statements",
+        "tasks/queries.py module-level statements",
         cpu_per_call(kept, 5000),
         cpu_per_call(plain, 5000),
     )
@@ -391,22 +391,22 @@ async def _connection_paths(url: str) -> list[Figure]:
     from tests.conftest import make_settings
 
     from todo_api.database import Database, fetch_all
-    from todo_api.tasks.repository import TaskRepository
     from todo_api.tasks.schemas import TaskCreate
+    from todo_api.tasks.service import TaskService
 
     database = Database(make_settings(url))
     held = await database.engine.connect()
     try:
         async with database.connect() as connection:
-            task = await TaskRepository.on(connection, "user-micro").create(TaskCreate(title="t"))
+            task = await TaskService.on(connection, "user-micro").create(TaskCreate(title="t"))
 
         async def autocommit() -> None:
             async with database.connect() as connection:
-                await TaskRepository.on(connection, "user-micro").get(task.id)
+                await TaskService.on(connection, "user-micro").get(task.id)
 
         async def in_transaction() -> None:
             async with database.transaction() as connection:
-                await TaskRepository.on(connection, "user-micro").get(task.id)
+                await TaskService.on(connection, "user-micro").get(task.id)
 
         params = {"task_id": task.id, "owner": "user-micro"}
 

@@ -1,20 +1,18 @@
-"""The `/lists` routes: read typed inputs, call one service function, return its result."""
+"""The `/lists` routes: read typed inputs, call one service method, return its result."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Header, Path, Request, Response, status
 
 from todo_api.errors import idempotency_problem_responses, problem_responses
-from todo_api.idempotency.store import StoredResponse
-from todo_api.lists import service
-from todo_api.lists.dependencies import ListRepositoryDep
+from todo_api.idempotency.keys import idempotent_request
+from todo_api.lists.dependencies import ListServiceDep
+from todo_api.lists.responses import created_list, current_list
 from todo_api.lists.schemas import ListCreate, ListPage, ListRead, ListRename
 from todo_api.tasks.conditions import IfMatch, parse_entity_tags
-from todo_api.tasks.responses import write_once
 from todo_api.tasks.routes import IDEMPOTENT, REPLAYED_HEADER
 
 router = APIRouter(prefix="/lists", tags=["lists"])
@@ -74,23 +72,6 @@ def _list_problems(*statuses: int) -> dict[int | str, dict[str, object]]:
     return responses
 
 
-def _rendered(read: ListRead, status_code: int = 200) -> StoredResponse:
-    headers = {"content-type": "application/json", "etag": read.etag}
-    if status_code == 201:
-        headers["location"] = f"/lists/{read.id}"
-    return StoredResponse(
-        status_code, orjson.dumps(read.model_dump(), option=orjson.OPT_UTC_Z), headers
-    )
-
-
-def _created(read: ListRead) -> StoredResponse:
-    return _rendered(read, status.HTTP_201_CREATED)
-
-
-def _one_list(read: ListRead) -> Response:
-    return _rendered(read).to_response()
-
-
 @router.get(
     "",
     response_model=ListPage,
@@ -98,8 +79,8 @@ def _one_list(read: ListRead) -> Response:
     description="Every list of yours: the default list first, then by name (code point order).",
     responses=problem_responses(*_COMMON),
 )
-async def list_lists(lists: ListRepositoryDep) -> ListPage:
-    return ListPage(items=await service.all_lists(lists))
+async def list_lists(lists: ListServiceDep) -> ListPage:
+    return ListPage(items=await lists.all())
 
 
 @router.post(
@@ -125,8 +106,9 @@ async def list_lists(lists: ListRepositoryDep) -> ListPage:
         ),
     },
 )
-async def create_list(data: ListCreate, lists: ListRepositoryDep, request: Request) -> Response:
-    return await write_once(request, lists, _created, service.create_list, lists, data)
+async def create_list(data: ListCreate, lists: ListServiceDep, request: Request) -> Response:
+    keyed = await idempotent_request(request)
+    return (await lists.write_once(keyed, created_list, lists.create, data)).to_response()
 
 
 @router.get(
@@ -143,13 +125,13 @@ async def create_list(data: ListCreate, lists: ListRepositoryDep, request: Reque
     },
 )
 async def get_list(
-    list_id: ListId, lists: ListRepositoryDep, if_none_match: IfNoneMatchHeader = None
+    list_id: ListId, lists: ListServiceDep, if_none_match: IfNoneMatchHeader = None
 ) -> Response:
-    read = await service.get_list(lists, list_id)
+    read = await lists.get(list_id)
     cached = parse_entity_tags(if_none_match)
     if cached is not None and cached.weakly_match(read.etag):
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": read.etag})
-    return _one_list(read)
+    return current_list(read).to_response()
 
 
 @router.patch(
@@ -163,9 +145,10 @@ async def get_list(
     },
 )
 async def rename_list(
-    list_id: ListId, data: ListRename, lists: ListRepositoryDep, if_match: IfMatchHeader = None
+    list_id: ListId, data: ListRename, lists: ListServiceDep, if_match: IfMatchHeader = None
 ) -> Response:
-    return _one_list(await service.rename_list(lists, list_id, data, IfMatch.from_header(if_match)))
+    renamed = await lists.rename(list_id, data, IfMatch.from_header(if_match))
+    return current_list(renamed).to_response()
 
 
 @router.delete(
@@ -183,7 +166,7 @@ async def rename_list(
     },
 )
 async def delete_list(
-    list_id: ListId, lists: ListRepositoryDep, if_match: IfMatchHeader = None
+    list_id: ListId, lists: ListServiceDep, if_match: IfMatchHeader = None
 ) -> Response:
-    await service.delete_list(lists, list_id, IfMatch.from_header(if_match))
+    await lists.delete(list_id, IfMatch.from_header(if_match))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
