@@ -37,7 +37,7 @@ from todo_api.observability import (
     user_reference_function,
 )
 from todo_api.opaque_tokens import OpaqueTokens
-from todo_api.openapi import install_openapi
+from todo_api.openapi import install_openapi, operation_id
 from todo_api.pruning import prune_forever
 from todo_api.ratelimit import RateLimiter
 from todo_api.settings import Settings, load_settings
@@ -143,6 +143,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # The docs pages are added by install_docs, with assets served from here.
         docs_url=None,
         redoc_url=None,
+        generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
     install_error_handlers(app)
