@@ -29,7 +29,7 @@ _KEY_LABEL = b"todo-api opaque tokens v1"
 _MAC_BYTES = 16
 # Generous for a payload of a few numbers and a sort key of at most 255 characters; a
 # longer token is refused before any decoding work.
-MAX_TOKEN_LENGTH = 2048
+MAX_OPAQUE_TOKEN_LENGTH = 2048
 
 
 class InvalidOpaqueTokenError(Exception):
@@ -62,7 +62,7 @@ class OpaqueTokens:
         return f"{_b64encode(body)}.{_b64encode(self._mac(purpose, owner, context, body))}"
 
     def open(self, purpose: str, owner: str, token: str, context: str = "") -> Any:
-        if len(token) > MAX_TOKEN_LENGTH:
+        if len(token) > MAX_OPAQUE_TOKEN_LENGTH:
             raise InvalidOpaqueTokenError
         encoded_body, dot, encoded_mac = token.partition(".")
         if not dot:

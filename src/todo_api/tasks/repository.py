@@ -65,7 +65,7 @@ from todo_api.tasks.cursors import (
     invalid_cursor,
     query_fingerprint,
 )
-from todo_api.tasks.models import TagList
+from todo_api.tasks.models import TagArray
 from todo_api.tasks.models import change_counters_table as change_counters
 from todo_api.tasks.models import task_tombstones_table as tombstones
 from todo_api.tasks.models import tasks_table as tasks
@@ -283,7 +283,7 @@ class TaskFilters:
 
 
 def _carries_every_tag(dialect: str) -> ColumnElement[bool]:
-    wanted = bindparam("tags", type_=TagList)
+    wanted = bindparam("tags", type_=TagArray)
     if dialect == "postgresql":
         # `tags @> :tags` is what the GIN index on tags serves.
         return tasks.c.tags.contains(wanted)
