@@ -37,7 +37,7 @@ from todo_api.observability import (
     user_reference_function,
 )
 from todo_api.opaque_tokens import OpaqueTokens
-from todo_api.openapi import install_openapi
+from todo_api.openapi import install_openapi, operation_id
 from todo_api.pruning import prune_forever
 from todo_api.ratelimit import RateLimiter
 from todo_api.settings import Settings, load_settings
@@ -68,11 +68,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 "JWT_SECRET is not set: using a fixed, publicly known development secret. "
                 "Anyone can mint tokens for this service. Set JWT_SECRET before exposing it."
             )
-        if settings.signing_secret is None:
+        if settings.server_secret_or_default is None:
             log.warning(
-                "JWT_SECRET is not set: list cursors and sync tokens are signed with a key of "
-                "this process only, so other instances and restarts refuse them (422) and "
-                "clients start over. Set JWT_SECRET to share one key."
+                "Neither SERVER_SECRET nor JWT_SECRET is set: list cursors and sync tokens are "
+                "signed with a key of this process only, so other instances and restarts "
+                "refuse them (422) and clients start over. Set SERVER_SECRET to share one key."
             )
         if not await rate_limiter.open():
             log.warning(
@@ -87,7 +87,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             database=database,
             verifier=TokenVerifier(settings, public_keys),
             rate_limiter=rate_limiter,
-            opaque_tokens=OpaqueTokens(settings.signing_secret),
+            opaque_tokens=OpaqueTokens(settings.server_secret_or_default),
             passwords=PasswordService(),
         )
         pruner = asyncio.create_task(prune_forever(database))
@@ -143,6 +143,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # The docs pages are added by install_docs, with assets served from here.
         docs_url=None,
         redoc_url=None,
+        generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
     install_error_handlers(app)

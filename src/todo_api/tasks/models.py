@@ -45,7 +45,7 @@ class PriorityLevel(TypeDecorator[str]):
 # text[] (0.17 ms) and filters no faster. SQLite has no arrays: a JSON text array read with
 # json_each is the counterpart (no index: the rare tag's page scans the owner's rows, 23 to
 # 29 ms for a user with 50,000 tasks), keeping one shape of data on both databases.
-TagList = ARRAY(Text).with_variant(JSON(), "sqlite")
+TagArray = ARRAY(Text).with_variant(JSON(), "sqlite")
 
 
 class EmptyTags(ColumnElement[Any]):
@@ -88,7 +88,7 @@ class Task(SQLModel, table=True):
     due_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
     tags: list[str] = Field(
         default_factory=list,
-        sa_column=Column(TagList, nullable=False, server_default=EmptyTags()),
+        sa_column=Column(TagArray, nullable=False, server_default=EmptyTags()),
     )
     created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(sa_type=UTCDateTime, nullable=False)

@@ -28,7 +28,7 @@ from sqlalchemy import (
     union_all,
 )
 
-from todo_api.tasks.models import TagList
+from todo_api.tasks.models import TagArray
 from todo_api.tasks.models import change_counters_table as change_counters
 from todo_api.tasks.models import task_tombstones_table as tombstones
 from todo_api.tasks.models import tasks_table as tasks
@@ -54,7 +54,7 @@ Keyset = Literal["value", "null"]
 
 
 def _carries_every_tag(dialect: str) -> ColumnElement[bool]:
-    wanted = bindparam("tags", type_=TagList)
+    wanted = bindparam("tags", type_=TagArray)
     if dialect == "postgresql":
         # `tags @> :tags` is what the GIN index on tags serves.
         return tasks.c.tags.contains(wanted)
