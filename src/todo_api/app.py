@@ -11,7 +11,7 @@ import structlog
 from fastapi import FastAPI
 
 from todo_api import __version__
-from todo_api.auth.jwks import create_jwks_key_source
+from todo_api.auth.jwks import REAL_CLOCK, Clock, create_jwks_key_source
 from todo_api.auth.passwords import PasswordService
 from todo_api.auth.routes import router as auth_router
 from todo_api.auth.token_errors import TokenErrorMiddleware
@@ -56,7 +56,8 @@ the token's `sub` owns the tasks. Errors are `application/problem+json` (RFC 945
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    public_keys = create_jwks_key_source(settings)
+    jwks_clock: Clock = app.state.jwks_clock
+    public_keys = create_jwks_key_source(settings, jwks_clock)
     database = Database(settings)
     rate_limiter = RateLimiter(settings)
     pool_refresher: asyncio.Task[None] | None = None
@@ -123,7 +124,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         mark_this_worker_dead()
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, jwks_clock: Clock = REAL_CLOCK) -> FastAPI:
     settings = settings or load_settings()
     configure_logging(settings)
     app = FastAPI(
@@ -146,6 +147,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
+    # Tests pass a clock they move on themselves, rather than wait for the JWKS cache to age.
+    app.state.jwks_clock = jwks_clock
     install_error_handlers(app)
     # Routes are matched in the order they were added: the busiest first (a GET /tasks/{id}
     # behind the docs and auth routes cost 18 us, 3%, more in process).
