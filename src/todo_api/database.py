@@ -27,8 +27,8 @@ one error, `DatabaseUnavailableError` (503 with Retry-After); any other database
 bug and propagates as itself. Before that, `execute(..., safe_to_repeat=True)` runs a
 statement whose connection was lost under it once more on a fresh connection: reads, and
 writes that a second run cannot apply twice. `fetch_all` does the same and returns the rows;
-on PostgreSQL it hands the statement, compiled once, straight to psycopg's cursor
-(`_DriverStatement`), which is how the task repository runs its statements.
+every statement goes through SQLAlchemy's `connection.execute`, so its events, disconnect
+handling and type processing see them all.
 
 Every statement runs in UTC and under `db_statement_timeout_seconds`: set at session start
 (the startup `options`) on direct connections, and in front of each statement, for its
@@ -42,7 +42,6 @@ import asyncio
 import os
 import socket
 import time
-from collections import namedtuple
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -54,7 +53,7 @@ import psycopg
 import structlog
 from psycopg.abc import Params, Query
 from sqlalchemy import DateTime, Executable, event, text
-from sqlalchemy.engine import URL, CursorResult, Dialect
+from sqlalchemy.engine import URL, CursorResult, Dialect, Row
 from sqlalchemy.exc import (
     DBAPIError,
     DisconnectionError,
@@ -64,8 +63,6 @@ from sqlalchemy.exc import (
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.selectable import ReturnsRows
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
 
@@ -526,118 +523,17 @@ async def _repeated_if_lost(
     return await run()
 
 
-class _DriverStatement:
-    """A statement compiled once for psycopg and run on the driver connection's own cursor.
-
-    The same SQL, parameters and type conversions as `connection.execute` (compiled by
-    SQLAlchemy, converted by the column types' own bind and result processors), without
-    SQLAlchemy's per-execution machinery: execution context, result metadata rebuilt from
-    the cursor description, and greenlet hops around each driver call. Measured in process
-    on PostgreSQL, a task read by id on a checked-out connection: 147 us of CPU against
-    203 us through `connection.execute` (bench/micro.py, "get statement on the driver
-    cursor"); the benchmark's list, create and update gained 5 to 12% req/s from it.
-    SQLAlchemy's cursor events (`before_cursor_execute`...) do not fire for these
-    statements: anything that must see every statement listens on the driver instead (as
-    tests/test_query_plans.py does, with a cursor factory).
-    """
-
-    __slots__ = ("bind_processors", "compiled", "result_processors", "returns_rows", "row")
-
-    def __init__(self, statement: ReturnsRows, compiled: SQLCompiler, dialect: Dialect) -> None:
-        self.compiled = compiled
-        self.bind_processors = tuple(
-            (name, processor)
-            for bind, name in compiled.bind_names.items()
-            if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect))
-        )
-        columns = list(statement.exported_columns)
-        processors = [
-            column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
-        ]
-        self.result_processors = processors if any(processors) else None
-        # Asked of the statement, not of the cursor: psycopg builds `description` anew on
-        # every call (9.6 us for a task's eleven columns).
-        self.returns_rows = bool(columns)
-        # Rows answer to their column names, as SQLAlchemy's do (`row.total`).
-        self.row: Any = namedtuple("Row", [column.key for column in columns], rename=True)  # type: ignore[misc]
-
-    async def run(self, connection: AsyncConnection, given: Mapping[str, Any]) -> list[Any]:
-        values = self.compiled.construct_params(given)
-        for name, process in self.bind_processors:
-            values[name] = process(values[name])
-        pooled = await connection.get_raw_connection()
-        driver: psycopg.AsyncConnection[Any] = pooled.driver_connection  # type: ignore[assignment]
-        try:
-            async with driver.cursor() as cursor:
-                await cursor.execute(self.compiled.string, values)
-                rows = await cursor.fetchall() if self.returns_rows else []
-        except psycopg.Error as error:
-            # What SQLAlchemy does with a driver error: a lost connection is invalidated
-            # (never handed out again), and the error is raised as SQLAlchemy's own class.
-            lost = connection.dialect.is_disconnect(error, pooled.dbapi_connection, None)  # type: ignore[arg-type]
-            if lost:
-                await connection.invalidate(error)
-            raise DBAPIError.instance(
-                self.compiled.string,
-                values,
-                error,
-                psycopg.Error,
-                hide_parameters=True,
-                connection_invalidated=lost,
-                dialect=connection.dialect,
-            ) from error
-        make = self.row._make
-        processors = self.result_processors
-        if processors is None:
-            return [make(row) for row in rows]
-        return [
-            make([value if process is None else process(value) for process, value in pairs])
-            for pairs in (zip(processors, row, strict=True) for row in rows)
-        ]
-
-
-_DRIVER_STATEMENTS: dict[tuple[Executable, str, frozenset[str]], _DriverStatement | None] = {}
-
-
-def _driver_statement(
-    statement: Executable, dialect: Dialect, keys: frozenset[str]
-) -> _DriverStatement | None:
-    """The statement's driver form for parameters named `keys` (an INSERT's columns are the
-    parameters given), made on first use; None where SQLAlchemy must run it: not
-    PostgreSQL, or a parameter expanded per execution (`IN` over a list)."""
-    cache_key = (statement, dialect.name, keys)
-    try:
-        return _DRIVER_STATEMENTS[cache_key]
-    except KeyError:
-        pass
-    driver: _DriverStatement | None = None
-    if dialect.name == "postgresql" and isinstance(statement, ReturnsRows):
-        compiled = statement.compile(dialect=dialect, column_keys=sorted(keys))
-        if isinstance(compiled, SQLCompiler) and not any(
-            bind.expanding for bind in compiled.binds.values()
-        ):
-            driver = _DriverStatement(statement, compiled, dialect)
-    _DRIVER_STATEMENTS[cache_key] = driver
-    return driver
-
-
 async def fetch_all(
     connection: AsyncConnection,
     statement: Executable,
     parameters: Mapping[str, Any],
     *,
     safe_to_repeat: bool,
-) -> list[Any]:
-    """The rows of `statement` (named tuples), run as `execute` runs it: once more on a fresh
-    connection when the connection is lost under it and it is `safe_to_repeat`. On
-    PostgreSQL the statement goes straight to the driver (`_DriverStatement`)."""
-    driver = _driver_statement(statement, connection.dialect, frozenset(parameters))
-    if driver is None:
-        result = await execute(connection, statement, parameters, safe_to_repeat=safe_to_repeat)
-        return list(result.all()) if result.returns_rows else []
-    return await _repeated_if_lost(
-        connection, lambda: driver.run(connection, parameters), safe_to_repeat
-    )
+) -> list[Row[Any]]:
+    """The rows of `statement`, run as `execute` runs it: once more on a fresh connection
+    when the connection is lost under it and it is `safe_to_repeat`."""
+    result = await execute(connection, statement, parameters, safe_to_repeat=safe_to_repeat)
+    return list(result.all()) if result.returns_rows else []
 
 
 async def run_in_transaction(
