@@ -40,7 +40,7 @@ The modules:
 - `statements.py`: `execute`, `fetch_all`, `in_transaction`, `run_in_transaction`.
 - `engine.py`: `create_engine`, connection parameters, transaction poolers, SQLite set-up.
 - `resilience.py`: the request deadline's watchdog, the idle ping, which errors mean 503.
-- `types.py`: `UTCDateTime`, `utc_now`, the constraint naming convention.
+- `types.py`: `UTCDateTime`, `utc_now`, the constraint naming convention, `built_only_on`.
 """
 
 from todo_api.database.connections import Database
@@ -52,12 +52,20 @@ from todo_api.database.engine import (
     uses_transaction_pooler,
 )
 from todo_api.database.statements import execute, fetch_all, in_transaction, run_in_transaction
-from todo_api.database.types import NAMING_CONVENTION, UTCDateTime, utc_now
+from todo_api.database.types import (
+    NAMING_CONVENTION,
+    ONLY_ON_DIALECT,
+    UTCDateTime,
+    built_only_on,
+    utc_now,
+)
 
 __all__ = [
     "NAMING_CONVENTION",
+    "ONLY_ON_DIALECT",
     "Database",
     "UTCDateTime",
+    "built_only_on",
     "create_engine",
     "execute",
     "fetch_all",

@@ -1,10 +1,11 @@
-"""Column types and naming shared by every table: aware UTC timestamps, constraint names."""
+"""Column types and naming shared by every table: aware UTC timestamps, constraint names,
+indexes built on one database only."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, Index
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
@@ -18,6 +19,17 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 SQLModel.metadata.naming_convention = NAMING_CONVENTION
+
+
+# Where an index built on one database only records that database (`Index.info`): Alembic's
+# drift check reads it there, since SQLAlchemy offers no public way to read `ddl_if` back.
+ONLY_ON_DIALECT = "todo_api_only_on_dialect"
+
+
+def built_only_on(dialect_name: str, index: Index) -> Index:
+    """`index`, created only on `dialect_name` (the GIN index on tags: PostgreSQL)."""
+    index.info[ONLY_ON_DIALECT] = dialect_name
+    return index.ddl_if(dialect=dialect_name)
 
 
 def utc_now() -> datetime:
