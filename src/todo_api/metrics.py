@@ -77,6 +77,12 @@ DB_STATEMENT_RETRIES = Counter(
     "Statements, or keyed write transactions, run a second time on a fresh connection "
     "after their connection was lost (reads, If-Match updates, Idempotency-Key writes).",
 )
+DB_CONFLICT_RETRIES = Counter(
+    "db_conflict_retries_total",
+    "Statements, or transactions, run a second time after PostgreSQL rolled them back for "
+    "a serialization failure (40001) or a deadlock (40P01), by SQLSTATE.",
+    ["sqlstate"],
+)
 RATE_LIMIT_REJECTIONS = Counter(
     "rate_limit_rejections_total",
     "Requests refused with 429, by limit (tasks: per subject, auth: per address, "

@@ -22,11 +22,16 @@ Both bound the request's database work by `db_request_timeout_seconds`, through 
 pool-event hooks installed on PostgreSQL engines: on checkout a watchdog is armed that shuts
 the connection's socket at the deadline, and a connection that idled longer than
 `db_ping_after_idle_seconds` is pinged first, a dead one replaced by a fresh connection.
-A database that cannot be reached (refused, cut, timed out, pool exhausted) leaves both as
-one error, `DatabaseUnavailableError` (503 with Retry-After); any other database error is a
-bug and propagates as itself. Before that, `execute(..., safe_to_repeat=True)` runs a
-statement whose connection was lost under it once more on a fresh connection: reads, and
-writes that a second run cannot apply twice. `fetch_all` does the same and returns the rows;
+A database that cannot serve (refused, cut, timed out, pool exhausted; on PostgreSQL by
+SQLSTATE: too many connections, shutting down, statement timeout...) leaves both as one
+error, `DatabaseUnavailableError` (503 with Retry-After); a transaction that lost to a
+concurrent one twice (deadlock 40P01, serialization failure 40001) as its subclass
+`DatabaseContentionError` (503, Retry-After: 1); any other database error is a bug and
+propagates as itself (500). The log keeps the SQLSTATE, never the SQL. Before that,
+`execute` runs a statement once more after a deadlock or serialization failure (rolled
+back, so always safe in autocommit), and, with `safe_to_repeat=True`, on a fresh connection
+after its connection was lost: reads, and writes that a second run cannot apply twice;
+`run_in_transaction` does the same for a whole transaction. `fetch_all` returns the rows;
 every statement goes through SQLAlchemy's `connection.execute`, so its events, disconnect
 handling and type processing see them all.
 

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from todo_api.database.engine import create_engine
 from todo_api.database.resilience import (
     BACKSTOP_GRACE_SECONDS,
-    is_unavailable,
+    as_app_error,
     request_deadline,
     unavailable,
 )
@@ -52,9 +52,10 @@ class Database:
                 raise
             raise unavailable(error) from error
         except Exception as error:
-            if not is_unavailable(error):
+            answer = as_app_error(error)
+            if answer is None:
                 raise
-            raise unavailable(error) from error
+            raise answer from error
         finally:
             request_deadline.reset(token)
 

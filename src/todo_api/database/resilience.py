@@ -1,5 +1,6 @@
 """What keeps a request's database work bounded and its failures truthful: the deadline
-watchdog and idle ping (pool hooks), and which errors mean that the database is unavailable."""
+watchdog and idle ping (pool hooks), and what each database error means, by SQLSTATE on
+PostgreSQL: a conflict worth running again, the database unavailable (503), or a bug."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from todo_api.errors import DatabaseUnavailableError
+from todo_api.errors import DatabaseContentionError, DatabaseUnavailableError
 
 log = structlog.get_logger(__name__)
 
@@ -98,6 +99,28 @@ _UNREACHABLE = (PoolTimeoutError, DisconnectionError, OSError)
 # result codes mean that the database cannot serve right now.
 _SQLITE_UNAVAILABLE = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN", "SQLITE_IOERR")
 
+# A serialization failure and a deadlock: PostgreSQL rolled the transaction back because it
+# lost to a concurrent one, so nothing of it was applied and it may run again from its start.
+CONFLICT_SQLSTATES = frozenset({"40001", "40P01"})
+# PostgreSQL answers that say it cannot serve now, not that the request is wrong (prefixes):
+# connection exceptions (08), insufficient resources (53: too many connections, out of
+# memory, disk full), shutdowns and restarts (57P01-57P05), system and I/O errors (58), a
+# statement cancelled by its timeout (57014), a lock not granted in time (55P03), and a
+# write refused by a read-only server (25006: a failover in progress).
+_UNAVAILABLE_SQLSTATES = ("08", "53", "57P", "58", "57014", "55P03", "25006")
+
+
+def sqlstate(error: BaseException) -> str | None:
+    """The SQLSTATE the database answered with (psycopg's `sqlstate`); None on SQLite, and
+    when no answer came (a refused or cut connection)."""
+    code = getattr(getattr(error, "orig", None), "sqlstate", None)
+    return code if isinstance(code, str) else None
+
+
+def is_conflict(error: BaseException) -> bool:
+    """A deadlock or serialization failure: the transaction was rolled back, whole."""
+    return sqlstate(error) in CONFLICT_SQLSTATES
+
 
 def is_unavailable(error: BaseException) -> bool:
     if isinstance(error, _UNREACHABLE):
@@ -106,13 +129,30 @@ def is_unavailable(error: BaseException) -> bool:
         return False
     if error.connection_invalidated:
         return True
+    code = sqlstate(error)
+    if code is not None:
+        return code.startswith(_UNAVAILABLE_SQLSTATES)
     if not isinstance(error, OperationalError | InterfaceError):
         return False
     sqlite_code = getattr(error.orig, "sqlite_errorname", None)
     return sqlite_code is None or sqlite_code.startswith(_SQLITE_UNAVAILABLE)
 
 
+def as_app_error(error: BaseException) -> DatabaseUnavailableError | None:
+    """The answer for a database error that is not the request's fault: 503 when the
+    database cannot serve now, or when a transaction lost to a concurrent one even after
+    running again; None for any other error, a bug, which propagates (500)."""
+    if is_conflict(error):
+        # Only the class and the SQLSTATE are logged: driver messages can carry SQL.
+        log.warning("database conflict persisted", sqlstate=sqlstate(error))
+        return DatabaseContentionError()
+    if is_unavailable(error):
+        return unavailable(error)
+    return None
+
+
 def unavailable(error: BaseException) -> DatabaseUnavailableError:
-    # Only the class name is logged: driver messages can carry SQL and connection details.
-    log.warning("database unavailable", error=type(error).__name__)
+    # Only the class name and the SQLSTATE are logged: driver messages can carry SQL and
+    # connection details.
+    log.warning("database unavailable", error=type(error).__name__, sqlstate=sqlstate(error))
     return DatabaseUnavailableError()
