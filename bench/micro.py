@@ -413,7 +413,7 @@ async def _connection_paths(url: str) -> list[Figure]:
         return [
             Figure(
                 "get in autocommit (1 round trip) vs in a transaction (3)",
-                "database.py create_engine isolation_level",
+                "database/engine.py create_engine isolation_level",
                 with_autocommit,
                 await async_cpu_per_call(in_transaction, calls),
             ),
