@@ -41,16 +41,16 @@ async def measure(url: str) -> list[tuple[str, float, float]]:
 
     from todo_api.app import create_app
     from todo_api.state import Resources, resources_of
-    from todo_api.tasks.repository import TaskRepository
     from todo_api.tasks.responses import current_task
+    from todo_api.tasks.service import TaskService
 
     token = make_token("user-layers")
 
     async def work(resources: Resources, raw_token: str, task_id: uuid.UUID) -> Response:
         principal = await resources.verifier.verify(raw_token)
         async with resources.database.connect() as connection:
-            repository = TaskRepository.on(connection, principal.subject, safe_to_repeat=True)
-            task = await repository.get(task_id)
+            tasks = TaskService.on(connection, principal.subject, safe_to_repeat=True)
+            task = await tasks.get(task_id)
         return current_task(task).to_response()
 
     app = create_app(make_settings(url, log_level="WARNING"))

@@ -143,7 +143,7 @@ def statements_built_once() -> Figure:
 
     return Figure(
         "statement built once (cache key only) vs built per request",
-        "tasks/repository.py module-level statements",
+        "tasks/queries.py module-level statements",
         cpu_per_call(kept, 5000),
         cpu_per_call(plain, 5000),
     )
@@ -392,21 +392,21 @@ async def _connection_paths(url: str) -> list[Figure]:
     from tests.conftest import make_settings
 
     from todo_api.database import Database
-    from todo_api.tasks.repository import TaskRepository
     from todo_api.tasks.schemas import TaskCreate
+    from todo_api.tasks.service import TaskService
 
     database = Database(make_settings(url))
     try:
         async with database.connect() as connection:
-            task = await TaskRepository.on(connection, "user-micro").create(TaskCreate(title="t"))
+            task = await TaskService.on(connection, "user-micro").create(TaskCreate(title="t"))
 
         async def autocommit() -> None:
             async with database.connect() as connection:
-                await TaskRepository.on(connection, "user-micro").get(task.id)
+                await TaskService.on(connection, "user-micro").get(task.id)
 
         async def in_transaction() -> None:
             async with database.transaction() as connection:
-                await TaskRepository.on(connection, "user-micro").get(task.id)
+                await TaskService.on(connection, "user-micro").get(task.id)
 
         calls = 300
         with_autocommit = await async_cpu_per_call(autocommit, calls)

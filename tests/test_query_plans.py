@@ -19,9 +19,10 @@ from todo_api import migrations
 from todo_api.database import create_engine
 from todo_api.opaque_tokens import OpaqueTokens
 from todo_api.settings import Settings
+from todo_api.tasks.filters import TaskFilters
 from todo_api.tasks.models import TAGS_GIN_INDEX
-from todo_api.tasks.repository import TaskFilters, TaskRepository
 from todo_api.tasks.schemas import TaskSort
+from todo_api.tasks.service import TaskService
 
 USERS = 1_000
 TASKS_PER_USER = 100  # 100,000 rows
@@ -86,17 +87,14 @@ async def test_list_query_walks_the_owner_index_without_sorting(
     try:
         async with engine.connect() as connection:
             # The very statement the route runs, captured on its way to the driver.
-            repository = TaskRepository.on(connection, "user-7")
-            page = await repository.page(
-                limit=50, offset=0, filters=TaskFilters(), sort=sort, tokens=TOKENS
-            )
+            tasks = TaskService.on(connection, "user-7", tokens=TOKENS)
+            page = await tasks.page(limit=50, offset=0, filters=TaskFilters(), sort=sort)
             if by_cursor:
-                page = await repository.page(
+                page = await tasks.page(
                     limit=50,
                     offset=0,
                     filters=TaskFilters(),
                     sort=sort,
-                    tokens=TOKENS,
                     cursor=page["next_cursor"],
                 )
             assert page["total"] == TASKS_PER_USER
@@ -154,12 +152,11 @@ async def test_the_tag_filter_uses_the_gin_index(tagged_settings: Settings) -> N
 
     try:
         async with engine.connect() as connection:
-            page = await TaskRepository.on(connection, "heavy").page(
+            page = await TaskService.on(connection, "heavy", tokens=TOKENS).page(
                 limit=50,
                 offset=0,
                 filters=TaskFilters(tags=("rare",)),
                 sort="-created_at",
-                tokens=TOKENS,
             )
             assert page["total"] == USERS * TASKS_PER_USER // 1000
             statement, parameters = captured[-1]
@@ -181,9 +178,9 @@ async def test_the_changes_query_reads_the_version_index(seeded_settings: Settin
 
     try:
         async with engine.connect() as connection:
-            repository = TaskRepository.on(connection, "user-7")
-            first = await repository.changes(TOKENS, None, 10, 30)
-            await repository.changes(TOKENS, first["next_since"], 10, 30)
+            tasks = TaskService.on(connection, "user-7", tokens=TOKENS)
+            first = await tasks.changes(None, 10)
+            await tasks.changes(first["next_since"], 10)
             statement, parameters = captured[-1]
             result = await connection.exec_driver_sql(
                 f"EXPLAIN (FORMAT JSON) {statement}", parameters

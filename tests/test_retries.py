@@ -21,8 +21,8 @@ from tests.test_metrics import scrape, value
 from todo_api.database import Database
 from todo_api.errors import DatabaseUnavailableError
 from todo_api.settings import Settings
-from todo_api.tasks.repository import TaskRepository
 from todo_api.tasks.schemas import TaskCreate
+from todo_api.tasks.service import TaskService
 
 RETRIES = "db_statement_retries_total"
 
@@ -99,7 +99,7 @@ async def test_a_write_marked_safe_to_repeat_runs_again(
     try:
         async with database.connect() as connection:
             # What a write guarded by If-Match or an Idempotency-Key does.
-            tasks = TaskRepository.on(connection, alice.sub, safe_to_repeat=True)
+            tasks = TaskService.on(connection, alice.sub, safe_to_repeat=True)
             proxy.lose_reply_to(alice.sub.encode())
             renamed = await tasks.patch(uuid.UUID(task["id"]), {"title": title})
     finally:
@@ -115,7 +115,7 @@ async def test_a_statement_inside_a_transaction_is_not_repeated(
     async def create_in_a_transaction() -> None:
         async with database.transaction() as connection:
             # Statements before this one would be lost with the connection: no retry.
-            tasks = TaskRepository.on(connection, alice.sub, safe_to_repeat=True)
+            tasks = TaskService.on(connection, alice.sub, safe_to_repeat=True)
             proxy.lose_reply_to(alice.sub.encode())
             await tasks.create(TaskCreate(title="in a transaction"))
 

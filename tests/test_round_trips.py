@@ -27,8 +27,8 @@ from tests.servers import open_client
 from todo_api.app import create_app
 from todo_api.database import Database
 from todo_api.settings import Settings
-from todo_api.tasks.repository import TaskRepository
 from todo_api.tasks.schemas import TaskCreate
+from todo_api.tasks.service import TaskService
 
 _TRANSACTION_CONTROL = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|END)\b", re.IGNORECASE)
 # Frontend messages of libpq's trace: a simple Query, or the Sync that ends an extended
@@ -276,7 +276,7 @@ async def test_a_transaction_that_raises_is_rolled_back(
 
     async def create_then_fail() -> None:
         async with database.transaction() as connection:
-            await TaskRepository.on(connection, alice.sub).create(TaskCreate(title=title))
+            await TaskService.on(connection, alice.sub).create(TaskCreate(title=title))
             raise LookupError
 
     with pytest.raises(LookupError):

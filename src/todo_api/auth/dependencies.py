@@ -1,4 +1,5 @@
-"""Bearer authentication: `CurrentUser` is the caller, authenticated and rate-limited."""
+"""Bearer authentication: `CurrentUser` is the caller, authenticated and rate-limited;
+`AccountServiceDep` the built-in accounts."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
+from todo_api.auth.repository import UserRepository
+from todo_api.auth.service import AccountService
 from todo_api.auth.token_errors import TOKEN_PATH
 from todo_api.auth.tokens import (
     InvalidTokenError,
@@ -71,3 +74,11 @@ async def current_user(request: Request, token: BearerToken) -> Principal:
 
 
 CurrentUser = Annotated[Principal, Depends(current_user)]
+
+
+async def account_service(request: Request) -> AccountService:
+    resources = resources_of(request)
+    return AccountService(UserRepository(resources.database), resources.passwords)
+
+
+AccountServiceDep = Annotated[AccountService, Depends(account_service)]

@@ -6,10 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request, Response, status
 
-from todo_api.auth import service
-from todo_api.auth.dependencies import CurrentUser
-from todo_api.auth.erasure import erase_user
+from todo_api.auth.dependencies import AccountServiceDep, CurrentUser
 from todo_api.auth.schemas import AccessToken, Me, PasswordGrant, UserCreate, UserRead
+from todo_api.auth.service import sign_in_name
 from todo_api.auth.token_errors import TOKEN_PATH, token_error_responses
 from todo_api.auth.tokens import issue_token
 from todo_api.errors import ForbiddenError, problem_responses
@@ -61,8 +60,8 @@ async def _registration_enabled(resources: ResourcesDep) -> None:
         **problem_responses(400, 413, 415, 422, *_COMMON),
     },
 )
-async def register(data: UserCreate, resources: ResourcesDep) -> UserRead:
-    return await service.register_user(resources.database, resources.passwords, data)
+async def register(data: UserCreate, accounts: AccountServiceDep) -> UserRead:
+    return await accounts.register(data)
 
 
 @router.post(
@@ -83,15 +82,14 @@ async def register(data: UserCreate, resources: ResourcesDep) -> UserRead:
 )
 async def issue_access_token(
     form: Annotated[PasswordGrant, Form()],
+    accounts: AccountServiceDep,
     resources: ResourcesDep,
     request: Request,
     response: Response,
 ) -> AccessToken:
-    email = service.sign_in_name(form.username)
+    email = sign_in_name(form.username)
     async with login_attempt(request, resources.rate_limiter, email):
-        user = await service.authenticate(
-            resources.database, resources.passwords, form.username, form.password
-        )
+        user = await accounts.authenticate(form.username, form.password)
     token, lifetime = issue_token(
         resources.settings, user.subject, extra_claims={"email": user.email}
     )
@@ -122,7 +120,6 @@ async def me(user: CurrentUser) -> Me:
     "untouched. Repeating it is harmless: 204 again.",
     responses=problem_responses(401, *_COMMON),
 )
-async def erase_me(user: CurrentUser, resources: ResourcesDep) -> Response:
-    async with resources.database.transaction() as connection:
-        await erase_user(connection, user.subject)
+async def erase_me(user: CurrentUser, accounts: AccountServiceDep) -> Response:
+    await accounts.erase(user.subject)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

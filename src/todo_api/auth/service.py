@@ -1,21 +1,18 @@
-"""Built-in accounts: registration and password sign-in.
+"""`AccountService`: built-in accounts (registration, password sign-in) and erasure.
 
 Argon2 takes far longer than a query and may queue behind other sign-ins, so it always runs
-between statements, never while a connection is held: each statement takes one briefly.
+between statements, never while a connection is held (see repository.py).
 """
 
 from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
-
-from todo_api.auth.models import users_table as users
 from todo_api.auth.passwords import PasswordService
+from todo_api.auth.repository import UserRepository
 from todo_api.auth.schemas import PASSWORD_MAX_LENGTH, UserCreate, UserRead, normalize_email
 from todo_api.auth.tokens import Principal
-from todo_api.database import Database, execute, utc_now
+from todo_api.database import utc_now
 from todo_api.errors import ConflictError, UnauthorizedError
 from todo_api.metrics import LOGIN_FAILURES
 
@@ -28,28 +25,45 @@ class InvalidCredentialsError(UnauthorizedError):
         super().__init__(headers={"WWW-Authenticate": "Bearer"})
 
 
-async def register_user(
-    database: Database, passwords: PasswordService, data: UserCreate
-) -> UserRead:
-    password_hash = await passwords.hash(data.password)
-    statement = (
-        users.insert()
-        .values(
-            id=uuid.uuid4(),
-            email=data.email,
-            password_hash=password_hash,
-            created_at=utc_now(),
-        )
-        .returning(users.c.id, users.c.email, users.c.created_at)
-    )
-    # The unique index decides, not a prior SELECT: two concurrent registrations of one
-    # address cannot both pass a check and both insert.
-    async with database.connect() as connection:
+class AccountService:
+    __slots__ = ("passwords", "users")
+
+    def __init__(self, users: UserRepository, passwords: PasswordService) -> None:
+        self.users = users
+        self.passwords = passwords
+
+    async def register(self, data: UserCreate) -> UserRead:
+        password_hash = await self.passwords.hash(data.password)
+        row = await self.users.insert(data.email, password_hash, utc_now())
+        if row is None:
+            raise ConflictError("An account with this email already exists.")
+        return UserRead.model_validate(row, from_attributes=True)
+
+    async def authenticate(self, username: str, password: str) -> Principal:
+        """The account for these credentials, or InvalidCredentialsError, in the same time."""
         try:
-            row = (await connection.execute(statement)).one()
-        except IntegrityError:
-            raise ConflictError("An account with this email already exists.") from None
-    return UserRead.model_validate(row, from_attributes=True)
+            email = normalize_email(username)
+        except ValueError:
+            email = None
+        row = None if email is None else await self.users.by_email(email)
+        stored_hash = row.password_hash if row is not None else None
+        if len(password) > PASSWORD_MAX_LENGTH:
+            # No account has such a password; the dummy check still keeps the timing even.
+            stored_hash = None
+        valid, upgraded_hash = await self.passwords.verify(password, stored_hash)
+        if row is None or not valid:
+            LOGIN_FAILURES.inc()
+            raise InvalidCredentialsError
+        if upgraded_hash is not None:
+            # The hash was made with older parameters: store one made with the current ones,
+            # unless the stored hash changed meanwhile.
+            await self.users.replace_hash(row.id, row.password_hash, upgraded_hash)
+        return Principal(subject=str(row.id), email=row.email)
+
+    async def erase(self, subject: str) -> None:
+        """Everything the service holds for `subject`, and its built-in account if it has
+        one, deleted in one transaction."""
+        await self.users.erase(subject, built_in_account_id(subject))
 
 
 def sign_in_name(username: str) -> str:
@@ -62,37 +76,11 @@ def sign_in_name(username: str) -> str:
         return username.lower()
 
 
-async def authenticate(
-    database: Database, passwords: PasswordService, username: str, password: str
-) -> Principal:
-    """The account for these credentials, or InvalidCredentialsError, in the same time."""
+def built_in_account_id(subject: str) -> uuid.UUID | None:
+    """The account a subject names: the service's own tokens carry its id, canonically
+    written. Any other spelling of a UUID is some other issuer's user, who owns other rows."""
     try:
-        email = normalize_email(username)
+        account_id = uuid.UUID(subject)
     except ValueError:
-        email = None
-    row = None
-    if email is not None:
-        statement = select(users.c.id, users.c.email, users.c.password_hash).where(
-            # lower() on both sides, so both match the index and fold case identically.
-            func.lower(users.c.email) == func.lower(email)
-        )
-        async with database.connect() as connection:
-            row = (await execute(connection, statement, safe_to_repeat=True)).first()
-    stored_hash = row.password_hash if row is not None else None
-    if len(password) > PASSWORD_MAX_LENGTH:
-        # No account has such a password; the dummy check still keeps the timing even.
-        stored_hash = None
-    valid, upgraded_hash = await passwords.verify(password, stored_hash)
-    if row is None or not valid:
-        LOGIN_FAILURES.inc()
-        raise InvalidCredentialsError
-    if upgraded_hash is not None:
-        # The hash was made with older parameters: store one made with the current ones,
-        # unless the stored hash changed meanwhile.
-        async with database.connect() as connection:
-            await connection.execute(
-                users.update()
-                .where(users.c.id == row.id, users.c.password_hash == row.password_hash)
-                .values(password_hash=upgraded_hash)
-            )
-    return Principal(subject=str(row.id), email=row.email)
+        return None
+    return account_id if str(account_id) == subject else None

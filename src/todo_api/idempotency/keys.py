@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 import orjson
+from starlette.requests import Request
 
 from todo_api.errors import BadRequestError
 
@@ -79,3 +81,24 @@ def request_fingerprint(method: str, path: str, body: bytes) -> str:
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
     return digest.hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotentRequest:
+    """What the idempotency rules need of a request that carries a key."""
+
+    key: str
+    fingerprint: str
+
+
+async def idempotent_request(request: Request) -> IdempotentRequest | None:
+    """The request's key and fingerprint; None without a key (400 when it is malformed).
+
+    Called by the route after FastAPI has validated the request, so a request that breaks a
+    rule answers 422 first, as it would without a key.
+    """
+    key = idempotency_key(request.scope["headers"])
+    if key is None:
+        return None
+    body = await request.body()
+    return IdempotentRequest(key, request_fingerprint(request.method, request.scope["path"], body))

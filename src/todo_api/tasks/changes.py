@@ -1,5 +1,8 @@
 """Incremental sync: `GET /tasks/changes`, and the tombstones that deletions leave.
 
+The statements are `statements.py`'s writes and `queries.changes_statement`; this module
+holds the rules that turn the statement's rows into a page and the next position.
+
 Why a token never misses a change
 ---------------------------------
 Every task write (create, PUT, PATCH, toggle, DELETE) takes the next number of its owner's
@@ -12,8 +15,9 @@ visible too (or was never used by a write that changed something). PostgreSQL ma
 transaction visible before it releases its locks, so this holds for any snapshot; SQLite runs
 one writer at a time, which gives the same order.
 
-The read below is ONE statement, so it sees one snapshot: the changed tasks (`version` after
-the token), the tombstones (`seq` after it) and the counter's committed value. Ordered by
+The read (`queries.changes_statement`) is ONE statement, so it sees one snapshot: the
+changed tasks (`version` after the token), the tombstones (`seq` after it) and the
+counter's committed value. Ordered by
 number and cut at `limit`, the page always ends at a number that is complete in that
 snapshot: everything at or below it is in this page or an earlier one; everything above it
 is delivered next time. A change that commits while the client syncs has a higher number
@@ -34,32 +38,16 @@ is 410.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
-from functools import cache
 from typing import Any
 
 import orjson
 from fastapi.responses import JSONResponse
-from sqlalchemy import (
-    BindParameter,
-    Executable,
-    bindparam,
-    false,
-    insert,
-    null,
-    select,
-    true,
-    tuple_,
-    union_all,
-)
-from sqlalchemy.ext.asyncio import AsyncConnection
 from typing_extensions import TypedDict
 
-from todo_api.database import UTCDateTime, execute
 from todo_api.errors import GoneError
-from todo_api.tasks.models import change_counters_table as change_counters
-from todo_api.tasks.models import task_tombstones_table as tombstones
-from todo_api.tasks.models import tasks_table as tasks
+from todo_api.tasks.repository import AnyRow, task_fields
 from todo_api.tasks.sync_tokens import SyncPosition
 
 DEFAULT_CHANGES_LIMIT = 500
@@ -81,79 +69,24 @@ class ChangesResponse(JSONResponse):
         return orjson.dumps(content, option=orjson.OPT_UTC_Z)
 
 
-@cache
-def changes_statement(task_columns: tuple[Any, ...], with_deletions: bool) -> Executable:
-    """The changes after (:since, :after_id), at most :limit + 1, with the counter's value.
-
-    `task_columns` are the service's columns of a task response, `id` first.
-    """
-    owner: BindParameter[str] = bindparam("owner")
-    position = tuple_(bindparam("since"), bindparam("after_id", type_=tasks.c.id.type))
-    changed = select(tasks.c.version.label("seq"), false().label("deleted"), *task_columns).where(
-        tasks.c.user_id == owner, tuple_(tasks.c.version, tasks.c.id) > position
-    )
-    branches: list[Any] = [changed]
-    if with_deletions:
-        # Columns a tombstone does not have are NULL; the union takes the tasks' types.
-        blanks = [null().label(column.key) for column in task_columns[1:]]
-        removed = select(
-            tombstones.c.seq, true().label("deleted"), tombstones.c.task_id.label("id"), *blanks
-        ).where(
-            tombstones.c.user_id == owner, tuple_(tombstones.c.seq, tombstones.c.task_id) > position
-        )
-        branches.append(removed)
-    every = (
-        union_all(*branches).subquery("changes") if with_deletions else changed.subquery("changes")
-    )
-    page = (
-        select(every)
-        .order_by(every.c.seq, every.c.id)
-        .limit(bindparam("limit_plus_one"))
-        .subquery("page")
-    )
-    high_water = (
-        select(change_counters.c.last_seq).where(change_counters.c.user_id == owner)
-    ).scalar_subquery()
-    counter = select(high_water.label("high_water")).subquery("counter")
-    # Outer-joined to a one-row counter, so an empty page still reads the counter, in the
-    # same snapshot as the page.
-    return (
-        select(counter.c.high_water, page)
-        .select_from(counter.outerjoin(page, true()))
-        .order_by(page.c.seq, page.c.id)
-    )
+def changes_start(position: SyncPosition | None, now: datetime) -> tuple[int, uuid.UUID, datetime]:
+    """Where the read starts, (number, task id), and the time the next token inherits when
+    more changes follow; None: from the beginning (every current task)."""
+    if position is None:
+        return -1, LAST_ID, now
+    after_id = LAST_ID if position.after_id is None else position.after_id
+    return position.seq, after_id, position.since_time
 
 
-async def read_changes(
-    connection: AsyncConnection,
-    owner: str,
-    task_columns: tuple[Any, ...],
+def changes_page(
+    rows: Sequence[AnyRow],
     position: SyncPosition | None,
     limit: int,
     now: datetime,
 ) -> tuple[ChangesRows, SyncPosition]:
-    """One page of changes after `position` (None: every current task), and where the next
-    call starts."""
-    statement = changes_statement(task_columns, with_deletions=position is not None)
-    if position is None:
-        since, after_id, since_time = -1, LAST_ID, now
-    else:
-        since = position.seq
-        after_id = LAST_ID if position.after_id is None else position.after_id
-        since_time = position.since_time
-    # A read: run again if its connection is lost.
-    result = await execute(
-        connection,
-        statement,
-        {
-            "owner": owner,
-            "since": since,
-            "after_id": after_id,
-            "limit_plus_one": limit + 1,
-        },
-        safe_to_repeat=True,
-    )
-    rows = result.all()
+    """The page of `rows` (read with `limit + 1`, from `changes_start(position, now)`), and
+    where the next call starts."""
+    since, _after_id, since_time = changes_start(position, now)
     high_water = rows[0].high_water if rows else None
     if position is not None and position.seq > (high_water or 0):
         # The counter only grows, except when the user's data is erased (DELETE /auth/me):
@@ -165,7 +98,6 @@ async def read_changes(
     found = [row for row in rows if row.seq is not None]
     has_more = len(found) > limit
     page = found[:limit]
-    task_fields = [column.key for column in task_columns]
     changed: list[dict[str, Any]] = []
     deleted: list[uuid.UUID] = []
     for row in page:
@@ -173,7 +105,7 @@ async def read_changes(
             deleted.append(row.id)
         else:
             # Columns: high_water, seq, deleted, then the task's own.
-            changed.append(dict(zip(task_fields, row[3:], strict=True)))
+            changed.append(task_fields(row[3:]))
     if has_more:
         last = page[-1]
         following = SyncPosition(last.seq, since_time, last.id)
@@ -181,13 +113,3 @@ async def read_changes(
         reached = max(since, high_water or 0, page[-1].seq if page else 0)
         following = SyncPosition(reached, now)
     return {"tasks": changed, "deleted": deleted, "has_more": has_more}, following
-
-
-# SQLite cannot run DML in a CTE: there the tombstone is a statement of its own, in the
-# DELETE's transaction, numbered by the counter bump that precedes the DELETE.
-TOMBSTONE_SQLITE = insert(tombstones).values(
-    user_id=bindparam("owner"),
-    task_id=bindparam("task_id"),
-    seq=bindparam("version"),
-    deleted_at=bindparam("now", type_=UTCDateTime()),
-)

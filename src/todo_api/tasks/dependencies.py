@@ -1,42 +1,39 @@
-"""`TaskRepositoryDep`: the caller's tasks, for every `/tasks` route."""
+"""`TaskServiceDep`: the caller's tasks, for every `/tasks` and `/tags` route."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from todo_api.auth.dependencies import CurrentUser
+from todo_api.connections import RequestConnectionDep
+from todo_api.idempotency.service import IdempotencyService
 from todo_api.state import resources_of
 from todo_api.tasks.repository import TaskRepository
+from todo_api.tasks.service import TaskService
 
 # Requests that change nothing: their statements run again if the connection is lost.
 _READS = frozenset({"GET", "HEAD"})
 
 
-async def task_repository(request: Request, user: CurrentUser) -> AsyncIterator[TaskRepository]:
-    """The authenticated, rate-limited caller's tasks on an autocommit connection, taken when
-    the route runs its first statement (after FastAPI has validated the request) and returned
-    to the pool once the route is done. A GET or HEAD may repeat any of its statements after
-    a lost connection; a write repeats only what its own protection makes safe (see
-    `TaskRepository`)."""
-    database = resources_of(request).database
-    async with AsyncExitStack() as stack:
-
-        async def connect() -> AsyncConnection:
-            return await stack.enter_async_context(database.connect())
-
-        yield TaskRepository(
-            connect,
-            database.engine.dialect.name,
-            user.subject,
-            safe_to_repeat=request.method in _READS,
-        )
+async def task_service(
+    request: Request, user: CurrentUser, connection: RequestConnectionDep
+) -> TaskService:
+    """The authenticated, rate-limited caller's tasks, on the request's connection. A GET or
+    HEAD may repeat any of its statements after a lost connection; a write repeats only what
+    its own protection makes safe (see tasks/service.py)."""
+    settings = resources_of(request).settings
+    ttl = timedelta(seconds=settings.idempotency_key_ttl_seconds)
+    return TaskService(
+        TaskRepository(connection, user.subject),
+        IdempotencyService(connection, user.subject, ttl),
+        tokens=resources_of(request).opaque_tokens,
+        keep_days=settings.sync_tombstone_days,
+        safe_to_repeat=request.method in _READS,
+    )
 
 
-# scope="function": the connection goes back to the pool when the route function returns,
-# not after the response has been sent.
-TaskRepositoryDep = Annotated[TaskRepository, Depends(task_repository, scope="function")]
+# scope="function", as the connection it holds.
+TaskServiceDep = Annotated[TaskService, Depends(task_service, scope="function")]

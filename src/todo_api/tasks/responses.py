@@ -1,30 +1,17 @@
-"""A task's response, and how the task writes that accept `Idempotency-Key` run once.
+"""A task's response: every route that answers with one task renders it here, to bytes.
 
-Every route that answers with one task renders it here, to bytes. The keyed writes store
-those bytes for replays, so a replay is byte for byte the first answer, and GET and PUT
-answer with the same bytes as the writes (FastAPI's response-model pass wrote the same
-JSON, for about 1 us more).
+The keyed writes store those bytes for replays (idempotency/service.py), so a replay is byte
+for byte the first answer, and GET and PUT answer with the same bytes as the writes
+(FastAPI's response-model pass wrote the same JSON, for about 1 us more).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from datetime import timedelta
-from typing import ParamSpec
-
 import orjson
-from starlette.requests import Request
-from starlette.responses import Response
 
-from todo_api.database import run_in_transaction, utc_now
-from todo_api.idempotency.keys import idempotency_key, request_fingerprint
-from todo_api.idempotency.store import KeyClaim, StoredResponse, respond_once
-from todo_api.state import resources_of
-from todo_api.tasks.repository import TaskRepository
+from todo_api.idempotency.service import StoredResponse
 from todo_api.tasks.schemas import TaskRead
 
-P = ParamSpec("P")
-TaskRender = Callable[[TaskRead], StoredResponse]
 _JSON = "application/json"
 
 
@@ -39,49 +26,3 @@ def created_task(task: TaskRead) -> StoredResponse:
 
 def current_task(task: TaskRead) -> StoredResponse:
     return StoredResponse(200, _body(task), {"content-type": _JSON, "etag": task.etag})
-
-
-async def write_once(
-    request: Request,
-    tasks: TaskRepository,
-    render: TaskRender,
-    operation: Callable[P, Awaitable[TaskRead]],
-    *args: P.args,
-    **kwargs: P.kwargs,
-) -> Response:
-    """Run a task write (a method of `tasks`); with an Idempotency-Key, at most once per key.
-
-    Without a key: the write alone, one statement in autocommit. With one: the claim, the
-    write and the stored response in one transaction on the same connection (see
-    idempotency/store.py), run once more if the connection is lost under it.
-    """
-    key = idempotency_key(request.scope["headers"])
-    if key is None:
-        return render(await operation(*args, **kwargs)).to_response()
-    now = utc_now()
-    ttl = resources_of(request).settings.idempotency_key_ttl_seconds
-    claim = KeyClaim(
-        owner=tasks.owner,
-        key=key,
-        fingerprint=request_fingerprint(
-            request.method, request.scope["path"], await request.body()
-        ),
-        now=now,
-        expires_at=now + timedelta(seconds=ttl),
-    )
-
-    async def produce() -> StoredResponse:
-        return render(await operation(*args, **kwargs))
-
-    connection = await tasks.connection()
-
-    async def keyed() -> tuple[StoredResponse, bool]:
-        return await respond_once(connection, claim, produce)
-
-    # The whole keyed transaction may run again after a lost connection: the claim, the
-    # write and the stored response commit together or not at all, so a second run either
-    # starts afresh (the first rolled back) or finds the stored response (the first
-    # committed, its answer lost) and replays it, marked Idempotent-Replayed. A first run
-    # the server is still finishing holds the key's lock: the second answers 409.
-    response, replayed = await run_in_transaction(connection, keyed, safe_to_repeat=True)
-    return response.to_response(replayed=replayed)

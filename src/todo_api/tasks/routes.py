@@ -1,5 +1,5 @@
-"""The `/tasks` and `/tags` routes: read typed inputs, call one repository method, return its
-result."""
+"""The `/tasks` and `/tags` routes: read typed inputs, call one `TaskService` method, return
+its result."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 
 from todo_api.errors import idempotency_problem_responses, problem_responses
 from todo_api.idempotency.keys import KEY_PATTERN as IDEMPOTENCY_KEY_PATTERN
+from todo_api.idempotency.keys import idempotent_request
 from todo_api.opaque_tokens import MAX_TOKEN_LENGTH
-from todo_api.state import resources_of
 from todo_api.tasks.changes import DEFAULT_CHANGES_LIMIT, MAX_CHANGES_LIMIT, ChangesResponse
 from todo_api.tasks.conditions import IfMatch, parse_entity_tags
-from todo_api.tasks.dependencies import TaskRepositoryDep
-from todo_api.tasks.repository import TaskFilters
-from todo_api.tasks.responses import created_task, current_task, write_once
+from todo_api.tasks.dependencies import TaskServiceDep
+from todo_api.tasks.filters import TaskFilters
+from todo_api.tasks.responses import created_task, current_task
 from todo_api.tasks.schemas import (
     MAX_TAGS,
     DueTime,
@@ -130,8 +130,9 @@ _IDEMPOTENCY_PROBLEMS = idempotency_problem_responses()
         **_IDEMPOTENCY_PROBLEMS,
     },
 )
-async def create_task(data: TaskCreate, tasks: TaskRepositoryDep, request: Request) -> Response:
-    return await write_once(request, tasks, created_task, tasks.create, data)
+async def create_task(data: TaskCreate, tasks: TaskServiceDep, request: Request) -> Response:
+    keyed = await idempotent_request(request)
+    return (await tasks.write_once(keyed, created_task, tasks.create, data)).to_response()
 
 
 @router.get(
@@ -141,8 +142,7 @@ async def create_task(data: TaskCreate, tasks: TaskRepositoryDep, request: Reque
     responses=problem_responses(*_COMMON, 422),
 )
 async def list_tasks(
-    tasks: TaskRepositoryDep,
-    request: Request,
+    tasks: TaskServiceDep,
     limit: Annotated[int, Query(ge=1, le=200, description="Page size.", examples=[20])] = 50,
     offset: Annotated[
         int, Query(ge=0, le=MAX_OFFSET, description="Tasks to skip.", examples=[0])
@@ -219,14 +219,7 @@ async def list_tasks(
         due_before=due_before,
         due_after=due_after,
     )
-    page = await tasks.page(
-        limit=limit,
-        offset=offset,
-        filters=filters,
-        sort=sort,
-        tokens=resources_of(request).opaque_tokens,
-        cursor=cursor,
-    )
+    page = await tasks.page(limit=limit, offset=offset, filters=filters, sort=sort, cursor=cursor)
     return TaskPageResponse(page)
 
 
@@ -256,8 +249,7 @@ async def list_tasks(
     },
 )
 async def list_changes(
-    tasks: TaskRepositoryDep,
-    request: Request,
+    tasks: TaskServiceDep,
     since: Annotated[
         str | None,
         Query(
@@ -273,11 +265,7 @@ async def list_changes(
         ),
     ] = DEFAULT_CHANGES_LIMIT,
 ) -> ChangesResponse:
-    resources = resources_of(request)
-    page = await tasks.changes(
-        resources.opaque_tokens, since, limit, resources.settings.sync_tombstone_days
-    )
-    return ChangesResponse(page)
+    return ChangesResponse(await tasks.changes(since, limit))
 
 
 @router.get(
@@ -294,7 +282,7 @@ async def list_changes(
     },
 )
 async def get_task(
-    task_id: TaskId, tasks: TaskRepositoryDep, if_none_match: IfNoneMatchHeader = None
+    task_id: TaskId, tasks: TaskServiceDep, if_none_match: IfNoneMatchHeader = None
 ) -> Response:
     task = await tasks.get(task_id)
     cached = parse_entity_tags(if_none_match)
@@ -312,7 +300,7 @@ async def get_task(
 async def replace_task(
     task_id: TaskId,
     data: TaskReplace,
-    tasks: TaskRepositoryDep,
+    tasks: TaskServiceDep,
     if_match: IfMatchHeader = None,
 ) -> Response:
     task = await tasks.replace(task_id, data, IfMatch.from_header(if_match))
@@ -333,14 +321,16 @@ async def replace_task(
 async def patch_task(
     task_id: TaskId,
     data: TaskPatch,
-    tasks: TaskRepositoryDep,
+    tasks: TaskServiceDep,
     request: Request,
     if_match: IfMatchHeader = None,
 ) -> Response:
-    if_match_versions = IfMatch.from_header(if_match)
-    return await write_once(
-        request, tasks, current_task, tasks.patch, task_id, data.changes(), if_match_versions
+    condition = IfMatch.from_header(if_match)
+    keyed = await idempotent_request(request)
+    patched = await tasks.write_once(
+        keyed, current_task, tasks.patch, task_id, data.changes(), condition
     )
+    return patched.to_response()
 
 
 @router.patch(
@@ -355,11 +345,12 @@ async def patch_task(
     },
 )
 async def toggle_task(
-    task_id: TaskId, tasks: TaskRepositoryDep, request: Request, if_match: IfMatchHeader = None
+    task_id: TaskId, tasks: TaskServiceDep, request: Request, if_match: IfMatchHeader = None
 ) -> Response:
-    return await write_once(
-        request, tasks, current_task, tasks.toggle, task_id, IfMatch.from_header(if_match)
-    )
+    condition = IfMatch.from_header(if_match)
+    keyed = await idempotent_request(request)
+    toggled = await tasks.write_once(keyed, current_task, tasks.toggle, task_id, condition)
+    return toggled.to_response()
 
 
 @router.delete(
@@ -370,7 +361,7 @@ async def toggle_task(
     responses=problem_responses(*_COMMON, *_CONDITIONAL_WRITE),
 )
 async def delete_task(
-    task_id: TaskId, tasks: TaskRepositoryDep, if_match: IfMatchHeader = None
+    task_id: TaskId, tasks: TaskServiceDep, if_match: IfMatchHeader = None
 ) -> Response:
     await tasks.delete(task_id, IfMatch.from_header(if_match))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -385,5 +376,5 @@ tags_router = APIRouter(prefix="/tags", tags=["tags"])
     summary="List your tags with the number of tasks that carry each",
     responses=problem_responses(*_COMMON),
 )
-async def list_tags(tasks: TaskRepositoryDep) -> TagList:
+async def list_tags(tasks: TaskServiceDep) -> TagList:
     return TagList(items=await tasks.tag_counts())
