@@ -93,7 +93,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         pruner = asyncio.create_task(prune_forever(database))
         if multiprocess_dir() is not None:
-            pool_refresher = asyncio.create_task(refresh_pool_gauges_forever(database.engine))
+            pool_refresher = asyncio.create_task(refresh_pool_gauges_forever(database))
         log.info(
             "todo-api ready",
             environment=settings.environment,

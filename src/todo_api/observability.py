@@ -128,7 +128,24 @@ def redact_exception(
         error = sys.exc_info()[1]
     if error is not None:
         event["exception"] = _exception_summary(error)
+        code = _sqlstate(error)
+        if code is not None:
+            event.setdefault("sqlstate", code)
     return event
+
+
+def _sqlstate(error: BaseException) -> str | None:
+    """A database error's SQLSTATE (psycopg's errors carry it), which says what went wrong
+    without the message's SQL and parameters."""
+    current: BaseException | None = error
+    seen: set[int] = set()
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        code = getattr(current, "sqlstate", None)
+        if isinstance(code, str):
+            return code
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def _exception_summary(error: BaseException) -> str:

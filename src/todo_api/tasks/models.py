@@ -15,7 +15,7 @@ from sqlalchemy.sql.expression import ColumnElement
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Column, Field, SQLModel
 
-from todo_api.database import UTCDateTime
+from todo_api.database import UTCDateTime, built_only_on
 from todo_api.lengths import SUBJECT_MAX_LENGTH, TITLE_MAX_LENGTH
 from todo_api.tasks.schemas import PRIORITY_NAMES, PRIORITY_RANKS, Priority
 
@@ -74,7 +74,7 @@ class Task(SQLModel, table=True):
         # `/tasks/changes` reads a user's tasks after a position (version, id).
         Index("ix_tasks_user_id_version_id", "user_id", "version", "id"),
         # `tags @> ARRAY[...]` (the tag filter) on PostgreSQL; SQLite has no GIN.
-        Index(TAGS_GIN_INDEX, "tags", postgresql_using="gin").ddl_if(dialect="postgresql"),
+        built_only_on("postgresql", Index(TAGS_GIN_INDEX, "tags", postgresql_using="gin")),
     )
 
     id: uuid.UUID = Field(primary_key=True)
