@@ -1,10 +1,11 @@
 """The one way to the database: `Database.connect()` and `Database.transaction()`.
 
 How a route reaches the database: the lifespan builds one `Database` and keeps it in the
-app's `Resources`. A `/tasks` route depends on `TaskRepositoryDep` (tasks/dependencies.py):
+app's `Resources`. A `/tasks` route depends on `TaskServiceDep` (tasks/dependencies.py):
 on top of `CurrentUser` (the caller, authenticated and rate-limited) it yields a
-`TaskRepository` for the caller, which enters `database.connect()` when its first statement
-runs and keeps that connection until the route is done; each repository method sends one
+`TaskService` for the caller whose repositories share the request's `RequestConnection`
+(todo_api/connections.py), which enters `database.connect()` when its first statement runs
+and keeps that connection until the route is done; each repository method sends one
 statement, scoped by the owner. A new table gets a repository of its own, built the same
 way; code outside a route opens `database.connect()`.
 
@@ -41,14 +42,13 @@ transaction only, through a transaction pooler: declared (DB_POOLED, a Neon `-po
 or found on connect (engine.py).
 
 The modules:
-- `connections.py`: `Database`, the app's connections (`connect()`, `transaction()`).
+- `handle.py`: `Database`, the app's connections (`connect()`, `transaction()`).
 - `statements.py`: `execute`, `fetch_all`, `in_transaction`, `run_in_transaction`.
 - `engine.py`: `create_engine`, connection parameters, transaction poolers, SQLite set-up.
 - `resilience.py`: the request deadline's watchdog, the idle ping, which errors mean 503.
 - `types.py`: `UTCDateTime`, `utc_now`, the constraint naming convention, `built_only_on`.
 """
 
-from todo_api.database.connections import Database
 from todo_api.database.engine import (
     create_engine,
     is_pooled_host,
@@ -56,6 +56,7 @@ from todo_api.database.engine import (
     session_settings,
     uses_transaction_pooler,
 )
+from todo_api.database.handle import Database
 from todo_api.database.statements import execute, fetch_all, in_transaction, run_in_transaction
 from todo_api.database.types import (
     NAMING_CONVENTION,
