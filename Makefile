@@ -2,7 +2,7 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: help install serve test test-postgres lint format ci
+.PHONY: help install serve test test-postgres lint format clients ci
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -26,6 +26,9 @@ lint: install ## ruff and mypy
 
 format: install ## apply ruff's formatting and fixes
 	$(BIN)/ruff check --fix src tests bench && $(BIN)/ruff format src tests bench
+
+clients: install ## type-check TypeScript and Python clients generated from the OpenAPI document
+	bash generated-clients/check
 
 ci: ## what CI runs
 	bash .ci/run

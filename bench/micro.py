@@ -6,7 +6,8 @@
 Each line times the code as written against the plain way it replaces, in microseconds of
 CPU per call (the best of several rounds, so other load on the machine counts least), and
 names where the trick lives. Run it after a dependency upgrade: a trick whose saving fell
-below a few percent of a request (about 500 us of CPU) should go (STYLE.md, rule 12).
+below a few percent of a request (about 500 us of CPU) should go, since clear code is the
+default and speed has to pay for what it costs to read.
 
 With --database-url (PostgreSQL) it also creates a scratch database, migrates it, and
 times the database path and a whole GET /tasks/{id} through the app; the scratch database
@@ -390,12 +391,11 @@ def database_figures(server_url: str) -> list[Figure]:
 async def _connection_paths(url: str) -> list[Figure]:
     from tests.conftest import make_settings
 
-    from todo_api.database import Database, fetch_all
+    from todo_api.database import Database
     from todo_api.tasks.schemas import TaskCreate
     from todo_api.tasks.service import TaskService
 
     database = Database(make_settings(url))
-    held = await database.engine.connect()
     try:
         async with database.connect() as connection:
             task = await TaskService.on(connection, "user-micro").create(TaskCreate(title="t"))
@@ -408,39 +408,18 @@ async def _connection_paths(url: str) -> list[Figure]:
             async with database.transaction() as connection:
                 await TaskService.on(connection, "user-micro").get(task.id)
 
-        params = {"task_id": task.id, "owner": "user-micro"}
-
-        async def driver_cursor() -> None:
-            await fetch_all(held, _get_statement(), params, safe_to_repeat=True)
-
-        async def sqlalchemy_execute() -> None:
-            (await held.execute(_get_statement(), params)).all()
-
         calls = 300
         with_autocommit = await async_cpu_per_call(autocommit, calls)
         return [
             Figure(
                 "get in autocommit (1 round trip) vs in a transaction (3)",
-                "database.py create_engine isolation_level",
+                "database/engine.py create_engine isolation_level",
                 with_autocommit,
                 await async_cpu_per_call(in_transaction, calls),
             ),
-            Figure(
-                "get statement on the driver cursor vs connection.execute (held connection)",
-                "database.py _DriverStatement",
-                await async_cpu_per_call(driver_cursor, calls),
-                await async_cpu_per_call(sqlalchemy_execute, calls),
-            ),
         ]
     finally:
-        await held.close()
         await database.dispose()
-
-
-def _get_statement() -> Any:
-    from todo_api.tasks import repository
-
-    return repository._GET
 
 
 async def _whole_requests(url: str) -> list[Figure]:

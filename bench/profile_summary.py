@@ -43,7 +43,6 @@ MARKERS = (
     ("sync code run in the thread pool (run_in_threadpool)", r"^run_in_threadpool "),
     ("SQLAlchemy greenlet bridge (greenlet_spawn)", r"^greenlet_spawn "),
     ("connection checkout and return (Database.connect)", r"^Database\.connect "),
-    ("statements on the driver cursor (_DriverStatement.run)", r"^_DriverStatement\.run "),
     ("SQLAlchemy pool pre-ping (_do_ping_w_event)", r"^DefaultDialect\._do_ping_w_event "),
     ("new database connections (psycopg connect)", r"^AsyncConnection\.connect "),
     ("SQL statement compilation (Compiled/compile)", r"^(ClauseElement\._compile_w_cache) "),

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -37,14 +39,40 @@ _SETTING_PREFIXES = (
     "PROMETHEUS_MULTIPROC_DIR",
     "IDEMPOTENCY_",
     "SYNC_",
+    "SERVER_SECRET",
 )
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+@contextmanager
+def closed_port() -> Iterator[int]:
+    """A loopback port that refuses connections: bound, never listening, and held until the
+    block ends, so that no other process can start listening there meanwhile."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        port: int = holder.getsockname()[1]
+        yield port
+
+
+def listening_port(pid: int) -> int | None:
+    """The TCP port the process `pid` listens on, read from /proc (Linux), or None yet.
+
+    Servers are started with `--port 0`: the system picks a free port as it binds, so no
+    other process can take it between choosing and binding, as it could a port probed first.
+    """
+    sockets = set()
+    with contextlib.suppress(OSError):
+        for descriptor in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                target = os.readlink(descriptor)
+                if target.startswith("socket:["):
+                    sockets.add(target.removeprefix("socket:[").removesuffix("]"))
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            # Field 3 is the state (0A: LISTEN), field 9 the socket's inode.
+            if fields[3] == "0A" and fields[9] in sockets:
+                return int(fields[1].rsplit(":", 1)[1], 16)
+    return None
 
 
 def todo_api_command() -> list[str]:
@@ -60,8 +88,13 @@ def clean_environment(**settings: str) -> dict[str, str]:
 @dataclass
 class Server:
     process: subprocess.Popen[bytes]
-    url: str
     log_path: Path
+    port: int | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.port is not None, "not listening yet: wait_until_healthy first"
+        return f"http://127.0.0.1:{self.port}"
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -87,18 +120,20 @@ def running_server(
 
 
 def start_server(cwd: Path, env: dict[str, str], *args: str) -> Server:
-    """`todo-api serve` on a free port, its output in a log file beside the test's data."""
-    port = free_port()
-    log_path = cwd / f"server-{port}.log"
-    with log_path.open("wb") as log_file:
+    """`todo-api serve` on a port the system picks, its output in a log file beside the
+    test's data; `wait_until_healthy` learns the port."""
+    log_file = tempfile.NamedTemporaryFile(  # noqa: SIM115  (closed below, kept on disk)
+        dir=cwd, prefix="server-", suffix=".log", delete=False
+    )
+    with log_file:
         process = subprocess.Popen(
-            [*todo_api_command(), "serve", "--port", str(port), *args],
+            [*todo_api_command(), "serve", "--port", "0", *args],
             cwd=cwd,
             env=env,
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
-    return Server(process=process, url=f"http://127.0.0.1:{port}", log_path=log_path)
+    return Server(process=process, log_path=Path(log_file.name))
 
 
 def wait_until_healthy(server: Server, timeout: float) -> None:
@@ -106,6 +141,11 @@ def wait_until_healthy(server: Server, timeout: float) -> None:
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             raise AssertionError(f"server exited early:\n{server.log()}")
+        if server.port is None:
+            server.port = listening_port(server.process.pid)
+            if server.port is None:
+                time.sleep(0.1)
+                continue
         try:
             if httpx.get(f"{server.url}/health", timeout=1).status_code == 200:
                 return

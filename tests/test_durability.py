@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 
 from tests.conftest import TEST_SECRET, bearer, make_token
 from tests.servers import Server, clean_environment, running_server
+from tests.test_flaky_network_servers import until_a_session_waits_on_a_lock
 
 pytestmark = pytest.mark.server
 
@@ -54,6 +55,14 @@ def sessions_of(database_url: str) -> int:
     return count
 
 
+def until_shutting_down(server: Server) -> None:
+    """Until uvicorn has taken the signal: it stops accepting, then waits for the request."""
+    deadline = time.monotonic() + 10
+    while "Shutting down" not in server.log():
+        assert time.monotonic() < deadline, "the signal was not taken"
+        time.sleep(0.02)
+
+
 def test_sigterm_lets_in_flight_requests_finish_and_closes_the_pool(
     tmp_path: Path, migrated_postgres_url: str
 ) -> None:
@@ -81,9 +90,9 @@ def test_sigterm_lets_in_flight_requests_finish_and_closes_the_pool(
                 )
             )
             patching.start()
-            time.sleep(0.5)
+            until_a_session_waits_on_a_lock(migrated_postgres_url)
             server.process.send_signal(signal.SIGTERM)
-            time.sleep(0.5)
+            until_shutting_down(server)
             assert server.process.poll() is None, "exited with a request in flight"
             blocker.rollback()  # releases the lock: the PATCH completes
         patching.join(timeout=10)

@@ -114,7 +114,7 @@ def test_a_crash_after_the_claim_lets_the_retry_write_once(
                 )
             )
             pending.start()
-            _until_a_session_waits_on_a_lock(migrated_postgres_url)
+            until_a_session_waits_on_a_lock(migrated_postgres_url)
             server.stop(signal.SIGKILL)
             pending.join()
             blocker.rollback()
@@ -146,7 +146,7 @@ def _until_answered(call: Any) -> httpx.Response:
     return response
 
 
-def _until_a_session_waits_on_a_lock(database_url: str) -> None:
+def until_a_session_waits_on_a_lock(database_url: str) -> None:
     with psycopg.connect(libpq(database_url), autocommit=True) as watcher:
         for _ in range(300):
             row = watcher.execute(

@@ -17,7 +17,7 @@ from tests.conftest import backends, bearer, make_settings, make_token
 from tests.servers import open_client
 from todo_api import migrations
 from todo_api.app import create_app
-from todo_api.database import UTCDateTime, create_engine
+from todo_api.database import ONLY_ON_DIALECT, UTCDateTime, built_only_on, create_engine
 from todo_api.settings import Settings
 
 
@@ -68,10 +68,11 @@ def test_the_drift_check_sees_a_column_the_migrations_lack(empty_url: str) -> No
     drifted = MetaData(naming_convention=SQLModel.metadata.naming_convention)
     for table in SQLModel.metadata.tables.values():
         copied = table.to_metadata(drifted)
-        # to_metadata drops an index's ddl_if (the PostgreSQL-only GIN index): restore it.
-        conditions = {index.name: index._ddl_if for index in table.indexes}
+        # to_metadata drops an index's ddl_if and info (the PostgreSQL-only GIN index).
+        only_on = {index.name: index.info.get(ONLY_ON_DIALECT) for index in table.indexes}
         for index in copied.indexes:
-            index._ddl_if = conditions[index.name]
+            if dialect_name := only_on[index.name]:
+                built_only_on(dialect_name, index)
     drifted.tables["tasks"].append_column(Column("reminder_minutes", Integer, nullable=True))
     differences = on(empty_url, lambda c: migrations.schema_differences(c, drifted))
     assert [d[0] for d in differences] == ["add_column"]

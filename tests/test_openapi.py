@@ -118,6 +118,40 @@ async def test_fields_every_response_carries_are_required(openapi: dict[str, Any
     assert schemas["HealthStatus"]["required"] == ["status"]
 
 
+def request_body_properties(openapi: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    schemas = openapi["components"]["schemas"]
+    for _, _, operation in operations(openapi):
+        for media in operation.get("requestBody", {}).get("content", {}).values():
+            name = media["schema"]["$ref"].rsplit("/", 1)[1]
+            for field, schema in schemas[name]["properties"].items():
+                yield f"{name}.{field}", schema
+
+
+async def test_request_body_fields_that_may_be_left_out_are_optional(
+    openapi: dict[str, Any],
+) -> None:
+    # openapi-typescript types a property with a `default` as required: a request body
+    # documents its defaults in words instead (generated-clients/check type-checks clients).
+    for where, schema in request_body_properties(openapi):
+        assert "default" not in schema, where
+    schemas = openapi["components"]["schemas"]
+    for name in ("TaskCreate", "TaskReplace"):
+        assert schemas[name]["required"] == ["title"]
+        properties = schemas[name]["properties"]
+        assert properties["completed"]["description"] == "Default when left out: `false`."
+        assert properties["priority"]["description"].endswith('Default when left out: `"none"`.')
+
+
+async def test_operation_ids_are_the_route_names(openapi: dict[str, Any]) -> None:
+    ids = {
+        (path, method): operation["operationId"] for path, method, operation in operations(openapi)
+    }
+    assert ids[("/tasks", "post")] == "create_task"
+    assert ids[("/tasks/{task_id}", "put")] == "replace_task"
+    assert ids[("/tasks/changes", "get")] == "list_changes"
+    assert len(set(ids.values())) == len(ids)
+
+
 async def test_a_429_documents_retry_after_and_the_rate_limit_headers(
     openapi: dict[str, Any],
 ) -> None:

@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.conftest import TEST_SECRET, bearer, make_token
-from tests.servers import Server, clean_environment, free_port, running_server, todo_api_command
+from tests.servers import Server, clean_environment, running_server, todo_api_command
 from tests.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.server
@@ -182,7 +182,7 @@ def test_start_gives_up_after_the_wait_with_a_logged_reason(
     with log_path.open("wb") as log_file:
         started = time.monotonic()
         code = subprocess.run(
-            [*todo_api_command(), "serve", "--no-migrate", "--port", str(free_port())],
+            [*todo_api_command(), "serve", "--no-migrate", "--port", "0"],
             cwd=tmp_path,
             env=env,
             stdout=log_file,

@@ -19,7 +19,15 @@ STRONG_SECRET = "p" * 32
             {"DATABASE_URL": "sqlite+aiosqlite:///./todo.db", "JWT_SECRET": STRONG_SECRET},
             "DATABASE_URL: production needs PostgreSQL, not SQLite",
         ),
-        ({"DATABASE_URL": POSTGRES}, "JWT_SECRET: production needs a secret"),
+        ({"DATABASE_URL": POSTGRES}, "SERVER_SECRET: production needs a secret"),
+        (
+            {"DATABASE_URL": POSTGRES, "SERVER_SECRET": STRONG_SECRET},
+            "JWT_SECRET: production needs a token issuer",
+        ),
+        (
+            {"DATABASE_URL": POSTGRES, "JWT_SECRET": STRONG_SECRET, "SERVER_SECRET": "p" * 31},
+            "SERVER_SECRET: must be at least 32 bytes",
+        ),
         (
             {"DATABASE_URL": POSTGRES, "JWT_SECRET": "p" * 31},
             "JWT_SECRET: production needs at least 32 bytes",
@@ -37,7 +45,15 @@ STRONG_SECRET = "p" * 32
             "JWT_JWKS_URL: production needs an https:// URL",
         ),
     ],
-    ids=["sqlite", "missing-secret", "short-secret", "wildcard-cors", "http-jwks"],
+    ids=[
+        "sqlite",
+        "missing-secret",
+        "no-issuer",
+        "short-server-secret",
+        "short-secret",
+        "wildcard-cors",
+        "http-jwks",
+    ],
 )
 def test_production_refuses_to_start(env: dict[str, str], message: str, tmp_path: Path) -> None:
     result = run_cli(
@@ -57,6 +73,7 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     problems = [line.strip() for line in result.stderr.splitlines() if line.startswith("  ")]
     assert [line.split(":")[0] for line in problems] == [
         "DATABASE_URL",
+        "SERVER_SECRET",
         "JWT_SECRET",
         "CORS_ORIGINS",
     ]

@@ -9,7 +9,7 @@ import json
 import os
 import uuid
 from collections.abc import Iterator
-from typing import Any, Self
+from typing import Any
 
 import psycopg
 import pytest
@@ -66,18 +66,13 @@ TOKENS = OpaqueTokens("plan test secret")
 
 
 def capture_statements(engine: AsyncEngine) -> list[tuple[str, Any]]:
-    """Every statement the engine's connections send, with its parameters, as psycopg
-    receives it: the very SQL the repository runs, whichever way it reaches the driver."""
+    """Every statement the engine's connections send, with its parameters, as SQLAlchemy
+    hands them to the driver: the very SQL the repository runs."""
     captured: list[tuple[str, Any]] = []
 
-    class CapturingCursor(psycopg.AsyncCursor[Any]):
-        async def execute(self, query: Any, params: Any = None, **options: Any) -> Self:
-            captured.append((query, params))
-            return await super().execute(query, params, **options)
-
-    @event.listens_for(engine.sync_engine, "connect")
-    def install(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.driver_connection.cursor_factory = CapturingCursor
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def capture(_connection: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        captured.append((statement, parameters))
 
     return captured
 

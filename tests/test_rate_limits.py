@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.conftest import ApiUser, assert_problem, bearer, make_token
-from tests.servers import clean_environment, free_port, running_servers, serving
+from tests.servers import clean_environment, closed_port, running_servers, serving
 from tests.test_metrics import value
 from todo_api.ratelimit import client_address
 from todo_api.settings import Settings
@@ -177,17 +177,17 @@ async def test_an_unreachable_redis_does_not_stop_the_service(
     alice: ApiUser,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    closed_port = free_port()
-    settings = settings_factory(
-        rate_limit_tasks="1/day", redis_url=f"redis://127.0.0.1:{closed_port}/0"
-    )
-    async with serving(settings) as http:
-        before = value((await http.get("/metrics")).text, "rate_limit_storage_errors_total")
-        for _ in range(5):
-            response = await http.get("/tasks", headers=alice.headers)
-            assert response.status_code == 200
-            assert "ratelimit-limit" not in response.headers
-        metrics = (await http.get("/metrics")).text
+    with closed_port() as port:
+        settings = settings_factory(
+            rate_limit_tasks="1/day", redis_url=f"redis://127.0.0.1:{port}/0"
+        )
+        async with serving(settings) as http:
+            before = value((await http.get("/metrics")).text, "rate_limit_storage_errors_total")
+            for _ in range(5):
+                response = await http.get("/tasks", headers=alice.headers)
+                assert response.status_code == 200
+                assert "ratelimit-limit" not in response.headers
+            metrics = (await http.get("/metrics")).text
     assert value(metrics, "rate_limit_storage_errors_total") - before >= 1
     assert value(metrics, "rate_limit_unchecked_total", limit="tasks") >= 5
     output = capsys.readouterr().err

@@ -141,3 +141,34 @@ def test_retry_and_sync_settings_default_to_the_contract_and_refuse_nonsense(
         "IDEMPOTENCY_KEY_TTL_SECONDS",
         "SYNC_TOMBSTONE_DAYS",
     ]
+
+
+STRONG = "k" * 32
+HTTPS_JWKS_URL = "https://auth.example.com/api/auth/jwks"
+
+
+def test_the_server_secret_defaults_to_the_jwt_secret() -> None:
+    assert load(jwt_secret=STRONG).server_secret_or_default == STRONG
+    assert load(jwt_secret=STRONG, server_secret="s" * 32).server_secret_or_default == "s" * 32
+    # Development's fixed fallback, like JWT_SECRET's; elsewhere nothing (a random key each).
+    assert load().server_secret_or_default == load().signing_secret
+    assert load(environment="staging").server_secret_or_default is None
+
+
+def test_a_server_secret_has_at_least_32_bytes_everywhere() -> None:
+    assert messages(server_secret="s" * 31) == ["SERVER_SECRET: must be at least 32 bytes"]
+    # Bytes, not characters: 16 two-byte characters are enough.
+    assert load(server_secret="é" * 16).server_secret_or_default == "é" * 16
+    assert load(server_secret="").server_secret is None
+
+
+def test_production_with_an_outside_issuer_needs_only_the_server_secret() -> None:
+    production = {"environment": "production", "database_url": "postgresql://u@h/db"}
+    settings = load(**production, server_secret=STRONG, jwt_jwks_url=HTTPS_JWKS_URL)
+    assert settings.signing_secret is None
+    assert settings.server_secret_or_default == STRONG
+    assert messages(**production, jwt_jwks_url=HTTPS_JWKS_URL) == [
+        "SERVER_SECRET: production needs a secret that every instance shares, to sign list "
+        "cursors and sync tokens (SERVER_SECRET, or else JWT_SECRET)"
+    ]
+    assert load(**production, jwt_secret=STRONG).server_secret_or_default == STRONG

@@ -29,7 +29,7 @@ from tests.cli_support import (
     todo_server,
 )
 from tests.conftest import TEST_SECRET
-from tests.servers import Server, free_port
+from tests.servers import Server, closed_port
 
 __all__ = ["person", "todo", "todo_server"]  # fixtures used by the tests below
 
@@ -242,21 +242,23 @@ def test_login_remembers_its_server(person: Person) -> None:
 
 
 def test_the_server_option_wins_over_the_environment(person: Person) -> None:
-    dead = f"http://127.0.0.1:{free_port()}"
-    person.create_task("found")
-    out = person.todo.ok("list", "--server", person.todo.server or "", TODO_SERVER=dead)
-    assert "found" in out
-    result = person.todo("list", "--server", dead)
-    assert result.returncode == 1
-    assert f"not logged in to {dead}" in one_line_error(result)
+    with closed_port() as port:
+        dead = f"http://127.0.0.1:{port}"
+        person.create_task("found")
+        out = person.todo.ok("list", "--server", person.todo.server or "", TODO_SERVER=dead)
+        assert "found" in out
+        result = person.todo("list", "--server", dead)
+        assert result.returncode == 1
+        assert f"not logged in to {dead}" in one_line_error(result)
 
 
 def test_the_environment_wins_over_the_saved_server(person: Person) -> None:
-    dead = f"http://127.0.0.1:{free_port()}"
-    result = person.todo("whoami", TODO_SERVER=dead)
-    assert result.returncode == 1
-    # Another server has no token of this login: none is sent there.
-    assert f"not logged in to {dead}" in one_line_error(result)
+    with closed_port() as port:
+        dead = f"http://127.0.0.1:{port}"
+        result = person.todo("whoami", TODO_SERVER=dead)
+        assert result.returncode == 1
+        # Another server has no token of this login: none is sent there.
+        assert f"not logged in to {dead}" in one_line_error(result)
 
 
 def test_the_default_server_is_local_port_8000(tmp_path: Path) -> None:

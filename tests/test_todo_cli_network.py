@@ -22,7 +22,7 @@ from tests.cli_support import (
     todo,
     todo_server,
 )
-from tests.servers import free_port
+from tests.servers import closed_port
 
 __all__ = ["person", "todo", "todo_server"]
 
@@ -100,13 +100,14 @@ def test_reads_are_not_retried(person: Person) -> None:
 
 
 def test_a_service_that_cannot_be_reached(todo: Todo) -> None:
-    dead = f"http://127.0.0.1:{free_port()}"
-    for args in (["login", "--email", "a@example.com", "--password-stdin"], ["register"]):
-        if args[0] == "register":
-            args = [*args, "--email", "a@example.com", "--password-stdin"]
-        result = todo(*args, "--server", dead, input="password-long-enough")
-        assert result.returncode == 1
-        assert result.stderr == f"todo: cannot reach the service at {dead}: is it running?\n"
+    with closed_port() as port:
+        dead = f"http://127.0.0.1:{port}"
+        for args in (["login", "--email", "a@example.com", "--password-stdin"], ["register"]):
+            if args[0] == "register":
+                args = [*args, "--email", "a@example.com", "--password-stdin"]
+            result = todo(*args, "--server", dead, input="password-long-enough")
+            assert result.returncode == 1
+            assert result.stderr == f"todo: cannot reach the service at {dead}: is it running?\n"
 
 
 @pytest.mark.parametrize(

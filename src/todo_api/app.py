@@ -11,7 +11,7 @@ import structlog
 from fastapi import FastAPI
 
 from todo_api import __version__
-from todo_api.auth.jwks import create_jwks_key_source
+from todo_api.auth.jwks import REAL_CLOCK, Clock, create_jwks_key_source
 from todo_api.auth.passwords import PasswordService
 from todo_api.auth.routes import router as auth_router
 from todo_api.auth.token_errors import TokenErrorMiddleware
@@ -38,7 +38,7 @@ from todo_api.observability import (
     user_reference_function,
 )
 from todo_api.opaque_tokens import OpaqueTokens
-from todo_api.openapi import install_openapi
+from todo_api.openapi import install_openapi, operation_id
 from todo_api.pruning import prune_forever
 from todo_api.ratelimit import RateLimiter
 from todo_api.settings import Settings, load_settings
@@ -57,7 +57,8 @@ the token's `sub` owns the tasks. Errors are `application/problem+json` (RFC 945
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    public_keys = create_jwks_key_source(settings)
+    jwks_clock: Clock = app.state.jwks_clock
+    public_keys = create_jwks_key_source(settings, jwks_clock)
     database = Database(settings)
     rate_limiter = RateLimiter(settings)
     pool_refresher: asyncio.Task[None] | None = None
@@ -69,11 +70,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 "JWT_SECRET is not set: using a fixed, publicly known development secret. "
                 "Anyone can mint tokens for this service. Set JWT_SECRET before exposing it."
             )
-        if settings.signing_secret is None:
+        if settings.server_secret_or_default is None:
             log.warning(
-                "JWT_SECRET is not set: list cursors and sync tokens are signed with a key of "
-                "this process only, so other instances and restarts refuse them (422) and "
-                "clients start over. Set JWT_SECRET to share one key."
+                "Neither SERVER_SECRET nor JWT_SECRET is set: list cursors and sync tokens are "
+                "signed with a key of this process only, so other instances and restarts "
+                "refuse them (422) and clients start over. Set SERVER_SECRET to share one key."
             )
         if not await rate_limiter.open():
             log.warning(
@@ -88,12 +89,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             database=database,
             verifier=TokenVerifier(settings, public_keys),
             rate_limiter=rate_limiter,
-            opaque_tokens=OpaqueTokens(settings.signing_secret),
+            opaque_tokens=OpaqueTokens(settings.server_secret_or_default),
             passwords=PasswordService(),
         )
         pruner = asyncio.create_task(prune_forever(database))
         if multiprocess_dir() is not None:
-            pool_refresher = asyncio.create_task(refresh_pool_gauges_forever(database.engine))
+            pool_refresher = asyncio.create_task(refresh_pool_gauges_forever(database))
         log.info(
             "todo-api ready",
             environment=settings.environment,
@@ -124,7 +125,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         mark_this_worker_dead()
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, jwks_clock: Clock = REAL_CLOCK) -> FastAPI:
     settings = settings or load_settings()
     configure_logging(settings)
     app = FastAPI(
@@ -144,8 +145,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # The docs pages are added by install_docs, with assets served from here.
         docs_url=None,
         redoc_url=None,
+        generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
+    # Tests pass a clock they move on themselves, rather than wait for the JWKS cache to age.
+    app.state.jwks_clock = jwks_clock
     install_error_handlers(app)
     # Routes are matched in the order they were added: the busiest first (a GET /tasks/{id}
     # behind the docs and auth routes cost 18 us, 3%, more in process).

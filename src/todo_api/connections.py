@@ -50,8 +50,9 @@ class RequestConnection:
 
     async def transaction(self, work: Callable[[], Awaitable[T]], *, safe_to_repeat: bool) -> T:
         """`work` as one transaction (`todo_api.database.run_in_transaction`): committed when
-        it returns, rolled back if it raises, run once more after a lost connection when the
-        caller says the whole of it is `safe_to_repeat`."""
+        it returns, rolled back if it raises, run once more after a deadlock or serialization
+        failure (rolled back whole), or after a lost connection when the caller says the
+        whole of it is `safe_to_repeat`."""
         return await run_in_transaction(await self.get(), work, safe_to_repeat=safe_to_repeat)
 
     @asynccontextmanager

@@ -123,9 +123,21 @@ class UnauthorizedError(AppError):
 class DatabaseUnavailableError(AppError):
     status = 503
     detail = "The database is unavailable; try again shortly."
+    retry_after_seconds: ClassVar[int] = DATABASE_RETRY_AFTER_SECONDS
 
     def __init__(self) -> None:
-        super().__init__(headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
+        super().__init__(headers={"Retry-After": str(self.retry_after_seconds)})
+
+
+class DatabaseContentionError(DatabaseUnavailableError):
+    """A transaction that lost to a concurrent one (a deadlock or a serialization failure)
+    twice, the second run included. A 503, not a 409: the request is valid and nothing in
+    it conflicts with the task's state, so the same request a moment later succeeds, and
+    clients already repeat a 503 after its Retry-After (409 here means an Idempotency-Key
+    still in use, which the client must wait out or change)."""
+
+    detail = "The database was busy with conflicting changes; try again shortly."
+    retry_after_seconds = 1
 
 
 def _validation_errors(error: RequestValidationError) -> list[dict[str, Any]]:
@@ -250,7 +262,10 @@ PROBLEM_DESCRIPTIONS: dict[int, str] = {
     415: "The body is not sent as application/json.",
     422: "The body or a parameter breaks a validation rule.",
     429: "Rate limited.",
-    503: "The database, or a token issuer's keys, cannot be reached right now.",
+    503: (
+        "The database, or a token issuer's keys, cannot be reached right now, or the "
+        "database was busy with conflicting changes; send the request again after Retry-After."
+    ),
 }
 
 _RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}}

@@ -12,6 +12,7 @@ import asyncio
 import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import (
@@ -24,7 +25,10 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import QueuePool
+
+if TYPE_CHECKING:
+    from todo_api.database import Database
 
 MULTIPROCESS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 POOL_REFRESH_SECONDS = 5.0
@@ -73,6 +77,12 @@ DB_STATEMENT_RETRIES = Counter(
     "Statements, or keyed write transactions, run a second time on a fresh connection "
     "after their connection was lost (reads, If-Match updates, Idempotency-Key writes).",
 )
+DB_CONFLICT_RETRIES = Counter(
+    "db_conflict_retries_total",
+    "Statements, or transactions, run a second time after PostgreSQL rolled them back for "
+    "a serialization failure (40001) or a deadlock (40P01), by SQLSTATE.",
+    ["sqlstate"],
+)
 RATE_LIMIT_REJECTIONS = Counter(
     "rate_limit_rejections_total",
     "Requests refused with 429, by limit (tasks: per subject, auth: per address, "
@@ -108,22 +118,21 @@ def multiprocess_dir() -> str | None:
     return os.environ.get(MULTIPROCESS_DIR_ENV) or None
 
 
-def refresh_pool_gauges(engine: AsyncEngine) -> None:
-    pool = engine.sync_engine.pool
-    in_use = getattr(pool, "checkedout", None)
-    if in_use is None:
+def refresh_pool_gauges(database: Database) -> None:
+    pool = database.engine.sync_engine.pool
+    if not isinstance(pool, QueuePool):
         return
-    size = getattr(pool, "size", lambda: 0)()
-    max_overflow = getattr(pool, "_max_overflow", 0)
-    DB_POOL_IN_USE.set(in_use())
-    DB_POOL_OVERFLOW.set(max(0, getattr(pool, "overflow", lambda: 0)()))
-    DB_POOL_MAX.set(size + max(0, max_overflow))
+    settings = database.settings
+    DB_POOL_IN_USE.set(pool.checkedout())
+    DB_POOL_OVERFLOW.set(max(0, pool.overflow()))
+    # The pool was built with these settings (create_engine), and keeps its limit private.
+    DB_POOL_MAX.set(settings.db_pool_size + settings.db_max_overflow)
     DB_POOL_WAITING.set(_pool_waiters(pool))
 
 
-def _pool_waiters(pool: object) -> int:
-    # SQLAlchemy has no public count of checkouts waiting on an exhausted async pool; the
-    # asyncio queue behind AsyncAdaptedQueuePool keeps them as its pending getters.
+def _pool_waiters(pool: QueuePool) -> int:
+    # The one private read of SQLAlchemy's internals, since no public count of checkouts
+    # waiting on an exhausted async pool exists: the asyncio queue's pending getters.
     queue = getattr(getattr(pool, "_pool", None), "_queue", None)
     getters = getattr(queue, "_getters", None)
     if getters is None:
@@ -131,10 +140,10 @@ def _pool_waiters(pool: object) -> int:
     return sum(1 for waiter in getters if not waiter.done())
 
 
-async def refresh_pool_gauges_forever(engine: AsyncEngine) -> None:
+async def refresh_pool_gauges_forever(database: Database) -> None:
     """In multiprocess mode a scrape reads every worker's files, so each keeps its own fresh."""
     while True:
-        refresh_pool_gauges(engine)
+        refresh_pool_gauges(database)
         await asyncio.sleep(POOL_REFRESH_SECONDS)
 
 
@@ -168,9 +177,9 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def render_metrics(engine: AsyncEngine | None) -> bytes:
-    if engine is not None:
-        refresh_pool_gauges(engine)
+def render_metrics(database: Database | None) -> bytes:
+    if database is not None:
+        refresh_pool_gauges(database)
     directory = multiprocess_dir()
     if directory is None:
         return generate_latest(REGISTRY)
@@ -197,5 +206,4 @@ router = APIRouter(tags=["operations"])
 async def metrics(request: Request) -> Response:
     resources = getattr(request.app.state, "resources", None)
     database = getattr(resources, "database", None)
-    engine = getattr(database, "engine", None)
-    return Response(render_metrics(engine), media_type=CONTENT_TYPE_LATEST)
+    return Response(render_metrics(database), media_type=CONTENT_TYPE_LATEST)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import os
 import sys
 import threading
 import traceback
@@ -23,6 +22,7 @@ import orjson
 import structlog
 from sqlalchemy.engine import URL
 
+from todo_api.keys import derive_key
 from todo_api.settings import Settings
 
 # Query parameters of a database URL that are safe and useful to show; any other (a libpq
@@ -128,7 +128,24 @@ def redact_exception(
         error = sys.exc_info()[1]
     if error is not None:
         event["exception"] = _exception_summary(error)
+        code = _sqlstate(error)
+        if code is not None:
+            event.setdefault("sqlstate", code)
     return event
+
+
+def _sqlstate(error: BaseException) -> str | None:
+    """A database error's SQLSTATE (psycopg's errors carry it), which says what went wrong
+    without the message's SQL and parameters."""
+    current: BaseException | None = error
+    seen: set[int] = set()
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        code = getattr(current, "sqlstate", None)
+        if isinstance(code, str):
+            return code
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def _exception_summary(error: BaseException) -> str:
@@ -155,12 +172,10 @@ def user_reference_function(settings: Settings) -> Callable[[str], str]:
     """A keyed, non-reversible reference to a token subject for log lines.
 
     A plain hash of a subject (an email or an id) can be reversed by hashing candidates;
-    an HMAC under a key derived from the signing secret cannot, yet stays stable across
+    an HMAC under a key derived from the server's secret cannot, yet stays stable across
     instances and restarts so one user's requests can still be followed.
     """
-    secret = settings.signing_secret
-    root_key = secret.encode() if secret is not None else os.urandom(32)
-    key = hmac.new(root_key, b"todo-api log user reference", hashlib.sha256).digest()
+    key = derive_key(settings.server_secret_or_default, b"todo-api log user reference")
 
     @lru_cache(maxsize=4096)
     def reference(subject: str) -> str:

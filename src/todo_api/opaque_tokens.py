@@ -7,29 +7,29 @@ of a list query's filters, for cursors), none of which travel in the token: a to
 another purpose, user or query fails verification exactly like a forged one. The payload is
 not secret (it is an id and a sort key the client has already seen), only unforgeable.
 
-The key is derived from JWT_SECRET with a label of its own, so the same secret never signs
-two kinds of thing. Without a shared secret (outside issuers through JWKS only) there is
-nothing to derive from: each process then signs with a random key, and its tokens stop
-verifying on other instances and after a restart (clients get 422 and start over). The
-start-up log says so.
+The key is derived from SERVER_SECRET (by default JWT_SECRET) with a label of its own, so the
+same secret never signs two kinds of thing, and every instance accepts the others' tokens.
+Without either there is nothing to derive from: each process then signs with a random key,
+and its tokens stop verifying on other instances and after a restart (clients get 422 and
+start over). The start-up log says so; production refuses to start.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
-import secrets
 from typing import Any
 
 import orjson
+
+from todo_api.keys import derive_key
 
 _KEY_LABEL = b"todo-api opaque tokens v1"
 _MAC_BYTES = 16
 # Generous for a payload of a few numbers and a sort key of at most 255 characters; a
 # longer token is refused before any decoding work.
-MAX_TOKEN_LENGTH = 2048
+MAX_OPAQUE_TOKEN_LENGTH = 2048
 
 
 class InvalidOpaqueTokenError(Exception):
@@ -47,8 +47,7 @@ def _b64decode(text: str) -> bytes:
 class OpaqueTokens:
     def __init__(self, secret: str | None) -> None:
         self.shared = secret is not None
-        material = secret.encode() if secret is not None else secrets.token_bytes(32)
-        self._key = hmac.new(material, _KEY_LABEL, hashlib.sha256).digest()
+        self._key = derive_key(secret, _KEY_LABEL)
 
     def _mac(self, purpose: str, owner: str, context: str, body: bytes) -> bytes:
         # NUL separators: none of the parts can contain one (a subject is a JWT string
@@ -63,7 +62,7 @@ class OpaqueTokens:
         return f"{_b64encode(body)}.{_b64encode(self._mac(purpose, owner, context, body))}"
 
     def open(self, purpose: str, owner: str, token: str, context: str = "") -> Any:
-        if len(token) > MAX_TOKEN_LENGTH:
+        if len(token) > MAX_OPAQUE_TOKEN_LENGTH:
             raise InvalidOpaqueTokenError
         encoded_body, dot, encoded_mac = token.partition(".")
         if not dot:

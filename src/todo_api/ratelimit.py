@@ -23,7 +23,6 @@ import hashlib
 import hmac
 import ipaddress
 import math
-import os
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -39,6 +38,7 @@ from limits.storage import storage_from_string
 from starlette.types import Scope
 
 from todo_api.errors import AppError
+from todo_api.keys import derive_key
 from todo_api.metrics import RATE_LIMIT_REJECTIONS, RATE_LIMIT_STORAGE_ERRORS, RATE_LIMIT_UNCHECKED
 from todo_api.observability import describe_redis
 from todo_api.settings import Settings
@@ -121,10 +121,8 @@ class RateLimiter:
             "login": _amounts_and_periods(settings.rate_limit_login_failures),
         }
         # Emails are counted under an HMAC of themselves, so the shared store holds no
-        # address; the key comes from the signing secret, which every instance shares.
-        secret = settings.signing_secret
-        root_key = secret.encode() if secret is not None else os.urandom(32)
-        self._email_key = hmac.new(root_key, b"todo-api login throttle", hashlib.sha256).digest()
+        # address; the key comes from the server's secret, which every instance shares.
+        self._email_key = derive_key(settings.server_secret_or_default, b"todo-api login throttle")
         self._settings = settings
         self._local = _LocalCounters()
         self._redis: RedisStorage | None = None

@@ -13,6 +13,7 @@ from sqlalchemy.engine import URL, make_url
 # Used only in development when JWT_SECRET is unset; the app logs a loud warning at start.
 INSECURE_DEVELOPMENT_SECRET = "insecure-development-secret-do-not-use-in-production"  # noqa: S105
 MIN_PRODUCTION_SECRET_BYTES = 32
+MIN_SERVER_SECRET_BYTES = 32
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./todo.db"
 
 CommaList = Annotated[list[str], NoDecode]
@@ -64,6 +65,10 @@ class Settings(BaseSettings):
     # None means "off when pooled, on otherwise".
     db_prepared_statements: bool | None = None
 
+    # Signs what the service hands out and takes back (list cursors, sync tokens) and keys
+    # its HMACs (login throttle, log user references): the same on every instance, so each
+    # accepts the others'. Unset, JWT_SECRET serves (see `server_secret_or_default`).
+    server_secret: SecretStr | None = None
     jwt_secret: SecretStr | None = None
     jwt_jwks_url: str | None = None
     jwt_issuer: str | None = None
@@ -116,10 +121,17 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
 
-    @field_validator("jwt_secret", mode="before")
+    @field_validator("jwt_secret", "server_secret", mode="before")
     @classmethod
     def _empty_secret_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("server_secret")
+    @classmethod
+    def _long_server_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().encode()) < MIN_SERVER_SECRET_BYTES:
+            raise ValueError(f"must be at least {MIN_SERVER_SECRET_BYTES} bytes")
+        return value
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -176,9 +188,20 @@ class Settings(BaseSettings):
         problems = []
         if self.sqlalchemy_url.get_backend_name() == "sqlite":
             problems.append("DATABASE_URL: production needs PostgreSQL, not SQLite")
-        if self.jwt_secret is None:
-            problems.append("JWT_SECRET: production needs a secret (it signs built-in tokens)")
-        elif len(self.jwt_secret.get_secret_value().encode()) < MIN_PRODUCTION_SECRET_BYTES:
+        if self.server_secret is None and self.jwt_secret is None:
+            problems.append(
+                "SERVER_SECRET: production needs a secret that every instance shares, to sign "
+                "list cursors and sync tokens (SERVER_SECRET, or else JWT_SECRET)"
+            )
+        if self.jwt_secret is None and self.jwt_jwks_url is None:
+            problems.append(
+                "JWT_SECRET: production needs a token issuer: JWT_SECRET (built-in accounts, "
+                "HS256) or JWT_JWKS_URL (an outside issuer)"
+            )
+        if (
+            self.jwt_secret is not None
+            and len(self.jwt_secret.get_secret_value().encode()) < MIN_PRODUCTION_SECRET_BYTES
+        ):
             problems.append(
                 f"JWT_SECRET: production needs at least {MIN_PRODUCTION_SECRET_BYTES} bytes"
             )
@@ -213,6 +236,14 @@ class Settings(BaseSettings):
         if self.environment == "development":
             return INSECURE_DEVELOPMENT_SECRET
         return None
+
+    @property
+    def server_secret_or_default(self) -> str | None:
+        """SERVER_SECRET, else what JWT_SECRET falls back to (`signing_secret`); None leaves
+        each process a random key of its own."""
+        if self.server_secret is not None:
+            return self.server_secret.get_secret_value()
+        return self.signing_secret
 
     @property
     def uses_insecure_secret(self) -> bool:

@@ -7,7 +7,7 @@ import contextlib
 import time
 from collections.abc import Callable, Set
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Protocol
 
 import jwt
 import structlog
@@ -26,6 +26,25 @@ MAX_KID_LENGTH = 256
 # The periodic refresh never runs more often than this, whatever JWT_JWKS_CACHE_SECONDS and
 # JWT_JWKS_REFETCH_INTERVAL_SECONDS say (0 is allowed for them).
 MIN_REFRESH_DELAY_SECONDS = 1.0
+
+
+class Clock(Protocol):
+    """The time the key table ages by, and the sleep the periodic refresh waits on."""
+
+    def monotonic(self) -> float: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class MonotonicClock:
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+REAL_CLOCK = MonotonicClock()
 
 
 def _key_type_for(algorithm: str) -> str | None:
@@ -78,13 +97,15 @@ class JwksKeySource:
         cache_seconds: float,
         refetch_interval: float,
         timeout: float,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock = REAL_CLOCK,
     ) -> None:
         self._client = client
         self._cache_seconds = cache_seconds
         self._refetch_interval = refetch_interval
         # urllib's timeout applies to each socket operation; this bounds the whole fetch.
         self._timeout = timeout + 1.0
+        # The table ages, and the periodic refresh sleeps, by this clock; the fetch timeout
+        # above stays in real time, as it bounds real network I/O.
         self._clock = clock
         self._keys: dict[str, PyJWK] = {}
         self._loaded_at: float | None = None
@@ -129,7 +150,7 @@ class JwksKeySource:
 
     async def _refresh_forever(self) -> None:
         while True:
-            await asyncio.sleep(self._next_refresh_delay())
+            await self._clock.sleep(self._next_refresh_delay())
             # Keys are fetched on first use; until then there is nothing to keep fresh.
             if self._loaded_at is not None:
                 await self.refresh()
@@ -142,16 +163,19 @@ class JwksKeySource:
             # unknown kids are allowed to cause fetches.
             delay = self._refetch_interval
         else:
-            delay = self._loaded_at + self._cache_seconds - self._clock()
+            delay = self._loaded_at + self._cache_seconds - self._clock.monotonic()
         return max(delay, MIN_REFRESH_DELAY_SECONDS)
 
     def _stale(self) -> bool:
-        return self._loaded_at is None or self._clock() - self._loaded_at >= self._cache_seconds
+        return (
+            self._loaded_at is None
+            or self._clock.monotonic() - self._loaded_at >= self._cache_seconds
+        )
 
     def _may_fetch(self) -> bool:
         return (
             self._attempted_at is None
-            or self._clock() - self._attempted_at >= self._refetch_interval
+            or self._clock.monotonic() - self._attempted_at >= self._refetch_interval
         )
 
     async def _refresh_for(self, kid: str, known: PyJWK | None) -> PyJWK:
@@ -173,7 +197,7 @@ class JwksKeySource:
             raise InvalidTokenError("unknown_kid")
 
     async def _fetch(self) -> None:
-        self._attempted_at = self._clock()
+        self._attempted_at = self._clock.monotonic()
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(self._timeout):
@@ -187,7 +211,7 @@ class JwksKeySource:
             return
         withdrawn = self._keys.keys() - keys.keys()
         self._keys = keys
-        self._loaded_at = self._clock()
+        self._loaded_at = self._clock.monotonic()
         self._last_attempt_failed = False
         log.info("JWKS fetched", keys=len(keys), withdrawn=len(withdrawn))
         if withdrawn:
@@ -195,7 +219,7 @@ class JwksKeySource:
                 forget(withdrawn)
 
 
-def create_jwks_key_source(settings: Settings) -> JwksKeySource | None:
+def create_jwks_key_source(settings: Settings, clock: Clock = REAL_CLOCK) -> JwksKeySource | None:
     """The key source for JWT_JWKS_URL, or None when no outside issuer is configured."""
     if settings.jwt_jwks_url is None:
         return None
@@ -213,4 +237,5 @@ def create_jwks_key_source(settings: Settings) -> JwksKeySource | None:
         cache_seconds=settings.jwt_jwks_cache_seconds,
         refetch_interval=settings.jwt_jwks_refetch_interval_seconds,
         timeout=settings.jwt_jwks_timeout_seconds,
+        clock=clock,
     )

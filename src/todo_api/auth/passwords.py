@@ -9,6 +9,8 @@ import anyio.to_thread
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
+from todo_api.text import is_valid_unicode
+
 # A password no account has, and its hash with argon2-cffi's default parameters. Checking
 # it costs exactly what checking a real password costs, which is all it is for.
 _DUMMY_PASSWORD = "dummy password for timing equalisation"  # noqa: S105
@@ -16,15 +18,6 @@ _DEFAULT_DUMMY_HASH = (
     "$argon2id$v=19$m=65536,t=3,p=4$BHhrApFT6dD7WIn0A1jEIw$"
     "BmY8gs5IDtH1OHApjo8Qig1k5Pk/Wa3uKQOMpV2rl0Y"
 )
-
-
-def _encodable(password: str) -> bool:
-    # A lone surrogate (valid in JSON and forms, not in UTF-8) would make the hasher raise.
-    try:
-        password.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 class PasswordService:
@@ -53,7 +46,8 @@ class PasswordService:
         With no stored hash (unknown email) a dummy hash is checked instead, so the answer
         takes as long as for a real account and its timing does not reveal which emails exist.
         """
-        if stored_hash is None or not _encodable(password):
+        # A lone surrogate (valid in JSON and forms, not in UTF-8) would make the hasher raise.
+        if stored_hash is None or not is_valid_unicode(password):
             dummy_hash = await self._get_dummy_hash()
             await anyio.to_thread.run_sync(
                 self._hash.verify, _DUMMY_PASSWORD, dummy_hash, limiter=self._limiter

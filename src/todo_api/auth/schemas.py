@@ -11,6 +11,7 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from todo_api.lengths import EMAIL_MAX_LENGTH
+from todo_api.text import valid_unicode
 
 PASSWORD_MIN_LENGTH = 8
 PASSWORD_MAX_LENGTH = 128
@@ -55,14 +56,6 @@ def normalize_email(value: str) -> str:
     return result.normalized
 
 
-def _encodable_password(value: str) -> str:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode (no lone surrogates)") from None
-    return value
-
-
 EMAIL_EXAMPLE = "ada@example.com"
 PASSWORD_EXAMPLE = "correct horse battery"  # noqa: S105  (an example in the docs)
 
@@ -80,7 +73,7 @@ Email = Annotated[
 Password = Annotated[
     str,
     StringConstraints(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH),
-    AfterValidator(_encodable_password),
+    AfterValidator(valid_unicode),
     Field(
         json_schema_extra={"format": "password", "writeOnly": True},
         description="8 to 128 characters.",

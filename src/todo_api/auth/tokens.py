@@ -14,7 +14,7 @@ import jwt
 from todo_api.lengths import SUBJECT_MAX_LENGTH
 from todo_api.settings import HMAC_ALGORITHMS, Settings
 
-MAX_TOKEN_LENGTH = 8192
+MAX_BEARER_TOKEN_LENGTH = 8192
 VERIFIED_CACHE_SIZE = 4096
 
 
@@ -100,7 +100,7 @@ class TokenVerifier:
         }
 
     async def _verify(self, token: str) -> tuple[Principal, float, str | None]:
-        if not token or len(token) > MAX_TOKEN_LENGTH:
+        if not token or len(token) > MAX_BEARER_TOKEN_LENGTH:
             raise InvalidTokenError("malformed")
         try:
             header = jwt.get_unverified_header(token)

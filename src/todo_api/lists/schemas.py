@@ -11,6 +11,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from todo_api.lengths import LIST_NAME_MAX_LENGTH
 from todo_api.tasks.schemas import WHITE_SPACE
+from todo_api.text import valid_unicode
 
 _CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f]")
 # The rule below as a pattern in the OpenAPI document (white space around, then 1 to 100
@@ -30,11 +31,7 @@ def normalise_list_name(value: str) -> str:
         raise ValueError(f"must be 1 to {LIST_NAME_MAX_LENGTH} characters once trimmed")
     if _CONTROL_CHARACTER.search(name):
         raise ValueError("must not contain control characters")
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode (no lone surrogates)") from None
-    return name
+    return valid_unicode(name)
 
 
 def name_key(name: str) -> str:

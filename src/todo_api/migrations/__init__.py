@@ -15,6 +15,8 @@ from sqlalchemy import MetaData
 from sqlalchemy.engine import URL, Connection
 from sqlmodel import SQLModel
 
+from todo_api.database import ONLY_ON_DIALECT
+
 
 def alembic_config(url: URL | None = None) -> Config:
     config = Config()
@@ -34,15 +36,16 @@ def downgrade(url: URL | None = None, revision: str = "base") -> None:
 
 def _built_on(dialect_name: str) -> Callable[[Any, str | None, str, bool, Any], bool]:
     """Leave out of the comparison what the models build only on another database (the
-    GIN index on tags exists on PostgreSQL alone); Alembic does not read `ddl_if` itself."""
+    GIN index on tags exists on PostgreSQL alone); Alembic does not read `ddl_if` itself,
+    so the models record the database in the index's `info` (`built_only_on`)."""
 
     def include(
         schema_object: Any, _name: str | None, kind: str, reflected: bool, _to: Any
     ) -> bool:
-        condition = getattr(schema_object, "_ddl_if", None)
-        if kind != "index" or reflected or condition is None or condition.dialect is None:
+        if kind != "index" or reflected:
             return True
-        return bool(condition.dialect == dialect_name)
+        only_on = schema_object.info.get(ONLY_ON_DIALECT)
+        return only_on is None or bool(only_on == dialect_name)
 
     return include
 

@@ -24,7 +24,7 @@ from sqlalchemy.sql.expression import ColumnElement
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Column, Field, SQLModel
 
-from todo_api.database import UTCDateTime
+from todo_api.database import UTCDateTime, built_only_on
 from todo_api.lengths import SUBJECT_MAX_LENGTH, TITLE_MAX_LENGTH
 from todo_api.lists.models import task_lists_table
 from todo_api.tasks.schemas import PRIORITY_NAMES, PRIORITY_RANKS, Priority
@@ -55,7 +55,7 @@ class PriorityLevel(TypeDecorator[str]):
 # text[] (0.17 ms) and filters no faster. SQLite has no arrays: a JSON text array read with
 # json_each is the counterpart (no index: the rare tag's page scans the owner's rows, 23 to
 # 29 ms for a user with 50,000 tasks), keeping one shape of data on both databases.
-TagList = ARRAY(Text).with_variant(JSON(), "sqlite")
+TagArray = ARRAY(Text).with_variant(JSON(), "sqlite")
 
 
 class EmptyTags(ColumnElement[Any]):
@@ -84,7 +84,7 @@ class Task(SQLModel, table=True):
         # `/tasks/changes` reads a user's tasks after a position (version, id).
         Index("ix_tasks_user_id_version_id", "user_id", "version", "id"),
         # `tags @> ARRAY[...]` (the tag filter) on PostgreSQL; SQLite has no GIN.
-        Index(TAGS_GIN_INDEX, "tags", postgresql_using="gin").ddl_if(dialect="postgresql"),
+        built_only_on("postgresql", Index(TAGS_GIN_INDEX, "tags", postgresql_using="gin")),
         # `GET /tasks?list_id=` in its default order, a list's deletion, and the check of
         # the key below when a list goes.
         Index("ix_tasks_list_id_created_at_id", "list_id", "created_at", "id"),
@@ -107,7 +107,7 @@ class Task(SQLModel, table=True):
     due_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
     tags: list[str] = Field(
         default_factory=list,
-        sa_column=Column(TagList, nullable=False, server_default=EmptyTags()),
+        sa_column=Column(TagArray, nullable=False, server_default=EmptyTags()),
     )
     created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(sa_type=UTCDateTime, nullable=False)

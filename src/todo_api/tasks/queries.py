@@ -36,7 +36,7 @@ from sqlalchemy import (
 from todo_api.lists.models import list_tombstones_table as list_tombstones
 from todo_api.lists.models import task_lists_table as task_lists
 from todo_api.lists.statements import LIST_COLUMNS
-from todo_api.tasks.models import TagList
+from todo_api.tasks.models import TagArray
 from todo_api.tasks.models import change_counters_table as change_counters
 from todo_api.tasks.models import task_tombstones_table as tombstones
 from todo_api.tasks.models import tasks_table as tasks
@@ -62,7 +62,7 @@ Keyset = Literal["value", "null"]
 
 
 def _carries_every_tag(dialect: str) -> ColumnElement[bool]:
-    wanted = bindparam("tags", type_=TagList)
+    wanted = bindparam("tags", type_=TagArray)
     if dialect == "postgresql":
         # `tags @> :tags` is what the GIN index on tags serves.
         return tasks.c.tags.contains(wanted)

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 from todo_api.errors import idempotency_problem_responses, problem_responses
 from todo_api.idempotency.keys import KEY_PATTERN as IDEMPOTENCY_KEY_PATTERN
 from todo_api.idempotency.keys import idempotent_request
-from todo_api.opaque_tokens import MAX_TOKEN_LENGTH
+from todo_api.opaque_tokens import MAX_OPAQUE_TOKEN_LENGTH
 from todo_api.tasks.changes import (
     DEFAULT_CHANGES_LIMIT,
     MAX_CHANGES_LIMIT,
@@ -213,7 +213,7 @@ async def list_tasks(
     cursor: Annotated[
         str | None,
         Query(
-            max_length=MAX_TOKEN_LENGTH,
+            max_length=MAX_OPAQUE_TOKEN_LENGTH,
             description=(
                 "The `next_cursor` of the previous page: the page after it, with the same "
                 "filters and sort (`limit` may change; `offset` must be absent or 0). Tasks "
@@ -267,7 +267,7 @@ async def list_changes(
     since: Annotated[
         str | None,
         Query(
-            max_length=MAX_TOKEN_LENGTH,
+            max_length=MAX_OPAQUE_TOKEN_LENGTH,
             description="The `next_since` of the previous call; omit it to start afresh.",
             examples=["WzQyLDE3OTYwNjI4ODld.3yqkVn0d6kYkqv1m0Zz3Aw"],
         ),

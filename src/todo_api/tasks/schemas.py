@@ -22,6 +22,7 @@ from pydantic import (
 from typing_extensions import TypedDict
 
 from todo_api.lengths import TITLE_MAX_LENGTH
+from todo_api.text import valid_unicode
 
 DESCRIPTION_MAX_LENGTH = 10_000
 TAG_MAX_LENGTH = 50
@@ -33,11 +34,7 @@ def _storable(value: str) -> str:
     # both must be refused here as 422 rather than fail later in the driver.
     if "\x00" in value:
         raise ValueError("must not contain the NUL character")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode (no lone surrogates)") from None
-    return value
+    return valid_unicode(value)
 
 
 # The rules above, written into the OpenAPI document so that clients (and the fuzzer) know
