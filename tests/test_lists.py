@@ -17,6 +17,7 @@ from tests.conftest import ApiUser, TaskFactory, assert_problem
 from tests.servers import serving
 from tests.test_rate_limits import assert_rate_limited
 from todo_api.database import create_engine
+from todo_api.lists.models import default_list_id
 from todo_api.lists.models import task_lists_table as task_lists
 from todo_api.settings import Settings
 
@@ -93,16 +94,21 @@ async def test_a_task_created_without_a_list_goes_to_the_default_list(
     assert len(await lists_of(client, alice)) == 1
 
 
-async def first_requests(client: httpx.AsyncClient, user: ApiUser) -> list[httpx.Response]:
-    """What a new user's devices might send at the same moment, each needing the list."""
+async def first_requests(
+    instances: tuple[httpx.AsyncClient, httpx.AsyncClient], user: ApiUser
+) -> list[httpx.Response]:
+    """What a new user's devices might send at the same moment, each needing the default
+    list, spread over two instances of the service."""
+    one, other = instances
     requests = [
-        client.get("/lists", headers=user.headers),
-        client.post("/tasks", json={"title": "a"}, headers=user.headers),
-        client.post("/tasks", json={"title": "b"}, headers=user.headers),
-        client.post("/lists", json={"name": "Work"}, headers=user.headers),
-        client.get("/tasks/changes", headers=user.headers),
-        client.post("/tasks", json={"title": "c"}, headers=user.headers),
-        client.get("/lists", headers=user.headers),
+        one.get("/lists", headers=user.headers),
+        other.post("/tasks", json={"title": "a"}, headers=user.headers),
+        one.post("/tasks", json={"title": "b"}, headers=user.headers),
+        other.post("/lists", json={"name": "Work"}, headers=user.headers),
+        one.get("/tasks/changes", headers=user.headers),
+        other.post("/tasks", json={"title": "c"}, headers={**user.headers, "Idempotency-Key": "k"}),
+        one.get(f"/lists/{default_list_id(user.sub)}", headers=user.headers),
+        other.get("/lists", headers=user.headers),
     ]
     return list(await asyncio.gather(*requests))
 
@@ -112,18 +118,20 @@ async def test_concurrent_first_requests_of_a_new_user_make_one_default_list(
     tables: AsyncEngine,
     new_user: Callable[[], ApiUser],
 ) -> None:
-    # Real servers with several connections, so the first requests truly race.
-    async with serving(settings_factory(db_pool_size=8)) as http:
+    # Two instances, each with several connections: the first requests race in the database.
+    settings = settings_factory(db_pool_size=4)
+    async with serving(settings) as one, serving(settings) as other:
         for _ in range(5):
             user = new_user()
-            responses = await first_requests(http, user)
+            responses = await first_requests((one, other), user)
             assert all(response.is_success for response in responses), [
                 response.text for response in responses if not response.is_success
             ]
             stored = await stored_lists(tables, user.sub)
             assert sorted(stored) == [("Tasks", True), ("Work", False)]
-            default_id = (await default_list(http, user))["id"]
-            tasks = (await http.get("/tasks", headers=user.headers)).json()["items"]
+            default_id = (await default_list(one, user))["id"]
+            tasks = (await one.get("/tasks", headers=user.headers)).json()["items"]
+            assert len(tasks) == 3
             assert {task["list_id"] for task in tasks} == {default_id}
 
 
