@@ -48,7 +48,7 @@ def free_port() -> int:
 
 
 def todo_api_command() -> list[str]:
-    return [sys.executable, "-m", "todo_api.cli"]
+    return [sys.executable, "-m", "todo_api.commands"]
 
 
 def clean_environment(**settings: str) -> dict[str, str]:
