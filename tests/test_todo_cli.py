@@ -58,7 +58,7 @@ def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
 
 def test_version_is_the_installed_distributions() -> None:
     result = subprocess.run([TODO, "--version"], capture_output=True, text=True, check=True)
-    assert result.stdout == f"todo {importlib.metadata.version('todo-api')}\n"
+    assert result.stdout == f"todo {importlib.metadata.version('todo-api-cli')}\n"
 
 
 @pytest.mark.parametrize("command", COMMANDS)
