@@ -7,7 +7,6 @@ Imported only by commands that reach the service: httpx alone takes ~80 ms to im
 from __future__ import annotations
 
 import random
-import ssl
 import time
 import uuid
 from collections.abc import Mapping
@@ -58,7 +57,6 @@ class TodoClient:
         self._token = token
         self._http = httpx.Client(
             base_url=server,
-            verify=_tls_verification(server),
             timeout=TIMEOUT,
             headers={"User-Agent": f"todo/{__version__}", "Accept": "application/json"},
         )
@@ -231,14 +229,6 @@ class TodoClient:
         if not isinstance(value, dict):
             raise ServiceError(f"the service at {self.server} sent an answer todo cannot read")
         return value
-
-
-def _tls_verification(server: str) -> ssl.SSLContext | bool:
-    if server.startswith("https:"):
-        return True  # the system's trusted certificates, loaded by httpx
-    # A plain-HTTP service needs no certificates: loading them (~18 ms, a tenth of `todo list`)
-    # is skipped with a context that trusts nothing, so TLS, were it ever used, would fail.
-    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
 def problem_message(response: httpx.Response) -> str:
