@@ -1,16 +1,17 @@
 # The README's commands, as targets. `make help` lists them.
 VENV ?= .venv
 BIN := $(VENV)/bin
+PYTHON_PATHS := src client/src tests bench
 
-.PHONY: help install serve test test-postgres lint format clients ci
+.PHONY: help install serve test test-postgres lint format clients client-alone ci
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
-$(BIN)/todo-api: requirements.lock pyproject.toml
+$(BIN)/todo-api: requirements.lock pyproject.toml client/pyproject.toml
 	python3 -m venv $(VENV) && $(BIN)/pip install -r requirements.lock -e .
 
-install: $(BIN)/todo-api ## create the virtual environment from the lock file
+install: $(BIN)/todo-api ## create the virtual environment from the lock file (service and client)
 
 serve: install ## run the service on the SQLite default
 	$(BIN)/todo-api serve
@@ -22,10 +23,13 @@ test-postgres: install ## run the test suite on SQLite and PostgreSQL
 	TEST_POSTGRES_URL=postgresql://postgres@127.0.0.1:5432/postgres $(BIN)/python -m pytest
 
 lint: install ## ruff and mypy
-	$(BIN)/ruff check src tests bench && $(BIN)/ruff format --check src tests bench && $(BIN)/mypy
+	$(BIN)/ruff check $(PYTHON_PATHS) && $(BIN)/ruff format --check $(PYTHON_PATHS) && $(BIN)/mypy
 
 format: install ## apply ruff's formatting and fixes
-	$(BIN)/ruff check --fix src tests bench && $(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix $(PYTHON_PATHS) && $(BIN)/ruff format $(PYTHON_PATHS)
+
+client-alone: ## check that the `todo` client installs and runs without the server's packages
+	bash .ci/client-alone
 
 clients: install ## type-check TypeScript and Python clients generated from the OpenAPI document
 	bash generated-clients/check

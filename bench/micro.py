@@ -429,7 +429,7 @@ async def _whole_requests(url: str) -> list[Figure]:
     from tests.conftest import make_settings, make_token
 
     from todo_api.app import create_app
-    from todo_api.cli import GC_YOUNG_THRESHOLD
+    from todo_api.commands import GC_YOUNG_THRESHOLD
 
     app = create_app(make_settings(url, log_level="WARNING"))
     async with LifespanManager(app) as manager:
@@ -458,7 +458,7 @@ async def _whole_requests(url: str) -> list[Figure]:
         Figure("whole GET /tasks/{id} in process (for scale)", "app", get, get),
         Figure(
             f"GET /tasks (page of 50, {CONCURRENT_PAGES} at once), GC tuned vs Python's default",
-            "cli.py serving_app",
+            "commands.py serving_app",
             tuned,
             untuned,
         ),

@@ -287,7 +287,7 @@ def main() -> None:
         ENVIRONMENT="staging",
         LOG_LEVEL="WARNING",
     )
-    command = [sys.executable, "-m", "todo_api.cli"]
+    command = [sys.executable, "-m", "todo_api.commands"]
     server: subprocess.Popen[bytes] | None = None
     log_path = workdir / "server.log"
     try:

@@ -59,9 +59,12 @@ class Todo:
     def __call__(
         self, *args: str, input: str | None = None, timeout: float = 60, **env: str
     ) -> subprocess.CompletedProcess[str]:
+        # Without input, standard input is empty rather than the test runner's own, which may
+        # be a terminal: what `todo` does then would depend on where the tests were started.
+        stdin = {"input": input} if input is not None else {"stdin": subprocess.DEVNULL}
         return subprocess.run(
             [TODO, *args],
-            input=input,
+            **stdin,
             capture_output=True,
             text=True,
             env=self.env(**env),

@@ -76,7 +76,7 @@ def listening_port(pid: int) -> int | None:
 
 
 def todo_api_command() -> list[str]:
-    return [sys.executable, "-m", "todo_api.cli"]
+    return [sys.executable, "-m", "todo_api.commands"]
 
 
 def clean_environment(**settings: str) -> dict[str, str]:

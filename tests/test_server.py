@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.servers import clean_environment, running_server, todo_api_command
-from todo_api.cli import GC_YOUNG_THRESHOLD, serving_app
+from todo_api.commands import GC_YOUNG_THRESHOLD, serving_app
 
 
 def mint(cwd: Path, env: dict[str, str], sub: str) -> str:

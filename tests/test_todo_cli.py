@@ -58,7 +58,7 @@ def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
 
 def test_version_is_the_installed_distributions() -> None:
     result = subprocess.run([TODO, "--version"], capture_output=True, text=True, check=True)
-    assert result.stdout == f"todo {importlib.metadata.version('todo-api')}\n"
+    assert result.stdout == f"todo {importlib.metadata.version('todo-api-cli')}\n"
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -408,11 +408,22 @@ def test_edit_title_and_description(person: Person) -> None:
 
 def test_rm_by_prefix(person: Person) -> None:
     task = person.create_task("Old idea")
-    assert person.todo.ok("rm", task["id"][:7]) == f"Deleted {task['id'][:8]}  Old idea\n"
+    deleted = person.todo.ok("rm", task["id"][:7], "--yes")
+    assert deleted == f"Deleted {task['id'][:8]}  Old idea\n"
     assert person.task(task["id"]).status_code == 404
     other = person.create_task("Another")
-    assert person.todo.ok("rm", other["id"], "--json") == ""
+    assert person.todo.ok("rm", other["id"], "-y", "--json") == ""
     assert person.task(other["id"]).status_code == 404
+
+
+def test_rm_without_a_terminal_to_ask_on_needs_yes(person: Person) -> None:
+    task = person.create_task("Keep me")
+    for stdin in (None, "y\n"):  # nothing, or a pipe: neither is a person answering
+        result = person.todo("rm", task["id"], input=stdin)
+        assert result.returncode == 2
+        assert result.stdout == ""
+        assert "no terminal to confirm the deletion on: add --yes" in result.stderr
+    assert person.task(task["id"]).status_code == 200
 
 
 # Short ids and refusals
@@ -456,8 +467,8 @@ def test_another_persons_task_is_the_services_403(person: Person, todo_server: S
     assert httpx_response.status_code == 201
     with api_client(todo_server.url, email) as stranger:
         theirs = stranger.post("/tasks", json={"title": "private"}).json()
-        for command in ("show", "done", "rm"):
-            result = person.todo(command, theirs["id"])
+        for command in (["show"], ["done"], ["rm", "--yes"]):
+            result = person.todo(*command, theirs["id"])
             assert result.returncode == 1
             assert "private" not in result.stderr
             one_line_error(result)

@@ -90,13 +90,53 @@ def test_retries_are_bounded(person: Person) -> None:
     assert len(network.requests) == 4
 
 
-def test_reads_are_not_retried(person: Person) -> None:
+def test_a_read_is_retried_when_the_answer_is_lost(person: Person) -> None:
+    person.create_task("Buy milk")
     with first_answer_lost(port_of(person.todo.server)) as network:
         person.log_in_at(network.url)
-        result = person.todo("list", TODO_SERVER=network.url)
+        out = person.todo.ok("list", TODO_SERVER=network.url)
+    assert "Buy milk" in out
+    assert [request.split(b" ")[0] for request in network.requests] == [b"GET", b"GET"]
+    # A read is safe to repeat as it is: no Idempotency-Key.
+    assert header_values(network.requests, "Idempotency-Key") == []
+
+
+def test_a_read_is_retried_after_a_503s_retry_after(person: Person) -> None:
+    task = person.create_task("Buy milk")
+    with first_answer_lost(port_of(person.todo.server), refuse_with=UNAVAILABLE) as network:
+        person.log_in_at(network.url)
+        started = time.monotonic()
+        out = person.todo.ok("show", task["id"], "--json", TODO_SERVER=network.url)
+        waited = time.monotonic() - started
+    assert waited >= 1.0
+    assert len(network.requests) == 2
+    assert json.loads(out)["id"] == task["id"]
+
+
+def test_read_retries_are_bounded(person: Person) -> None:
+    with first_answer_lost(port_of(person.todo.server), lose=100) as network:
+        person.log_in_at(network.url)
+        result = person.todo("whoami", TODO_SERVER=network.url)
     assert result.returncode == 1
-    assert len(network.requests) == 1
     assert result.stderr.startswith("todo: the connection to ")
+    assert len(network.requests) == 4
+
+
+@pytest.mark.parametrize(
+    ("command", "method"),
+    [(["rm", "--yes"], b"DELETE"), (["edit", "--title", "Buy oat milk"], b"PATCH")],
+)
+def test_a_write_without_an_idempotency_key_is_never_retried(
+    person: Person, command: list[str], method: bytes
+) -> None:
+    task = person.create_task("Buy milk")
+    with first_answer_lost(port_of(person.todo.server)) as network:
+        person.log_in_at(network.url)
+        result = person.todo(*command[:1], task["id"], *command[1:], TODO_SERVER=network.url)
+    assert result.returncode == 1
+    assert result.stderr.startswith("todo: the connection to ")
+    # Sent once: the service did it, the answer was lost, and it is not done a second time.
+    assert [request.split(b" ")[0] for request in network.requests] == [method]
 
 
 def test_a_service_that_cannot_be_reached(todo: Todo) -> None:

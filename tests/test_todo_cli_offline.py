@@ -51,7 +51,8 @@ def test_anything_else_is_refused(typed: str) -> None:
 
 
 def test_the_client_package_never_imports_the_server() -> None:
-    # So that it can become a distribution of its own: it talks to the service over HTTP only.
+    # It is a distribution of its own (client/), installed without the server: it talks to
+    # the service over HTTP only.
     code = (
         "import sys, todo_cli.main, todo_cli.client, todo_cli.lookup;"
         "print(sorted(m for m in sys.modules"

@@ -87,3 +87,37 @@ def test_the_password_is_asked_for_without_echo(todo: Todo) -> None:
     assert status == 0, screen
     assert screen.startswith("Password: \nLogged in to ")
     assert PASSWORD not in screen
+
+
+def test_rm_asks_before_deleting_and_no_keeps_the_task(person: Person) -> None:
+    task = person.create_task("Old idea")
+    short = task["id"][:8]
+    status, screen = person.todo.in_terminal("rm", task["id"][:6], typed=("n",), NO_COLOR="1")
+    assert status == 1
+    assert screen.splitlines() == [f"Delete {short}  Old idea? [y/N]: n", "todo: nothing deleted"]
+    assert person.task(task["id"]).status_code == 200
+    # Enter alone is no as well.
+    status, _ = person.todo.in_terminal("rm", task["id"], typed=("",), NO_COLOR="1")
+    assert status == 1
+    assert person.task(task["id"]).status_code == 200
+
+
+def test_rm_deletes_when_the_answer_is_yes(person: Person) -> None:
+    task = person.create_task("Old idea")
+    short = task["id"][:8]
+    # Given by its full id, the task is still named by its title in the question.
+    status, screen = person.todo.in_terminal("rm", task["id"], typed=("y",), NO_COLOR="1")
+    assert status == 0
+    assert screen.splitlines() == [
+        f"Delete {short}  Old idea? [y/N]: y",
+        f"Deleted {short}  Old idea",
+    ]
+    assert person.task(task["id"]).status_code == 404
+
+
+def test_rm_yes_deletes_without_asking(person: Person) -> None:
+    task = person.create_task("Old idea")
+    status, screen = person.todo.in_terminal("rm", task["id"][:6], "--yes", NO_COLOR="1")
+    assert status == 0
+    assert screen == f"Deleted {task['id'][:8]}  Old idea\n"
+    assert person.task(task["id"]).status_code == 404

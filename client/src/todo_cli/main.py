@@ -19,7 +19,13 @@ import click
 
 from todo_cli import __version__, config, render
 from todo_cli.due import DUE_HELP, parse_due, to_rfc3339
-from todo_cli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, CliError, InvalidInputError
+from todo_cli.errors import (
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    CliError,
+    DeclinedError,
+    InvalidInputError,
+)
 
 if TYPE_CHECKING:
     from todo_cli.client import Task, TodoClient
@@ -103,11 +109,17 @@ class CommandsInOrder(click.Group):
     "  NO_COLOR         any value turns colour off\n\n"
     "\b\nExit status:\n"
     "  0  success\n"
-    "  1  the service refused, or cannot be reached\n"
+    "  1  the service refused, or cannot be reached; or `todo rm` was answered no\n"
     "  2  the command line is wrong",
 )
 @click.version_option(__version__, "--version", prog_name="todo", message="%(prog)s %(version)s")
-def cli() -> None:
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="Print each HTTP request and response on standard error, for a bug report "
+    "(the token and the password are never shown).",
+)
+def cli(debug: bool) -> None:
     """Your tasks, kept by a todo-api service and reachable from any machine.
 
     Log in once with `todo register` or `todo login`; then add, list, complete and edit tasks.
@@ -122,7 +134,8 @@ def service(server: str | None) -> Iterator[TodoClient]:
 
     credentials = config.load_credentials()
     url = config.resolve_server(server, credentials)
-    with TodoClient(url, credentials.token_for(url)) as client:
+    debug = bool(click.get_current_context().find_root().params.get("debug"))
+    with TodoClient(url, credentials.token_for(url), debug=debug) as client:
         yield client
 
 
@@ -471,21 +484,33 @@ def edit(
     _print_task_result("Updated", task, json_output)
 
 
-@cli.command(epilog=examples("todo rm 3f2a"))
+@cli.command(epilog=examples("todo rm 3f2a", "todo rm 3f2a --yes"))
 @task_id_argument
+@click.option("-y", "--yes", is_flag=True, help="Delete without asking.")
 @service_options
-def rm(task_id: str, server: str | None, json_output: bool) -> None:
+def rm(task_id: str, yes: bool, server: str | None, json_output: bool) -> None:
     """Delete a task for good.
 
-    With --json nothing is printed: the API answers a deletion without a body.
+    On a terminal, asks first (the task's id and title) unless --yes is given; elsewhere, a
+    script, --yes is required. With --json nothing is printed: the API answers a deletion
+    without a body.
     """
+    if not yes and not sys.stdin.isatty():
+        raise click.UsageError("no terminal to confirm the deletion on: add --yes")
     from todo_cli.lookup import find_task
 
     with service(server) as client:
         found = find_task(client, task_id)
+        task = found.task
+        if not yes:
+            # The question names the task: by its title, not only the id that was typed.
+            task = task or client.get_task(found.id)
+            question = render.confirmation("Delete", task) + "?"
+            if not click.confirm(question, default=False, err=True):
+                raise DeclinedError("nothing deleted")
         client.delete_task(found.id)
     if not json_output:
-        render.print_line(render.confirmation("Deleted", found.task or {"id": found.id}))
+        render.print_line(render.confirmation("Deleted", task or {"id": found.id}))
 
 
 # What the commands above share
@@ -521,7 +546,7 @@ def _set_completed(task_id: str, completed: bool, server: str | None, json_outpu
     with service(server) as client:
         found = find_task(client, task_id)
         # An explicit value, not the toggle: sent twice (a retry), it still means "done".
-        task = client.update_task(found.id, {"completed": completed}, retry=True)
+        task = client.update_task(found.id, {"completed": completed}, idempotency_key=True)
     _print_task_result("Completed" if completed else "Reopened", task, json_output)
 
 

@@ -50,7 +50,7 @@ def _serve(args: argparse.Namespace) -> None:
         migrations.upgrade()
     with _metrics_directory(args.workers):
         uvicorn.run(
-            "todo_api.cli:serving_app",
+            "todo_api.commands:serving_app",
             factory=True,
             host=args.host,
             port=args.port,

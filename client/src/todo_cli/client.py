@@ -1,16 +1,20 @@
 """The one place that speaks HTTP to the service: requests, safe retries, and what a refusal
 means for the person at the terminal.
 
+Retried on a lost connection, a 503 or a 429, with backoff and the service's Retry-After: every
+read (GET, safe to repeat), and the writes that carry an Idempotency-Key (the service answers a
+repeat from its record). A write without a key is sent once: repeated after a lost answer, it
+could be done twice.
+
 Imported only by commands that reach the service: httpx alone takes ~80 ms to import.
 """
 
 from __future__ import annotations
 
 import random
-import ssl
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +22,7 @@ from typing import Any
 import httpx
 
 from todo_cli import __version__
+from todo_cli.debug import ExchangePrinter
 from todo_cli.errors import CliError
 
 Task = dict[str, Any]
@@ -29,11 +34,13 @@ TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 MAX_ATTEMPTS = 4
 BACKOFF_SECONDS = 0.25  # doubled after each failed attempt, with jitter
 MAX_PAUSE_SECONDS = 10.0  # a longer Retry-After is reported instead of waited for
-# Statuses after which a request that carries an Idempotency-Key is sent again: the service
-# was unavailable or rate-limited (nothing happened), or (409) the first attempt, whose answer
-# was lost, is still running and its stored response will be replayed.
+# Statuses after which a read, or a write that carries an Idempotency-Key, is sent again: the
+# service was unavailable or rate-limited (nothing happened), or (409, keyed writes only) the
+# first attempt, whose answer was lost, is still running and its stored response will be
+# replayed.
 RETRY_STATUSES = {503, 429}
 STILL_RUNNING = 409
+SAFE_METHODS = {"GET"}  # the only method the client reads with
 PRECONDITION_FAILED = 412  # If-Match no longer matches: someone changed the task meanwhile
 PAGE_SIZE = 200  # the largest page the service gives
 
@@ -53,18 +60,28 @@ class TaskList:
 
 
 class TodoClient:
-    def __init__(self, server: str, token: str | None = None) -> None:
+    def __init__(self, server: str, token: str | None = None, *, debug: bool = False) -> None:
         self.server = server
         self._token = token
+        # With --debug, every exchange is printed on standard error, secrets redacted.
+        self._debug = ExchangePrinter([token or ""]) if debug else None
+        hooks: dict[str, list[Callable[..., Any]]] = {}
+        if self._debug:
+            hooks = {"request": [self._debug.request], "response": [self._debug.response]}
         self._http = httpx.Client(
             base_url=server,
-            verify=_tls_verification(server),
             timeout=TIMEOUT,
             headers={"User-Agent": f"todo/{__version__}", "Accept": "application/json"},
+            event_hooks=hooks,
         )
 
     def use_token(self, token: str) -> None:
         self._token = token
+        self._keep_secret(token)
+
+    def _keep_secret(self, secret: str) -> None:
+        if self._debug:
+            self._debug.add_secret(secret)
 
     def __enter__(self) -> TodoClient:
         return self
@@ -75,10 +92,12 @@ class TodoClient:
     # Accounts
 
     def register(self, email: str, password: str) -> dict[str, Any]:
+        self._keep_secret(password)
         body = {"email": email, "password": password}
         return self._object(self._send("POST", "/auth/register", json=body, authenticated=False))
 
     def issue_token(self, email: str, password: str) -> str:
+        self._keep_secret(password)
         form = {"username": email, "password": password}
         answer = self._object(self._send("POST", "/auth/token", data=form, authenticated=False))
         token = answer.get("access_token")
@@ -100,7 +119,7 @@ class TodoClient:
     # Tasks
 
     def create_task(self, fields: Mapping[str, Any]) -> Task:
-        return self._object(self._send("POST", "/tasks", json=dict(fields), retry=True))
+        return self._object(self._send("POST", "/tasks", json=dict(fields), idempotency_key=True))
 
     def get_task(self, task_id: str) -> Task:
         return self._object(self._send("GET", f"/tasks/{task_id}"))
@@ -111,11 +130,15 @@ class TodoClient:
         fields: Mapping[str, Any],
         *,
         if_match: str | None = None,
-        retry: bool = False,
+        idempotency_key: bool = False,
     ) -> Task:
         headers = {"If-Match": if_match} if if_match else {}
         response = self._send(
-            "PATCH", f"/tasks/{task_id}", json=dict(fields), headers=headers, retry=retry
+            "PATCH",
+            f"/tasks/{task_id}",
+            json=dict(fields),
+            headers=headers,
+            idempotency_key=idempotency_key,
         )
         return self._object(response)
 
@@ -161,10 +184,11 @@ class TodoClient:
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         authenticated: bool = True,
-        retry: bool = False,
+        idempotency_key: bool = False,
     ) -> httpx.Response:
-        """One request; with `retry`, an Idempotency-Key and up to MAX_ATTEMPTS tries, so that
-        an attempt whose answer was lost is answered from the service's record, not redone."""
+        """One request, tried up to MAX_ATTEMPTS times when it is a read, or a write sent with
+        an Idempotency-Key (one key for every attempt, so that an attempt whose answer was lost
+        is answered from the service's record, not redone); any other write is tried once."""
         request_headers = dict(headers or {})
         if authenticated:
             if not self._token:
@@ -172,32 +196,40 @@ class TodoClient:
                     f"not logged in to {self.server}: run `todo login` or `todo register`"
                 )
             request_headers["Authorization"] = f"Bearer {self._token}"
-        if retry:
+        if idempotency_key:
             request_headers["Idempotency-Key"] = str(uuid.uuid4())
+        repeatable = method in SAFE_METHODS or idempotency_key
         attempt = 0
         while True:
             attempt += 1
-            can_retry = retry and attempt < MAX_ATTEMPTS
+            can_retry = repeatable and attempt < MAX_ATTEMPTS
             try:
                 response = self._http.request(
                     method, path, json=json, data=data, params=params, headers=request_headers
                 )
             except httpx.TransportError as error:
                 if can_retry:
-                    _pause(attempt, None)
+                    self._pause(attempt, None, self._describe_transport_error(error))
                     continue
                 raise ServiceError(self._describe_transport_error(error)) from None
             if can_retry and (
                 response.status_code in RETRY_STATUSES
-                or (response.status_code == STILL_RUNNING and attempt > 1)
+                or (response.status_code == STILL_RUNNING and idempotency_key and attempt > 1)
             ):
                 wait = retry_after_seconds(response)
                 if wait is None or wait <= MAX_PAUSE_SECONDS:
-                    _pause(attempt, wait)
+                    self._pause(attempt, wait, f"the service answered {response.status_code}")
                     continue
             if response.status_code >= 400:
                 raise self._refusal(response, authenticated=authenticated)
             return response
+
+    def _pause(self, attempt: int, retry_after: float | None, reason: str) -> None:
+        backoff = BACKOFF_SECONDS * 2 ** (attempt - 1) * random.uniform(0.5, 1.0)  # noqa: S311
+        seconds = max(backoff, retry_after or 0.0)
+        if self._debug:
+            self._debug.note(f"{reason}: attempt {attempt + 1} in {seconds:.2f} s")
+        time.sleep(seconds)
 
     def _refusal(self, response: httpx.Response, *, authenticated: bool) -> ServiceError:
         if response.status_code == 401 and authenticated:
@@ -233,14 +265,6 @@ class TodoClient:
         return value
 
 
-def _tls_verification(server: str) -> ssl.SSLContext | bool:
-    if server.startswith("https:"):
-        return True  # the system's trusted certificates, loaded by httpx
-    # A plain-HTTP service needs no certificates: loading them (~18 ms, a tenth of `todo list`)
-    # is skipped with a context that trusts nothing, so TLS, were it ever used, would fail.
-    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-
-
 def problem_message(response: httpx.Response) -> str:
     """The problem's `detail` in one line, with the first validation error when there is
     one; a plain description when the body is not a problem document."""
@@ -272,8 +296,3 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, (moment - datetime.now(UTC)).total_seconds())
-
-
-def _pause(attempt: int, retry_after: float | None) -> None:
-    backoff = BACKOFF_SECONDS * 2 ** (attempt - 1) * random.uniform(0.5, 1.0)  # noqa: S311
-    time.sleep(max(backoff, retry_after or 0.0))

@@ -21,3 +21,7 @@ class InvalidInputError(CliError):
     """Input that no server round trip could make right: a too short id prefix, a bad date."""
 
     exit_code = EXIT_USAGE
+
+
+class DeclinedError(CliError):
+    """The person answered no to a question such as `todo rm`'s: nothing was done."""
