@@ -190,7 +190,6 @@ class TaskService:
             ):
                 # A move to the list the task is already in changes nothing.
                 return _to_read(found)
-            raise self._missing(found, if_match)
         return await self._updated(row, task_id, now, if_match)
 
     async def _into_list(self, list_id: uuid.UUID, write: Callable[[], Awaitable[T]]) -> T:
