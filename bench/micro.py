@@ -368,7 +368,7 @@ def asgi_caller(app: Any, token: str) -> AsgiCall:
 def scratch_database(server_url: str) -> Iterator[str]:
     """A new, migrated PostgreSQL database on the server at `server_url` (its URL), dropped
     at the end: the benchmark's own `fresh_database`, migrated."""
-    from run import fresh_database
+    from driver.database import fresh_database
     from sqlalchemy.engine import make_url
 
     from todo_api import migrations
