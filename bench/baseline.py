@@ -13,40 +13,42 @@ validation and serialisation, SQLAlchemy's pool and statement compilation.
 Configuration comes from the environment: DATABASE_URL (postgresql://...), JWT_SECRET and
 BASELINE_POOL_SIZE (default 20, the service's DB_POOL_SIZE with no overflow).
 
+Its connections are in baseline_pool.py; reading and checking a request (the JSON body, the
+task fields) is in baseline_requests.py.
+
 Run: uvicorn baseline:app --app-dir bench --no-access-log --no-server-header
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
 import jwt
 import orjson
-import psycopg
+from baseline_pool import ConnectionPool
+from baseline_requests import (
+    HTTPError,
+    Receive,
+    Scope,
+    Send,
+    create_body,
+    parse_task_id,
+    patch_body,
+    read_json,
+)
 from psycopg import AsyncConnection
-from psycopg.pq import TransactionStatus
 
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
-
-MAX_BODY_BYTES = 1_048_576
 MAX_TOKEN_LENGTH = 8192
 MAX_SUBJECT_LENGTH = 255
-TITLE_MAX_LENGTH = 255
-DESCRIPTION_MAX_LENGTH = 10_000
 LEEWAY_SECONDS = 30
-STATEMENT_TIMEOUT_MS = 8000
 
 # The statements the service sends (SQLAlchemy's rendering, casts included), so PostgreSQL
 # does the same work for both targets: the ETag computed with the row, and every write taking
@@ -130,14 +132,6 @@ def _task(row: Any) -> dict[str, Any]:
     return task
 
 
-class HTTPError(Exception):
-    def __init__(self, status: int, detail: str, headers: list[tuple[bytes, bytes]] | None = None):
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
-        self.headers = headers or []
-
-
 _TITLES = {
     400: "Bad Request",
     401: "Unauthorized",
@@ -150,44 +144,6 @@ _TITLES = {
     503: "Service Unavailable",
 }
 _INVALID_TOKEN = [(b"www-authenticate", b'Bearer error="invalid_token"')]
-
-
-class ConnectionPool:
-    """At most `max_size` connections, opened on demand and kept: no framework pool."""
-
-    def __init__(self, conninfo: str, max_size: int) -> None:
-        self._conninfo = conninfo
-        self._slots = asyncio.Semaphore(max_size)
-        self._idle: list[AsyncConnection[Any]] = []
-
-    @asynccontextmanager
-    async def connection(self) -> AsyncIterator[AsyncConnection[Any]]:
-        async with self._slots:
-            conn = self._idle.pop() if self._idle else await self._connect()
-            try:
-                yield conn
-            finally:
-                healthy = not conn.closed and conn.info.transaction_status == TransactionStatus.IDLE
-                if healthy:
-                    self._idle.append(conn)
-                else:
-                    await conn.close()
-
-    async def _connect(self) -> AsyncConnection[Any]:
-        return await psycopg.AsyncConnection.connect(
-            self._conninfo,
-            prepare_threshold=5,
-            # Each statement is its own transaction, as in the service.
-            autocommit=True,
-            connect_timeout=5,
-            application_name="todo-bench-baseline",
-            # The service converts timestamps to UTC in Python; here the session does it.
-            options=f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c timezone=UTC",
-        )
-
-    async def close(self) -> None:
-        while self._idle:
-            await self._idle.pop().close()
 
 
 # The list page's next_cursor, as the service writes it (todo_api.opaque_tokens and
@@ -280,7 +236,7 @@ class Baseline:
             if method == "GET":
                 return 200, await self._list(owner, scope["query_string"]), []
             if method == "POST":
-                data = _create_body(await _read_json(receive))
+                data = create_body(await read_json(receive))
                 task = await self._create(owner, data)
                 location = f"/tasks/{task['id']}".encode()
                 headers = [(b"location", location), (b"etag", task["etag"].encode())]
@@ -288,11 +244,11 @@ class Baseline:
             raise HTTPError(405, "Method not allowed.")
         if path.startswith("/tasks/") and path.count("/") == 2:
             owner = self._authenticate(scope)
-            task_id = _task_id(path[len("/tasks/") :])
+            task_id = parse_task_id(path[len("/tasks/") :])
             if method == "GET":
                 task = await self._one(GET_SQL, {"task_id": task_id, "owner": owner}, task_id)
             elif method == "PATCH":
-                changes = _patch_body(await _read_json(receive))
+                changes = patch_body(await read_json(receive))
                 task = await self._patch(owner, task_id, changes)
             else:
                 raise HTTPError(405, "Method not allowed.")
@@ -434,98 +390,6 @@ class Baseline:
         clauses.append(f"version={_VERSION}")
         sql = f"{_NEXT_VERSION}UPDATE tasks SET " + ", ".join(clauses) + UPDATE_WHERE
         return await self._one(sql, params, task_id)
-
-
-async def _read_json(receive: Receive) -> Any:
-    chunks = []
-    size = 0
-    while True:
-        message = await receive()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise HTTPError(413, f"The request body is larger than {MAX_BODY_BYTES} bytes.")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    try:
-        return orjson.loads(b"".join(chunks))
-    except orjson.JSONDecodeError:
-        raise HTTPError(400, "The body is not valid JSON.") from None
-
-
-def _task_id(text: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(text)
-    except ValueError:
-        raise HTTPError(422, "The task id must be a UUID.") from None
-
-
-def _storable(value: str, name: str) -> str:
-    if "\x00" in value:
-        raise HTTPError(422, f"{name} must not contain the NUL character.")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise HTTPError(422, f"{name} must be valid Unicode.") from None
-    return value
-
-
-def _title(value: Any) -> str:
-    if not isinstance(value, str):
-        raise HTTPError(422, "title must be a string.")
-    value = value.strip()
-    if not 1 <= len(value) <= TITLE_MAX_LENGTH:
-        raise HTTPError(422, "title must be 1 to 255 characters.")
-    return _storable(value, "title")
-
-
-def _description(value: Any) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or len(value) > DESCRIPTION_MAX_LENGTH:
-        raise HTTPError(422, "description must be a string of at most 10,000 characters.")
-    return _storable(value, "description")
-
-
-def _completed(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise HTTPError(422, "completed must be a boolean.")
-    return value
-
-
-def _fields(body: Any) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise HTTPError(422, "The body must be a JSON object.")
-    unknown = set(body) - {"title", "description", "completed"}
-    if unknown:
-        raise HTTPError(422, f"Unknown fields: {', '.join(sorted(unknown))}.")
-    return body
-
-
-def _create_body(body: Any) -> dict[str, Any]:
-    body = _fields(body)
-    if "title" not in body:
-        raise HTTPError(422, "title is required.")
-    return {
-        "title": _title(body["title"]),
-        "description": _description(body.get("description")),
-        "completed": _completed(body.get("completed", False)),
-    }
-
-
-def _patch_body(body: Any) -> dict[str, Any]:
-    body = _fields(body)
-    if not body:
-        raise HTTPError(422, "Give at least one of title, description, completed.")
-    changes: dict[str, Any] = {}
-    if "title" in body:
-        changes["title"] = _title(body["title"])
-    if "description" in body:
-        changes["description"] = _description(body["description"])
-    if "completed" in body:
-        changes["completed"] = _completed(body["completed"])
-    return changes
 
 
 app = Baseline()

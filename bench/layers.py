@@ -25,7 +25,7 @@ from contextlib import AsyncExitStack
 from typing import Any
 
 from fastapi import Request, Response
-from micro import asgi_caller, scratch_database
+from in_process import asgi_caller, scratch_database
 
 ROUNDS = 12
 CALLS = 150

@@ -11,7 +11,8 @@ default and speed has to pay for what it costs to read.
 
 With --database-url (PostgreSQL) it also creates a scratch database, migrates it, and
 times the database path and a whole GET /tasks/{id} through the app; the scratch database
-is dropped at the end.
+is dropped at the end (bench/micro_database.py). The timing and the in-process requests
+are in bench/in_process.py.
 """
 
 from __future__ import annotations
@@ -21,59 +22,13 @@ import asyncio
 import gc
 import random
 import sys
-import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-ROUNDS = 15
-CONCURRENT_PAGES = 32
-DEFAULT_GC_THRESHOLDS = (700, 10, 10)
-
-
-def cpu_per_call(function: Callable[[], object], calls: int) -> float:
-    """Best-of-rounds CPU time of one call, in microseconds."""
-    for _ in range(max(1, calls // 10)):
-        function()
-    best = float("inf")
-    for _ in range(ROUNDS):
-        started = time.process_time()
-        for _ in range(calls):
-            function()
-        best = min(best, time.process_time() - started)
-    return best / calls * 1e6
-
-
-async def async_cpu_per_call(function: Callable[[], Awaitable[object]], calls: int) -> float:
-    for _ in range(max(1, calls // 10)):
-        await function()
-    best = float("inf")
-    for _ in range(ROUNDS):
-        started = time.process_time()
-        for _ in range(calls):
-            await function()
-        best = min(best, time.process_time() - started)
-    return best / calls * 1e6
-
-
-@dataclass
-class Figure:
-    trick: str
-    where: str
-    kept: float
-    plain: float
-
-    def line(self) -> str:
-        saving = self.plain - self.kept
-        return (
-            f"| {self.trick} | {self.kept:.2f} | {self.plain:.2f} | {saving:+.2f} | {self.where} |"
-        )
+from in_process import Figure, asgi_caller, async_cpu_per_call, cpu_per_call
+from micro_database import database_figures
 
 
 def _page_rows(count: int = 50) -> dict[str, Any]:
@@ -319,150 +274,6 @@ NO_DATABASE: tuple[Callable[[], Figure], ...] = (
     log_line,
     bearer_dependency,
 )
-
-
-AsgiCall = Callable[..., Awaitable[list[dict[str, Any]]]]
-
-
-def asgi_caller(app: Any, token: str) -> AsgiCall:
-    """`call(method, path, body=b"")`: one request straight into the ASGI `app` (no HTTP
-    server), with the bearer `token`; returns the messages the app sent."""
-    headers = [
-        (b"host", b"bench"),
-        (b"authorization", f"Bearer {token}".encode()),
-        (b"content-type", b"application/json"),
-    ]
-
-    async def call(method: str, path: str, body: bytes = b"") -> list[dict[str, Any]]:
-        sent: list[dict[str, Any]] = []
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": method,
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": b"",
-            "root_path": "",
-            "headers": headers,
-            "client": ("127.0.0.1", 10000),
-            "server": ("127.0.0.1", 8000),
-            # Each request its own state, as a server gives it.
-            "state": {},
-        }
-
-        async def receive() -> dict[str, Any]:
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        async def send(message: dict[str, Any]) -> None:
-            sent.append(message)
-
-        await app(scope, receive, send)
-        return sent
-
-    return call
-
-
-@contextmanager
-def scratch_database(server_url: str) -> Iterator[str]:
-    """A new, migrated PostgreSQL database on the server at `server_url` (its URL), dropped
-    at the end: the benchmark's own `fresh_database`, migrated."""
-    from run import fresh_database
-    from sqlalchemy.engine import make_url
-
-    from todo_api import migrations
-
-    admin = make_url(server_url).set(drivername="postgresql").render_as_string(hide_password=False)
-    with fresh_database(admin) as database:
-        migrations.upgrade(make_url(database.url))
-        yield database.url
-
-
-def database_figures(server_url: str) -> list[Figure]:
-    with scratch_database(server_url) as dsn:
-
-        async def measure() -> list[Figure]:
-            return [*await _connection_paths(dsn), *await _whole_requests(dsn)]
-
-        return asyncio.run(measure())
-
-
-async def _connection_paths(url: str) -> list[Figure]:
-    from tests.conftest import make_settings
-
-    from todo_api.database import Database
-    from todo_api.tasks.schemas import TaskCreate
-    from todo_api.tasks.service import TaskService
-
-    database = Database(make_settings(url))
-    try:
-        async with database.connect() as connection:
-            task = await TaskService.on(connection, "user-micro").create(TaskCreate(title="t"))
-
-        async def autocommit() -> None:
-            async with database.connect() as connection:
-                await TaskService.on(connection, "user-micro").get(task.id)
-
-        async def in_transaction() -> None:
-            async with database.transaction() as connection:
-                await TaskService.on(connection, "user-micro").get(task.id)
-
-        calls = 300
-        with_autocommit = await async_cpu_per_call(autocommit, calls)
-        return [
-            Figure(
-                "get in autocommit (1 round trip) vs in a transaction (3)",
-                "database/engine.py create_engine isolation_level",
-                with_autocommit,
-                await async_cpu_per_call(in_transaction, calls),
-            ),
-        ]
-    finally:
-        await database.dispose()
-
-
-async def _whole_requests(url: str) -> list[Figure]:
-    """CPU of whole requests: raw ASGI calls into the app (no HTTP server)."""
-    import orjson
-    from asgi_lifespan import LifespanManager
-    from tests.conftest import make_settings, make_token
-
-    from todo_api.app import create_app
-    from todo_api.commands import GC_YOUNG_THRESHOLD
-
-    app = create_app(make_settings(url, log_level="WARNING"))
-    async with LifespanManager(app) as manager:
-        call = asgi_caller(manager.app, make_token("user-micro"))
-
-        created = [await call("POST", "/tasks", b'{"title": "micro"}') for _ in range(50)]
-        path = f"/tasks/{orjson.loads(created[0][1]['body'])['id']}"
-        get = await async_cpu_per_call(lambda: call("GET", path), 300)
-
-        async def pages_at_once() -> None:
-            # As under load: the objects of many requests in flight at the same time.
-            await asyncio.gather(*(call("GET", "/tasks") for _ in range(CONCURRENT_PAGES)))
-
-        untuned = tuned = float("inf")
-        # Alternated, best of each: the garbage other work left behind sways single runs.
-        for _ in range(3):
-            gc.unfreeze()
-            gc.set_threshold(*DEFAULT_GC_THRESHOLDS)
-            untuned = min(untuned, await async_cpu_per_call(pages_at_once, 10) / CONCURRENT_PAGES)
-            gc.freeze()
-            gc.set_threshold(GC_YOUNG_THRESHOLD)
-            tuned = min(tuned, await async_cpu_per_call(pages_at_once, 10) / CONCURRENT_PAGES)
-        gc.unfreeze()
-        gc.set_threshold(*DEFAULT_GC_THRESHOLDS)
-    return [
-        Figure("whole GET /tasks/{id} in process (for scale)", "app", get, get),
-        Figure(
-            f"GET /tasks (page of 50, {CONCURRENT_PAGES} at once), GC tuned vs Python's default",
-            "commands.py serving_app",
-            tuned,
-            untuned,
-        ),
-    ]
 
 
 def main(argv: list[str] | None = None) -> None:

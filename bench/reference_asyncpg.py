@@ -30,7 +30,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
-from baseline import STATEMENT_TIMEOUT_MS, Baseline, Receive, Send
+from baseline import Baseline
+from baseline_pool import STATEMENT_TIMEOUT_MS
+from baseline_requests import Receive, Send
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s|%%")
 
