@@ -225,7 +225,12 @@ class _TaskContent(_StrictBody):
 class TaskCreate(_TaskContent):
     list_id: Annotated[
         ListId | None,
-        Field(description="The list to create the task in; absent or null: your default list."),
+        Field(
+            description="The list to create the task in; absent or null: your default list.",
+            # null first: the body that /docs offers creates the task in the default list
+            # rather than in a list id that no reader has.
+            examples=[None],
+        ),
     ] = None
 
 
