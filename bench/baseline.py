@@ -54,8 +54,9 @@ LEEWAY_SECONDS = 30
 # does the same work for both targets: the ETag computed with the row, and every write taking
 # the next number of its owner's change counter in a CTE of the same statement.
 _COLUMNS = (
-    "tasks.id, tasks.title, tasks.description, tasks.completed, tasks.priority, tasks.due_at, "
-    "tasks.tags, tasks.created_at, tasks.updated_at, tasks.completed_at, "
+    "tasks.id, tasks.list_id, tasks.title, tasks.description, tasks.completed, "
+    "tasks.priority, tasks.due_at, tasks.tags, tasks.created_at, tasks.updated_at, "
+    "tasks.completed_at, "
     "'\"' || CAST(tasks.version AS VARCHAR) || '\"' AS etag"
 )
 _NEXT_VERSION = (
@@ -67,9 +68,10 @@ _NEXT_VERSION = (
 _VERSION = "(SELECT seq.last_seq \nFROM seq)"
 _COUNTER_PARAMS = {"param_1": 1, "last_seq_1": 1}
 INSERT_SQL = (
-    f"{_NEXT_VERSION}INSERT INTO tasks (id, user_id, title, description, completed, priority, "
-    "due_at, tags, created_at, updated_at, completed_at, version) VALUES (%(id)s::UUID, "
-    "%(user_id)s::VARCHAR, %(title)s::VARCHAR, %(description)s::VARCHAR, %(completed)s, "
+    f"{_NEXT_VERSION}INSERT INTO tasks (id, user_id, list_id, title, description, completed, "
+    "priority, due_at, tags, created_at, updated_at, completed_at, version) VALUES "
+    "(%(id)s::UUID, %(user_id)s::VARCHAR, %(list_id)s::UUID, %(title)s::VARCHAR, "
+    "%(description)s::VARCHAR, %(completed)s, "
     "%(priority)s::SMALLINT, %(due_at)s::TIMESTAMP WITH TIME ZONE, %(tags)s::TEXT[], "
     "%(created_at)s::TIMESTAMP WITH TIME ZONE, %(updated_at)s::TIMESTAMP WITH TIME ZONE, "
     f"%(completed_at)s::TIMESTAMP WITH TIME ZONE, {_VERSION}) RETURNING {_COLUMNS}"
@@ -98,6 +100,7 @@ _COMPLETED_AT_SET = "completed_at=coalesce(tasks.completed_at, %(now)s::TIMESTAM
 _NOT_COMPLETED_AT_SET = "completed_at=%(completed_at)s"
 _FIELDS = (
     "id",
+    "list_id",
     "title",
     "description",
     "completed",
@@ -113,6 +116,14 @@ _TOTAL = len(_FIELDS)
 _PRIORITY = _FIELDS.index("priority")
 # Stored as a rank, spoken as a name.
 PRIORITY_NAMES = ("none", "low", "medium", "high")
+
+
+# The service's (src/todo_api/lists/models.py): a user's default list is uuid5 of the subject.
+DEFAULT_LIST_NAMESPACE = uuid.UUID("6f1b0e4c-3a52-5d8e-9b7a-2c4d8e1f0a93")
+
+
+def default_list_id(owner: str) -> uuid.UUID:
+    return uuid.uuid5(DEFAULT_LIST_NAMESPACE, owner)
 
 
 def _task(row: Any) -> dict[str, Any]:
@@ -322,6 +333,9 @@ class Baseline:
         params = {
             "id": uuid.uuid4(),
             "user_id": owner,
+            # The caller's default list, named by its id as the service does (the benchmark
+            # seeds every user's default list).
+            "list_id": default_list_id(owner),
             "title": data["title"],
             "description": data.get("description"),
             "completed": data.get("completed", False),

@@ -51,6 +51,7 @@ SORTS = [
 ]
 TASK_FIELDS = {
     "id",
+    "list_id",
     "title",
     "description",
     "completed",
@@ -79,6 +80,7 @@ ONE_BACKEND_MODULES = {
     "tests.test_openapi",
     "tests.test_openapi_examples",
     "tests.test_todo_cli",
+    "tests.test_todo_cli_lists",
     "tests.test_todo_cli_debug",
     "tests.test_todo_cli_network",
     "tests.test_todo_cli_terminal",

@@ -1,4 +1,5 @@
-"""`DELETE /auth/me`: the caller's tasks and built-in account are gone, nobody else's data."""
+"""`DELETE /auth/me`: the caller's tasks, lists and built-in account are gone, nobody else's
+data."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from tests.test_rate_limits import assert_rate_limited
 from todo_api.auth.models import users_table as users
 from todo_api.database import create_engine
 from todo_api.idempotency.models import idempotency_keys_table as idempotency_keys
+from todo_api.lists.models import list_tombstones_table as list_tombstones
+from todo_api.lists.models import task_lists_table as task_lists
 from todo_api.settings import Settings
 from todo_api.tasks.models import change_counters_table as change_counters
 from todo_api.tasks.models import task_tombstones_table as task_tombstones
@@ -43,7 +46,14 @@ async def stored_task_ids(engine: AsyncEngine, subject: str) -> set[str]:
 async def stored_rows_per_table(engine: AsyncEngine, subject: str) -> dict[str, int]:
     counts = {}
     async with engine.connect() as connection:
-        for table in (tasks, task_tombstones, idempotency_keys, change_counters):
+        for table in (
+            tasks,
+            task_tombstones,
+            task_lists,
+            list_tombstones,
+            idempotency_keys,
+            change_counters,
+        ):
             statement = select(func.count()).where(table.c.user_id == subject)
             counts[table.name] = (await connection.execute(statement)).scalar_one()
     return counts
@@ -123,6 +133,12 @@ async def test_sync_history_and_stored_retries_are_erased_too(
         deleted = await create_task(user)
         assert (
             await client.delete(f"/tasks/{deleted['id']}", headers=user.headers)
+        ).status_code == 204
+        for name in ("Kept list", "Deleted list"):
+            made = await client.post("/lists", json={"name": name}, headers=user.headers)
+            assert made.status_code == 201, made.text
+        assert (
+            await client.delete(f"/lists/{made.json()['id']}", headers=user.headers)
         ).status_code == 204
     synced = await client.get("/tasks/changes", headers=leaving.headers)
     since = synced.json()["next_since"]

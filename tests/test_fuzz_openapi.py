@@ -33,6 +33,7 @@ from schemathesis.specs.openapi.checks import (
 from tests.conftest import bearer, make_settings, make_token
 from todo_api.app import create_app
 from todo_api.idempotency.keys import KEY_PATTERN as IDEMPOTENCY_KEY_PATTERN
+from todo_api.lists.models import default_list_id
 from todo_api.settings import Settings
 
 # A deeper local hunt: TODO_FUZZ_EXAMPLES=500 pytest tests/test_fuzz_openapi.py
@@ -63,12 +64,15 @@ def fuzzed_app(database_url: str) -> Iterator[FastAPI]:
     schemathesis_asgi.shutdown_lifespans()
 
 
+FUZZ_SUBJECT = f"fuzz-{uuid.uuid4().hex}"
+
+
 def _load_schema() -> Any:
     # The document does not depend on the database, so it is read once, at collection, from
     # an app that never starts; each test hands its own database's app to `case.call`.
     app = create_app(_settings("sqlite+aiosqlite:///:memory:"))
     document = app.openapi()
-    token = make_token(f"fuzz-{uuid.uuid4().hex}", lifetime=timedelta(hours=12))
+    token = make_token(FUZZ_SUBJECT, lifetime=timedelta(hours=12))
     config = schemathesis.Config.from_dict(
         {
             "headers": bearer(token),
@@ -115,11 +119,11 @@ schema = _load_schema()
     suppress_health_check=list(HealthCheck),
 )
 def test_every_response_conforms_to_the_schema(case: Any, fuzzed_app: FastAPI) -> None:
-    _prepare(case)
+    _prepare(case, FUZZ_SUBJECT)
     case.call_and_validate(checks=CHECKS, app=fuzzed_app)
 
 
-def _prepare(case: Any) -> None:
+def _prepare(case: Any, subject: str) -> None:
     """Make a generated request one that a real client could send.
 
     A well-formed Idempotency-Key gets a unique value: the fuzzer reuses simple keys with
@@ -133,6 +137,19 @@ def _prepare(case: Any) -> None:
         headers["Idempotency-Key"] = f"fuzz-{uuid.uuid4()}"
     for signed in ("cursor", "since"):
         (case.query or {}).pop(signed, None)
+    # Likewise no generated list id names a list of the caller's: a well-formed one becomes
+    # the caller's default list (the 422 for another user's or an unknown list is tested in
+    # test_tasks_in_lists.py).
+    if isinstance(case.body, dict) and _is_uuid(case.body.get("list_id")):
+        case.body["list_id"] = str(default_list_id(subject))
+
+
+def _is_uuid(value: object) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return isinstance(value, str)
 
 
 def test_linked_sequences_conform_to_the_schema(fuzzed_app: FastAPI) -> None:
@@ -147,11 +164,11 @@ def test_linked_sequences_conform_to_the_schema(fuzzed_app: FastAPI) -> None:
             super().setup()
             # A user of its own for each run: a run, and Hypothesis' replay of it, start from
             # no tasks, so what GET /tasks returns (and the links drawn from it) repeats.
-            user = f"fuzz-{uuid.uuid4().hex}"
-            self.user_headers = bearer(make_token(user, lifetime=timedelta(hours=1)))
+            self.user = f"fuzz-{uuid.uuid4().hex}"
+            self.user_headers = bearer(make_token(self.user, lifetime=timedelta(hours=1)))
 
         def get_call_kwargs(self, case: Any) -> dict[str, Any]:
-            _prepare(case)
+            _prepare(case, self.user)
             return {"app": fuzzed_app, "headers": self.user_headers}
 
         def validate_response(

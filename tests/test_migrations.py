@@ -162,3 +162,128 @@ async def test_upgrading_a_database_with_version_1_tasks_gives_them_the_defaults
         assert tags == {"items": [{"name": "migrated", "count": 1}]}
         filtered = await client.get("/tasks", params={"tag": "migrated"}, headers=headers)
         assert [task["id"] for task in filtered.json()["items"]] == [first["id"]]
+
+
+# The tasks table and change counters as version 2 (revision 0004) left them.
+VERSION_2_TASKS = Table(
+    "tasks",
+    MetaData(),
+    Column("id", Uuid, primary_key=True),
+    Column("user_id", String(255)),
+    Column("title", String(255)),
+    Column("description", Text),
+    Column("completed", Boolean),
+    Column("created_at", UTCDateTime),
+    Column("updated_at", UTCDateTime),
+    Column("completed_at", UTCDateTime),
+    Column("priority", Integer),
+    Column("version", Integer),
+)
+VERSION_2_COUNTERS = Table(
+    "change_counters", MetaData(), Column("user_id", String(255)), Column("last_seq", Integer)
+)
+
+
+async def test_upgrading_a_database_with_version_2_tasks_puts_them_in_default_lists(
+    empty_url: str,
+) -> None:
+    url = make_url(empty_url)
+    await asyncio.to_thread(migrations.upgrade, url, "0004")
+    run = uuid.uuid4().hex[:8]
+    # More tasks than one batch of the backfill (BATCH_ROWS, 1000) for one owner.
+    owners = {f"ann-{run}": 3, f"ben-{run}": 1, f"many-{run}": 2100}
+    created = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "user_id": owner,
+            "title": f"{owner} task {n}",
+            "description": None,
+            "completed": False,
+            "created_at": created + timedelta(seconds=n),
+            "updated_at": created + timedelta(seconds=n),
+            "completed_at": None,
+            "priority": 2,
+            "version": n + 1,
+        }
+        for owner, count in owners.items()
+        for n in range(count)
+    ]
+
+    def insert(connection: Connection) -> None:
+        connection.execute(VERSION_2_TASKS.insert(), rows)
+        connection.execute(
+            VERSION_2_COUNTERS.insert(),
+            [{"user_id": owner, "last_seq": count} for owner, count in owners.items()],
+        )
+        connection.commit()
+
+    await _on(empty_url, insert)
+    await asyncio.to_thread(migrations.upgrade, url)
+    assert await _on(empty_url, migrations.schema_differences) == []
+
+    async with open_client(create_app(make_settings(empty_url))) as client:
+        default_ids = set()
+        for owner, count in owners.items():
+            headers = bearer(make_token(owner))
+            lists = (await client.get("/lists", headers=headers)).json()["items"]
+            assert [(item["name"], item["is_default"]) for item in lists] == [("Tasks", True)]
+            default_id = lists[0]["id"]
+            default_ids.add(default_id)
+            in_list = await client.get(
+                "/tasks", params={"list_id": default_id, "limit": 1}, headers=headers
+            )
+            assert in_list.json()["total"] == count
+            everything = await client.get("/tasks", params={"limit": 200}, headers=headers)
+            assert {task["list_id"] for task in everything.json()["items"]} == {default_id}
+            # Migrated tasks keep their ETags: a version 2 client's If-Match still holds.
+            oldest = (
+                await client.get(
+                    "/tasks", params={"sort": "created_at", "limit": 1}, headers=headers
+                )
+            ).json()["items"][0]
+            assert oldest["etag"] == '"1"'
+            patched = await client.patch(
+                f"/tasks/{oldest['id']}",
+                json={"title": "still mine"},
+                headers={**headers, "If-Match": '"1"'},
+            )
+            assert patched.status_code == 200, patched.text
+            assert patched.json()["list_id"] == default_id
+            # New tasks go to the same default list; no second one is made.
+            made = await client.post("/tasks", json={"title": "new"}, headers=headers)
+            assert made.json()["list_id"] == default_id
+            assert len((await client.get("/lists", headers=headers)).json()["items"]) == 1
+        assert len(default_ids) == len(owners)
+
+
+def test_email_addresses_are_at_most_254_characters_after_the_upgrade(empty_url: str) -> None:
+    migrations.upgrade(make_url(empty_url))
+
+    def email_length(connection: Connection) -> int | None:
+        columns = inspect(connection).get_columns("users")
+        email = next(column for column in columns if column["name"] == "email")
+        length: int | None = email["type"].length
+        return length
+
+    assert on(empty_url, email_length) == 254
+
+
+def test_the_list_key_ends_validated_and_not_null_without_a_leftover_check(
+    migrated_postgres_url: str,
+) -> None:
+    def constraints(connection: Connection) -> list[tuple[str, str, bool]]:
+        rows = connection.exec_driver_sql(
+            "SELECT conname, contype, convalidated FROM pg_constraint "
+            "WHERE conrelid = 'tasks'::regclass AND contype IN ('c', 'f')"
+        )
+        return [(row[0], row[1], row[2]) for row in rows]
+
+    def list_id_nullable(connection: Connection) -> bool:
+        columns = inspect(connection).get_columns("tasks")
+        return bool(next(column for column in columns if column["name"] == "list_id")["nullable"])
+
+    assert on(migrated_postgres_url, constraints) == [
+        ("fk_tasks_user_id_list_id_task_lists", "f", True)
+    ]
+    assert on(migrated_postgres_url, list_id_nullable) is False

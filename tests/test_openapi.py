@@ -243,6 +243,7 @@ async def test_safe_retries_cursors_and_sync_are_documented(openapi: dict[str, A
         ("/tasks", "post"),
         ("/tasks/{task_id}", "patch"),
         ("/tasks/{task_id}/toggle", "patch"),
+        ("/lists", "post"),
     ):
         operation = paths[path][method]
         headers = {p["name"] for p in operation["parameters"] if p["in"] == "header"}
@@ -262,7 +263,14 @@ async def test_safe_retries_cursors_and_sync_are_documented(openapi: dict[str, A
         assert PROBLEM in changes["responses"][status]["content"]
     body = changes["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
     schema = openapi["components"]["schemas"][body.rsplit("/", 1)[-1]]
-    assert set(schema["required"]) == {"tasks", "deleted", "next_since", "has_more"}
+    assert set(schema["required"]) == {
+        "tasks",
+        "deleted",
+        "lists",
+        "deleted_lists",
+        "next_since",
+        "has_more",
+    }
 
 
 def api_routes(routes: Iterable[Any]) -> Iterator[APIRoute]:
@@ -296,3 +304,54 @@ async def test_exactly_the_routes_that_need_a_token_declare_security(
     assert {("GET", "/tasks"), ("DELETE", "/tasks/{task_id}"), ("GET", "/auth/me")} <= (
         needing_a_token
     )
+
+
+async def test_the_list_routes_document_their_statuses_headers_and_bodies(
+    openapi: dict[str, Any],
+) -> None:
+    paths = openapi["paths"]
+    expected = {
+        ("/lists", "get"): {"200", "401", "429", "503"},
+        ("/lists", "post"): {"201", "400", "401", "409", "413", "415", "422", "429", "503"},
+        ("/lists/{list_id}", "get"): {"200", "304", "401", "403", "404", "422", "429", "503"},
+        ("/lists/{list_id}", "patch"): {
+            *("200", "400", "401", "403", "404", "409", "412"),
+            *("413", "415", "422", "429", "503"),
+        },
+        ("/lists/{list_id}", "delete"): {
+            *("204", "401", "403", "404", "409", "412", "422", "429", "503"),
+        },
+    }
+    for (path, method), statuses in expected.items():
+        responses = paths[path][method]["responses"]
+        assert set(responses) == statuses, (path, method)
+        for status in statuses - {"200", "201", "204", "304"}:
+            assert PROBLEM in responses[status]["content"], (path, method, status)
+    created = paths["/lists"]["post"]["responses"]["201"]
+    assert {"Location", "ETag", "Idempotent-Replayed"} <= set(created["headers"])
+    assert "ETag" in paths["/lists/{list_id}"]["get"]["responses"]["200"]["headers"]
+    schemas = openapi["components"]["schemas"]
+    assert set(schemas["ListRead"]["required"]) == {
+        "id",
+        "name",
+        "is_default",
+        "created_at",
+        "updated_at",
+        "etag",
+    }
+    assert schemas["ListCreate"]["additionalProperties"] is False
+    headers = {p["name"] for p in paths["/lists/{list_id}"]["patch"]["parameters"]}
+    assert "If-Match" in headers
+    assert "If-Match" in {p["name"] for p in paths["/lists/{list_id}"]["delete"]["parameters"]}
+    assert "If-None-Match" in {p["name"] for p in paths["/lists/{list_id}"]["get"]["parameters"]}
+
+
+async def test_tasks_document_their_list(openapi: dict[str, Any]) -> None:
+    schemas = openapi["components"]["schemas"]
+    assert "list_id" in schemas["TaskRead"]["required"]
+    assert "list_id" in schemas["TaskCreate"]["properties"]
+    assert "list_id" in schemas["TaskPatch"]["properties"]
+    assert "list_id" not in schemas["TaskReplace"]["properties"]
+    listing = openapi["paths"]["/tasks"]["get"]["parameters"]
+    list_filter = next(p for p in listing if p["name"] == "list_id")
+    assert list_filter["schema"]["format"] == "uuid"

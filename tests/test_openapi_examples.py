@@ -110,7 +110,23 @@ async def test_the_example_bodies_do_what_a_new_user_expects(
         schema = paths[path][method]["requestBody"]["content"][media_type]["schema"]
         return example_body(openapi, schema)
 
-    created = await client.post("/tasks", json=body_of("/tasks", "post"), headers=alice.headers)
+    made_list = await client.post("/lists", json=body_of("/lists", "post"), headers=alice.headers)
+    assert made_list.status_code == 201, made_list.text
+    assert made_list.json()["name"] == "Groceries"
+    renamed = await client.patch(
+        f"/lists/{made_list.json()['id']}",
+        json=body_of("/lists/{list_id}", "patch"),
+        headers=alice.headers,
+    )
+    assert renamed.status_code == 200, renamed.text
+
+    def in_own_list(body: dict[str, Any]) -> dict[str, Any]:
+        # The example list id stands for one of the reader's lists, as a path's id does.
+        return {**body, "list_id": made_list.json()["id"]} if "list_id" in body else body
+
+    created = await client.post(
+        "/tasks", json=in_own_list(body_of("/tasks", "post")), headers=alice.headers
+    )
     assert created.status_code == 201, created.text
     assert created.json()["title"] == "Buy milk"
     task_url = f"/tasks/{created.json()['id']}"
@@ -119,7 +135,7 @@ async def test_the_example_bodies_do_what_a_new_user_expects(
     )
     assert replaced.status_code == 200, replaced.text
     patched = await client.patch(
-        task_url, json=body_of("/tasks/{task_id}", "patch"), headers=alice.headers
+        task_url, json=in_own_list(body_of("/tasks/{task_id}", "patch")), headers=alice.headers
     )
     assert patched.status_code == 200, patched.text
 

@@ -15,6 +15,7 @@ from tests.servers import serving
 from todo_api import pruning
 from todo_api.database import Database, create_engine, utc_now
 from todo_api.idempotency.models import idempotency_keys_table as idempotency_keys
+from todo_api.lists.models import list_tombstones_table as list_tombstones
 from todo_api.settings import Settings
 from todo_api.tasks.models import task_tombstones_table as tombstones
 
@@ -72,6 +73,7 @@ async def test_pruning_deletes_in_batches_and_keeps_what_is_still_needed(
     # Kept 30 days plus a day's grace for clock skew; one second short of that, it stays.
     kept_until = now - timedelta(days=31)
     old_tombstone = {"user_id": owner, "seq": 1, "task_id": uuid.uuid4()}
+    old_list_tombstone = {"user_id": owner, "seq": 3, "list_id": uuid.uuid4()}
     database = Database(settings)
     engine = database.engine
     try:
@@ -88,6 +90,17 @@ async def test_pruning_deletes_in_batches_and_keeps_what_is_still_needed(
                     },
                 ],
             )
+            await connection.execute(
+                insert(list_tombstones),
+                [
+                    {**old_list_tombstone, "deleted_at": kept_until - timedelta(seconds=1)},
+                    {
+                        **old_list_tombstone,
+                        "seq": 4,
+                        "deleted_at": kept_until + timedelta(seconds=60),
+                    },
+                ],
+            )
         deleted = await pruning.prune_once(database, now)
         async with engine.connect() as connection:
             keys = (
@@ -100,8 +113,14 @@ async def test_pruning_deletes_in_batches_and_keeps_what_is_still_needed(
                     select(tombstones.c.seq).where(tombstones.c.user_id == owner)
                 )
             ).all()
+            list_seqs = (
+                await connection.scalars(
+                    select(list_tombstones.c.seq).where(list_tombstones.c.user_id == owner)
+                )
+            ).all()
     finally:
         await engine.dispose()
     assert deleted["idempotency_keys"] >= len(expired)
     assert keys == ["alive"]
     assert seqs == [2]
+    assert list_seqs == [4]

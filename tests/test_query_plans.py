@@ -1,10 +1,13 @@
 """The owner-scoped list stays an index walk as the table grows, the tag filter uses the GIN
-index on tags, and /tasks/changes reads the version index (PostgreSQL)."""
+index on tags, the list filter walks the list index, and /tasks/changes reads the version
+index (PostgreSQL)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,9 +30,14 @@ from todo_api.tasks.service import TaskService
 USERS = 1_000
 TASKS_PER_USER = 100  # 100,000 rows
 
+# Each user's tasks in one list, whose id is made up from the user's name.
 SEED = f"""
-INSERT INTO tasks (id, user_id, title, description, completed, created_at, updated_at)
-SELECT gen_random_uuid(), 'user-' || mod(n, {USERS}), 'task ' || n, NULL, mod(n, 3) = 0,
+INSERT INTO task_lists (id, user_id, name, name_key, is_default, created_at, updated_at)
+SELECT md5('list user-' || n)::uuid, 'user-' || n, 'Tasks', 'tasks', true, now(), now()
+FROM generate_series(0, {USERS - 1}) AS n;
+INSERT INTO tasks (id, user_id, list_id, title, description, completed, created_at, updated_at)
+SELECT gen_random_uuid(), 'user-' || mod(n, {USERS}), md5('list user-' || mod(n, {USERS}))::uuid,
+       'task ' || n, NULL, mod(n, 3) = 0,
        now() - n * interval '1 second', now() - n * interval '1 second'
 FROM generate_series(1, {USERS * TASKS_PER_USER}) AS n
 """
@@ -121,12 +129,17 @@ async def test_list_query_walks_the_owner_index_without_sorting(
     assert "Seq Scan" not in kinds, json.dumps(plan, indent=1)
 
 
-# One user with all 100,000 tasks: the owner index alone would leave every row to check,
-# so only the tag index can find the 100 that carry the rare tag.
+# One user with all 100,000 tasks, in 100 lists: the owner index alone would leave every row
+# to check, so only the tag index can find the 100 that carry the rare tag, and only the list
+# index the 1,000 of one list.
+HEAVY_LISTS = 100
 TAGGED_SEED = f"""
-INSERT INTO tasks (id, user_id, title, completed, created_at, updated_at, tags)
-SELECT gen_random_uuid(), 'heavy', 'task ' || n, false,
-       now() - n * interval '1 second', now() - n * interval '1 second',
+INSERT INTO task_lists (id, user_id, name, name_key, is_default, created_at, updated_at)
+SELECT md5('list heavy ' || n)::uuid, 'heavy', 'list ' || n, 'list ' || n, n = 0, now(), now()
+FROM generate_series(0, {HEAVY_LISTS - 1}) AS n;
+INSERT INTO tasks (id, user_id, list_id, title, completed, created_at, updated_at, tags)
+SELECT gen_random_uuid(), 'heavy', md5('list heavy ' || mod(n, {HEAVY_LISTS}))::uuid,
+       'task ' || n, false, now() - n * interval '1 second', now() - n * interval '1 second',
        CASE WHEN mod(n, 1000) = 0 THEN ARRAY['common', 'rare']
             ELSE ARRAY['common', 'tag' || mod(n, 40)] END
 FROM generate_series(1, {USERS * TASKS_PER_USER}) AS n
@@ -170,6 +183,43 @@ async def test_the_tag_filter_uses_the_gin_index(tagged_settings: Settings) -> N
     used = {node.get("Index Name") for node in nodes(plan)}
     assert TAGS_GIN_INDEX in used, json.dumps(plan, indent=1)
     assert "Seq Scan" not in {node["Node Type"] for node in nodes(plan)}, json.dumps(plan)
+
+
+@pytest.mark.parametrize("by_cursor", [False, True], ids=["first page", "cursor page"])
+async def test_the_list_filter_walks_the_list_index(
+    tagged_settings: Settings, by_cursor: bool
+) -> None:
+    engine = create_engine(tagged_settings)
+    captured = capture_statements(engine)
+    filters = TaskFilters(list_id=uuid.UUID(hashlib.md5(b"list heavy 7").hexdigest()))  # noqa: S324
+
+    try:
+        async with engine.connect() as connection:
+            tasks = TaskService.on(connection, "heavy", tokens=TOKENS)
+            page = await tasks.page(limit=50, offset=0, filters=filters, sort="-created_at")
+            if by_cursor:
+                page = await tasks.page(
+                    limit=50,
+                    offset=0,
+                    filters=filters,
+                    sort="-created_at",
+                    cursor=page["next_cursor"],
+                )
+            assert page["total"] == USERS * TASKS_PER_USER // HEAVY_LISTS
+            statement, parameters = captured[-1]
+            result = await connection.exec_driver_sql(
+                f"EXPLAIN (FORMAT JSON) {statement}", parameters
+            )
+            raw = result.scalar_one()
+    finally:
+        await engine.dispose()
+    plan = (raw if isinstance(raw, list) else json.loads(raw))[0]["Plan"]
+    kinds = {node["Node Type"] for node in nodes(plan)}
+    used = {node.get("Index Name") for node in nodes(plan)}
+    assert "ix_tasks_list_id_created_at_id" in used, json.dumps(plan, indent=1)
+    assert "Seq Scan" not in kinds, json.dumps(plan, indent=1)
+    if not by_cursor:
+        assert "Sort" not in kinds, json.dumps(plan, indent=1)
 
 
 async def test_the_changes_query_reads_the_version_index(seeded_settings: Settings) -> None:

@@ -148,6 +148,30 @@ async def test_an_if_match_update_whose_answer_is_lost_answers_its_result_once(
     assert stored.json()["title"] == title
 
 
+async def test_an_if_match_move_whose_answer_is_lost_answers_its_result_once(
+    proxy: TcpProxy, migrated_postgres_url: str, alice: ApiUser
+) -> None:
+    async with serving(proxied_settings(proxy, migrated_postgres_url)) as http:
+        task = await TaskFactory(http)(alice)
+        made = await http.post("/lists", json={"name": "Elsewhere"}, headers=alice.headers)
+        list_id = made.json()["id"]
+        before = await retries(http)
+        # The move (the only statement that reads "tasks.list_id != ") commits and its answer
+        # is lost; the second run finds the task moved, by this very request.
+        proxy.lose_reply_to(b"tasks.list_id != ")
+        response = await http.patch(
+            f"/tasks/{task['id']}",
+            json={"list_id": list_id},
+            headers={**alice.headers, "If-Match": task["etag"]},
+        )
+        assert response.status_code == 200, response.text
+        assert await retries(http) == before + 1
+        stored = await http.get(f"/tasks/{task['id']}", headers=alice.headers)
+    assert response.json() == stored.json()
+    assert stored.json()["list_id"] == list_id
+    assert stored.headers["etag"] != task["etag"]
+
+
 async def test_a_toggle_under_if_match_any_is_not_repeated(
     proxy: TcpProxy, migrated_postgres_url: str, alice: ApiUser
 ) -> None:

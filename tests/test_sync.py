@@ -22,13 +22,14 @@ from todo_api.tasks.sync_tokens import SyncPosition, encode_sync_token
 
 
 class Replica:
-    """What a client keeps: its copy of the tasks and its sync token."""
+    """What a client keeps: its copy of the tasks and lists, and its sync token."""
 
     def __init__(self, client: httpx.AsyncClient, user: ApiUser, limit: int = 500) -> None:
         self.client = client
         self.user = user
         self.limit = limit
         self.tasks: dict[str, dict[str, Any]] = {}
+        self.lists: dict[str, dict[str, Any]] = {}
         self.since: str | None = None
         self.calls = 0
 
@@ -43,14 +44,28 @@ class Replica:
             assert response.status_code == 200, response.text
             self.calls += 1
             page = response.json()
-            assert set(page) == {"tasks", "deleted", "next_since", "has_more"}
+            assert set(page) == {
+                "tasks",
+                "deleted",
+                "lists",
+                "deleted_lists",
+                "next_since",
+                "has_more",
+            }
             ids = [task["id"] for task in page["tasks"]]
             assert len(ids) == len(set(ids)), "a task twice in one response"
-            assert len(ids) + len(page["deleted"]) <= self.limit
+            list_ids = [item["id"] for item in page["lists"]]
+            assert len(list_ids) == len(set(list_ids)), "a list twice in one response"
+            changes = len(ids) + len(page["deleted"]) + len(list_ids) + len(page["deleted_lists"])
+            assert changes <= self.limit
+            for item in page["lists"]:
+                self.lists[item["id"]] = item
             for task in page["tasks"]:
                 self.tasks[task["id"]] = task
             for task_id in page["deleted"]:
                 self.tasks.pop(task_id, None)
+            for list_id in page["deleted_lists"]:
+                self.lists.pop(list_id, None)
             self.since = page["next_since"]
             if not page["has_more"]:
                 return
@@ -69,6 +84,80 @@ async def server_tasks(client: httpx.AsyncClient, user: ApiUser) -> dict[str, di
         offset += 200
         if offset >= page["total"]:
             return found
+
+
+async def server_lists(client: httpx.AsyncClient, user: ApiUser) -> dict[str, dict[str, Any]]:
+    response = await client.get("/lists", headers=user.headers)
+    assert response.status_code == 200
+    return {item["id"]: item for item in response.json()["items"]}
+
+
+async def test_a_new_users_first_sync_holds_the_default_list(
+    client: httpx.AsyncClient, alice: ApiUser
+) -> None:
+    replica = Replica(client, alice)
+    await replica.catch_up()
+    assert [(item["name"], item["is_default"]) for item in replica.lists.values()] == [
+        ("Tasks", True)
+    ]
+    assert replica.lists == await server_lists(client, alice)
+    assert replica.tasks == {}
+
+
+async def test_a_replica_follows_list_creates_renames_and_deletes(
+    client: httpx.AsyncClient, alice: ApiUser, bob: ApiUser, create_task: TaskFactory
+) -> None:
+    replica = Replica(client, alice)
+    await replica.catch_up()
+    made = await client.post("/lists", json={"name": "Work"}, headers=alice.headers)
+    work = made.json()
+    inside = [await create_task(alice, list_id=work["id"]) for _ in range(2)]
+    kept = await create_task(alice)
+    await client.post("/lists", json={"name": "Bob's"}, headers=bob.headers)
+    await replica.catch_up()
+    assert replica.lists[work["id"]] == work
+    assert replica.lists == await server_lists(client, alice)
+    assert replica.tasks == await server_tasks(client, alice)
+
+    renamed = await client.patch(
+        f"/lists/{work['id']}", json={"name": "Office"}, headers=alice.headers
+    )
+    await replica.catch_up()
+    assert replica.lists[work["id"]] == renamed.json()
+
+    before = replica.since
+    assert (await client.delete(f"/lists/{work['id']}", headers=alice.headers)).status_code == 204
+    page = (
+        await client.get("/tasks/changes", params={"since": before}, headers=alice.headers)
+    ).json()
+    assert page["deleted_lists"] == [work["id"]]
+    assert sorted(page["deleted"]) == sorted(task["id"] for task in inside)
+    assert (page["tasks"], page["lists"]) == ([], [])
+    await replica.catch_up()
+    assert replica.lists == await server_lists(client, alice)
+    assert replica.tasks == await server_tasks(client, alice) == {kept["id"]: kept}
+
+
+async def test_a_list_deletion_reaches_a_replica_syncing_one_change_at_a_time(
+    client: httpx.AsyncClient, alice: ApiUser, create_task: TaskFactory
+) -> None:
+    replica = Replica(client, alice, limit=1)
+    doomed = (await client.post("/lists", json={"name": "Doomed"}, headers=alice.headers)).json()
+    for _ in range(3):
+        await create_task(alice, list_id=doomed["id"])
+    await replica.catch_up()
+    assert len(replica.tasks) == 3
+    moved = await create_task(alice, list_id=doomed["id"])
+    default_id = next(item["id"] for item in replica.lists.values() if item["is_default"])
+    await client.patch(f"/tasks/{moved['id']}", json={"list_id": default_id}, headers=alice.headers)
+    await client.delete(f"/lists/{doomed['id']}", headers=alice.headers)
+    calls = replica.calls
+    await replica.catch_up()
+    # One change per call: the moved task, three task deletions, the list's deletion.
+    assert replica.calls - calls == 5
+    assert replica.lists == await server_lists(client, alice)
+    assert replica.tasks == await server_tasks(client, alice)
+    assert [task["list_id"] for task in replica.tasks.values()] == [default_id]
 
 
 async def test_a_replica_follows_creates_changes_and_deletes(

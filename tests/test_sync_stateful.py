@@ -1,10 +1,12 @@
 """Random interleavings of writes by several clients with syncs (Hypothesis): every client
-that catches up holds exactly its user's tasks as the server has them.
+that catches up holds exactly its user's tasks and lists as the server has them.
 
 Three replicas over two users (two devices of the first user, one of the second); writes
 come from any device, syncs read one page at a time with small limits, so writes land in
 the middle of a catch-up. After each full catch-up the replica must equal the server's
-tasks, read by walking the list's cursor.
+tasks, read by walking the list's cursor, and the server's lists. Lists are created,
+renamed and deleted (with their tasks) among the task writes, and tasks are created in and
+moved between them.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ def api(database_url: str) -> Iterator[SyncApi]:
 @dataclass
 class Replica:
     tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    lists: dict[str, dict[str, Any]] = field(default_factory=dict)
     since: str | None = None
     # True between the first page of a catch-up and the page that ends it.
     catching_up: bool = False
@@ -76,9 +79,16 @@ class TaskRef:
     owner: int
 
 
+@dataclass(frozen=True)
+class ListRef:
+    id: str
+    owner: int
+
+
 class SyncMachine(RuleBasedStateMachine):
     api: ClassVar[SyncApi]
     tasks = Bundle("tasks")
+    lists = Bundle("lists")
 
     def __init__(self) -> None:
         super().__init__()
@@ -97,6 +107,37 @@ class SyncMachine(RuleBasedStateMachine):
         made = self.call(user, "POST", "/tasks", json={"title": title, "completed": completed})
         assert made.status_code == 201, made.text
         return TaskRef(made.json()["id"], user)
+
+    @rule(target=tasks, ref=lists, title=titles)
+    def create_in_list(self, ref: ListRef, title: str) -> TaskRef:
+        made = self.call(ref.owner, "POST", "/tasks", json={"title": title, "list_id": ref.id})
+        assert made.status_code == 201, made.text
+        return TaskRef(made.json()["id"], ref.owner)
+
+    @rule(target=lists, user=users, name=titles)
+    def create_list(self, user: int, name: str) -> ListRef:
+        made = self.call(user, "POST", "/lists", json={"name": f"{name} {uuid.uuid4().hex[:6]}"})
+        assert made.status_code == 201, made.text
+        return ListRef(made.json()["id"], user)
+
+    @rule(ref=lists, name=titles)
+    def rename_list(self, ref: ListRef, name: str) -> None:
+        answer = self.call(ref.owner, "PATCH", f"/lists/{ref.id}", json={"name": name})
+        assert answer.status_code in (200, 404, 409), answer.text
+
+    @rule(ref=consumes(lists))
+    def delete_list(self, ref: ListRef) -> None:
+        answer = self.call(ref.owner, "DELETE", f"/lists/{ref.id}")
+        assert answer.status_code == 204, answer.text
+
+    @rule(task=tasks, target_list=lists)
+    def move(self, task: TaskRef, target_list: ListRef) -> None:
+        if task.owner != target_list.owner:
+            return
+        answer = self.call(
+            task.owner, "PATCH", f"/tasks/{task.id}", json={"list_id": target_list.id}
+        )
+        assert answer.status_code in (200, 404, 422), answer.text
 
     @rule(ref=tasks, title=titles)
     def rename(self, ref: TaskRef, title: str) -> None:
@@ -123,15 +164,22 @@ class SyncMachine(RuleBasedStateMachine):
         answer = self.call(REPLICA_OWNERS[number], "GET", "/tasks/changes", params=params)
         assert answer.status_code == 200, answer.text
         page = answer.json()
-        assert len(page["tasks"]) + len(page["deleted"]) <= limit
+        changes = sum(len(page[key]) for key in ("tasks", "deleted", "lists", "deleted_lists"))
+        assert changes <= limit
         for task in page["tasks"]:
             replica.tasks[task["id"]] = task
         for task_id in page["deleted"]:
             replica.tasks.pop(task_id, None)
+        for item in page["lists"]:
+            replica.lists[item["id"]] = item
+        for list_id in page["deleted_lists"]:
+            replica.lists.pop(list_id, None)
         replica.since = page["next_since"]
         replica.catching_up = page["has_more"]
         if not page["has_more"]:
-            assert replica.tasks == self.server_tasks(REPLICA_OWNERS[number])
+            owner = REPLICA_OWNERS[number]
+            assert replica.tasks == self.server_tasks(owner)
+            assert replica.lists == self.server_lists(owner)
 
     @precondition(lambda self: any(replica.catching_up for replica in self.replicas))
     @rule(number=replicas, limit=limits)
@@ -139,6 +187,10 @@ class SyncMachine(RuleBasedStateMachine):
         self.sync_one_page(number, limit)
         while self.replicas[number].catching_up:
             self.sync_one_page(number, limit)
+
+    def server_lists(self, user: int) -> dict[str, dict[str, Any]]:
+        answer = self.call(user, "GET", "/lists")
+        return {item["id"]: item for item in answer.json()["items"]}
 
     def server_tasks(self, user: int) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}

@@ -93,3 +93,32 @@ async def test_erasure_starts_the_numbers_again(
     assert (await client.delete("/auth/me", headers=user.headers)).status_code == 204
     assert (await client.get("/tasks", headers=user.headers)).json()["total"] == 0
     assert (await TaskFactory(client)(user))["etag"] == '"1"'
+
+
+async def test_list_writes_take_the_next_numbers_and_show_in_sync(
+    client: httpx.AsyncClient, new_user: Callable[[], ApiUser]
+) -> None:
+    user = new_user()
+    first = await TaskFactory(client)(user)
+    # The default list, made for that first task, takes no number.
+    assert first["etag"] == '"1"'
+    since = (await client.get("/tasks/changes", headers=user.headers)).json()["next_since"]
+    made = await client.post("/lists", json={"name": "Work"}, headers=user.headers)
+    assert made.json()["etag"] == '"2"'
+    work = made.json()["id"]
+    inside = [await TaskFactory(client)(user, list_id=work) for _ in range(2)]
+    assert [task["etag"] for task in inside] == ['"3"', '"4"']
+    renamed = await client.patch(
+        f"/lists/{work}", json={"name": "Office"}, headers={**user.headers, "If-Match": '"2"'}
+    )
+    assert renamed.json()["etag"] == '"5"'
+    after = await changes(client, user, since)
+    assert [item["etag"] for item in after["lists"]] == ['"5"']
+    assert {task["id"] for task in after["tasks"]} == {task["id"] for task in inside}
+    since = after["next_since"]
+    assert (await client.delete(f"/lists/{work}", headers=user.headers)).status_code == 204
+    # Numbers 6 and 7 for the tasks' tombstones, 8 for the list's: the next write takes 9.
+    gone = await changes(client, user, since)
+    assert sorted(gone["deleted"]) == sorted(task["id"] for task in inside)
+    assert gone["deleted_lists"] == [work]
+    assert (await TaskFactory(client)(user))["etag"] == '"9"'

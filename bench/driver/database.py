@@ -13,6 +13,7 @@ from typing import Any
 
 import jwt
 import psycopg
+from baseline import default_list_id
 from psycopg.conninfo import conninfo_to_dict
 
 from . import log
@@ -67,18 +68,30 @@ def mint_token(secret: str, subject: str) -> str:
 
 
 def seed(db: Database, users: int, tasks_per_user: int, secret: str) -> Seed:
-    """Readers own the seeded tasks; writers own what create makes (cleared after each run)."""
+    """Readers own the seeded tasks; writers own what create makes (cleared after each run).
+    Every user has its default list already, as after its first request, so the service and
+    the references do the same work for a create: one statement."""
     now = dt.datetime.now(dt.UTC)
-    readers: list[dict[str, Any]] = []
+    readers: list[dict[str, Any]] = [{"id": str(uuid.uuid4()), "tasks": []} for _ in range(users)]
     writers: list[dict[str, Any]] = []
+    for _ in range(users):
+        user_id = str(uuid.uuid4())
+        writers.append({"id": user_id, "token": mint_token(secret, user_id)})
     with db.connect() as conn, conn.cursor() as cursor:
         with cursor.copy(
-            "COPY tasks (id, user_id, title, description, completed, created_at, updated_at,"
-            " completed_at) FROM STDIN"
+            "COPY task_lists (id, user_id, name, name_key, is_default, created_at, updated_at)"
+            " FROM STDIN"
         ) as copy:
-            for user_number in range(users):
-                user_id = str(uuid.uuid4())
-                task_ids = []
+            for user in [*readers, *writers]:
+                list_id = default_list_id(user["id"])
+                copy.write_row((list_id, user["id"], "Tasks", "tasks", True, now, now))
+        with cursor.copy(
+            "COPY tasks (id, user_id, list_id, title, description, completed, created_at,"
+            " updated_at, completed_at) FROM STDIN"
+        ) as copy:
+            for user_number, reader in enumerate(readers):
+                user_id = reader["id"]
+                task_ids = reader["tasks"]
                 for task_number in range(tasks_per_user):
                     task_id = uuid.uuid4()
                     task_ids.append(str(task_id))
@@ -96,6 +109,7 @@ def seed(db: Database, users: int, tasks_per_user: int, secret: str) -> Seed:
                         (
                             task_id,
                             user_id,
+                            default_list_id(user_id),
                             f"Task {task_number:03d} of user {user_number:03d}",
                             description,
                             completed,
@@ -104,12 +118,7 @@ def seed(db: Database, users: int, tasks_per_user: int, secret: str) -> Seed:
                             created if completed else None,
                         )
                     )
-                readers.append(
-                    {"id": user_id, "token": mint_token(secret, user_id), "tasks": task_ids}
-                )
-        for _ in range(users):
-            user_id = str(uuid.uuid4())
-            writers.append({"id": user_id, "token": mint_token(secret, user_id)})
+                reader["token"] = mint_token(secret, user_id)
     settle(db)
     return Seed(readers=readers, writers=writers, secret=secret)
 
@@ -148,11 +157,23 @@ def grow_table(db: Database, total_rows: int, tasks_per_user: int) -> float:
         conn.execute("SET maintenance_work_mem = '256MB'")
         conn.execute(
             """
+            INSERT INTO task_lists
+                (id, user_id, name, name_key, is_default, created_at, updated_at)
+            SELECT md5('filler-list-' || k)::uuid, md5('filler-' || k)::uuid::text,
+                   'Tasks', 'tasks', true, now(), now()
+            FROM generate_series(0, %(users)s - 1) AS k
+            ON CONFLICT DO NOTHING
+            """,
+            {"users": filler_users},
+        )
+        conn.execute(
+            """
             INSERT INTO tasks
-                (id, user_id, title, description, completed, created_at, updated_at,
+                (id, user_id, list_id, title, description, completed, created_at, updated_at,
                  completed_at)
             SELECT gen_random_uuid(),
                    md5('filler-' || (n %% %(users)s))::uuid::text,
+                   md5('filler-list-' || (n %% %(users)s))::uuid,
                    'Filler task ' || n,
                    CASE WHEN n %% 2 = 0 THEN 'Filler notes for task ' || n END,
                    n %% 3 = 0,

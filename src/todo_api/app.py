@@ -20,6 +20,7 @@ from todo_api.database import Database
 from todo_api.docs import install_docs
 from todo_api.errors import install_error_handlers
 from todo_api.health import router as health_router
+from todo_api.lists.routes import router as lists_router
 from todo_api.metrics import (
     mark_this_worker_dead,
     multiprocess_dir,
@@ -154,6 +155,7 @@ def create_app(settings: Settings | None = None, *, jwks_clock: Clock = REAL_CLO
     # behind the docs and auth routes cost 18 us, 3%, more in process).
     app.include_router(tasks_router)
     app.include_router(tags_router)
+    app.include_router(lists_router)
     app.include_router(auth_router)
     install_openapi(app)
     docs_policies = install_docs(app)

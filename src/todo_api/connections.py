@@ -11,7 +11,7 @@ outside a request wraps a connection it holds (`RequestConnection.held`).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
@@ -55,6 +55,21 @@ class RequestConnection:
         whole of it is `safe_to_repeat`."""
         return await run_in_transaction(await self.get(), work, safe_to_repeat=safe_to_repeat)
 
+    @asynccontextmanager
+    async def may_refuse(self) -> AsyncIterator[AsyncConnection]:
+        """The connection, for a write that a constraint may refuse (a task's list that is
+        not the owner's, a list name taken). Inside a transaction the write runs in a
+        savepoint, so that a refusal undoes all of it (on SQLite, the counter's bump that
+        precedes the refused statement too) and the transaction goes on: PostgreSQL would
+        otherwise abort it, and the refusal could not be stored under an Idempotency-Key.
+        In autocommit the write is a transaction of its own, with nothing else to keep."""
+        connection = await self.get()
+        if not _in_autocommit(connection):
+            async with connection.begin_nested():
+                yield connection
+        else:
+            yield connection
+
 
 async def request_connection(request: Request) -> AsyncIterator[RequestConnection]:
     """The request's connection, shared by every service and repository of the request: taken
@@ -72,3 +87,10 @@ async def request_connection(request: Request) -> AsyncIterator[RequestConnectio
 # scope="function": the connection goes back to the pool when the route function returns,
 # not after the response has been sent.
 RequestConnectionDep = Annotated[RequestConnection, Depends(request_connection, scope="function")]
+
+
+def _in_autocommit(connection: AsyncConnection) -> bool:
+    # The engine's default; `in_transaction` leaves it for a transaction and sets it back.
+    sync_connection = connection.sync_connection
+    options = sync_connection.get_execution_options() if sync_connection else {}
+    return bool(options.get("isolation_level", "AUTOCOMMIT") == "AUTOCOMMIT")

@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from todo_api.database import Database, UTCDateTime, utc_now
 from todo_api.errors import DatabaseUnavailableError
 from todo_api.idempotency.models import idempotency_keys_table as idempotency_keys
+from todo_api.lists.models import list_tombstones_table as list_tombstones
 from todo_api.tasks.models import task_tombstones_table as tombstones
 
 log = structlog.get_logger(__name__)
@@ -50,6 +51,7 @@ def _batch_delete(table: Table, table_keys: tuple[str, str], time_column: str) -
 
 _DELETE_EXPIRED_RESPONSES = _batch_delete(idempotency_keys, ("user_id", "key"), "expires_at")
 _DELETE_OLD_TOMBSTONES = _batch_delete(tombstones, ("user_id", "seq"), "deleted_at")
+_DELETE_OLD_LIST_TOMBSTONES = _batch_delete(list_tombstones, ("user_id", "seq"), "deleted_at")
 
 
 async def prune_once(database: Database, now: datetime) -> dict[str, int]:
@@ -57,12 +59,11 @@ async def prune_once(database: Database, now: datetime) -> dict[str, int]:
 
     Each batch is one statement on an autocommit connection: its own short transaction."""
     settings = database.settings
+    tombstones_before = now - timedelta(days=settings.sync_tombstone_days) - TOMBSTONE_GRACE
     targets = {
         "idempotency_keys": (_DELETE_EXPIRED_RESPONSES, now),
-        "task_tombstones": (
-            _DELETE_OLD_TOMBSTONES,
-            now - timedelta(days=settings.sync_tombstone_days) - TOMBSTONE_GRACE,
-        ),
+        "task_tombstones": (_DELETE_OLD_TOMBSTONES, tombstones_before),
+        "list_tombstones": (_DELETE_OLD_LIST_TOMBSTONES, tombstones_before),
     }
     deleted = dict.fromkeys(targets, 0)
     for name, (statement, cutoff) in targets.items():

@@ -26,6 +26,7 @@ from todo_cli.debug import ExchangePrinter
 from todo_cli.errors import CliError
 
 Task = dict[str, Any]
+TaskListInfo = dict[str, Any]  # a list as the API answers it (`todo lists`)
 Params = Mapping[str, str | int | list[str]]
 
 # The service answers within 10 s even when its database is gone (a 503), so a read waits
@@ -171,6 +172,34 @@ class TodoClient:
             elif not items or len(tasks) >= total:
                 break
         return TaskList(tasks=tasks, total=max(total, len(tasks)))
+
+    # Lists
+
+    def list_lists(self) -> list[TaskListInfo]:
+        """Every list of the user: the default list first, then by name."""
+        page = self._object(self._send("GET", "/lists"))
+        items = page.get("items")
+        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+            raise ServiceError("the service sent lists todo cannot read")
+        return items
+
+    def create_list(self, name: str) -> TaskListInfo:
+        response = self._send("POST", "/lists", json={"name": name}, idempotency_key=True)
+        return self._object(response)
+
+    def rename_list(self, list_id: str, name: str) -> TaskListInfo:
+        return self._object(self._send("PATCH", f"/lists/{list_id}", json={"name": name}))
+
+    def delete_list(self, list_id: str) -> None:
+        self._send("DELETE", f"/lists/{list_id}")
+
+    def count_tasks(self, filters: Params) -> int:
+        """How many of the user's tasks match `filters`: the `total` of a one-task page."""
+        page = self._object(self._send("GET", "/tasks", params={**filters, "limit": 1}))
+        total = page.get("total")
+        if not isinstance(total, int):
+            raise ServiceError("the service sent a task list todo cannot read")
+        return total
 
     # Transport
 

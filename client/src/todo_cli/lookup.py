@@ -1,11 +1,12 @@
-"""Task ids as people type them: the full id, or a unique prefix of at least 4 characters."""
+"""Task ids as people type them: the full id, or a unique prefix of at least 4 characters;
+and lists by name, compared ignoring case as the service compares them."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 
-from todo_cli.client import PAGE_SIZE, Task, TodoClient
+from todo_cli.client import PAGE_SIZE, Task, TaskListInfo, TodoClient
 from todo_cli.errors import CliError, InvalidInputError
 
 MIN_PREFIX = 4
@@ -38,6 +39,17 @@ def find_task(client: TodoClient, text: str) -> TaskRef:
             lines.append(f"  ... and {len(matches) - MAX_CANDIDATES_SHOWN} more")
         raise CliError("\n".join(lines))
     return TaskRef(id=matches[0]["id"], task=matches[0])
+
+
+def find_list(lists: list[TaskListInfo], name: str) -> TaskListInfo:
+    """The list of `lists` named `name`: trimmed, and ignoring case (Unicode case folding,
+    as the service keeps names unique)."""
+    wanted = name.strip().casefold()
+    for task_list in lists:
+        if str(task_list.get("name", "")).casefold() == wanted:
+            return task_list
+    names = ", ".join(str(task_list.get("name", "")) for task_list in lists)
+    raise CliError(f"no list is named {name.strip()!r}; your lists: {names}")
 
 
 def _is_full_id(text: str) -> bool:

@@ -85,6 +85,7 @@ priority_option = click.option(
     help="none, low, medium or high.",
 )
 due_option = click.option("--due", type=Due(), metavar="WHEN", help=f"Due {DUE_HELP}.")
+list_name_argument = click.argument("name", metavar="NAME")
 
 
 class CommandsInOrder(click.Group):
@@ -102,6 +103,7 @@ class CommandsInOrder(click.Group):
         'todo add "Buy milk" -p high --due tomorrow -t home',
         "todo list --open --sort due_at",
         "todo done 3f2a",
+        "todo lists add Groceries && todo add Oat milk --list groceries",
     )
     + "\n\n\b\nEnvironment:\n"
     "  TODO_SERVER      the service's URL when --server is not given\n"
@@ -109,7 +111,8 @@ class CommandsInOrder(click.Group):
     "  NO_COLOR         any value turns colour off\n\n"
     "\b\nExit status:\n"
     "  0  success\n"
-    "  1  the service refused, or cannot be reached; or `todo rm` was answered no\n"
+    "  1  the service refused, or cannot be reached; or `todo rm` or `todo lists rm` was\n"
+    "     answered no\n"
     "  2  the command line is wrong",
 )
 @click.version_option(__version__, "--version", prog_name="todo", message="%(prog)s %(version)s")
@@ -253,6 +256,7 @@ def whoami(server: str | None, json_output: bool) -> None:
         "todo add Buy milk",
         'todo add "Send the report" -d "Q3 figures" -p high --due 2026-12-01 -t work',
         "todo add Call the bank --due 2026-12-01T09:30",
+        "todo add Oat milk --list groceries",
     )
 )
 @click.argument("title", nargs=-1, required=True)
@@ -260,6 +264,12 @@ def whoami(server: str | None, json_output: bool) -> None:
 @priority_option
 @due_option
 @click.option("-t", "--tag", "tags", multiple=True, metavar="TAG", help="A tag (repeatable).")
+@click.option(
+    "--list",
+    "list_name",
+    metavar="NAME",
+    help="Into this list (its name, in any case) [default: your default list].",
+)
 @service_options
 def add(
     title: tuple[str, ...],
@@ -267,6 +277,7 @@ def add(
     priority: str | None,
     due: datetime | None,
     tags: tuple[str, ...],
+    list_name: str | None,
     server: str | None,
     json_output: bool,
 ) -> None:
@@ -286,6 +297,10 @@ def add(
     if tags:
         fields["tags"] = list(tags)
     with service(server) as client:
+        if list_name is not None:
+            from todo_cli.lookup import find_list
+
+            fields["list_id"] = find_list(client.list_lists(), list_name)["id"]
         task = client.create_task(fields)
     _print_task_result("Added", task, json_output)
 
@@ -297,6 +312,7 @@ def add(
         "todo list --open -t work --sort due_at",
         "todo list --done -s milk",
         "todo list --all --json | jq '.[].title'",
+        "todo list --list groceries --open",
     ),
 )
 @click.option("--open", "open_only", is_flag=True, help="Only tasks not done.")
@@ -328,6 +344,12 @@ def add(
     help=f"At most N tasks [default: {DEFAULT_LIST_LIMIT}]; with --all, tasks per request.",
 )
 @click.option("--all", "every", is_flag=True, help="Every matching task, page after page.")
+@click.option(
+    "--list",
+    "list_name",
+    metavar="NAME",
+    help="Only the tasks of this list (its name, in any case) [default: every list].",
+)
 @service_options
 def list_tasks(
     open_only: bool,
@@ -338,13 +360,15 @@ def list_tasks(
     sort: str,
     limit: int | None,
     every: bool,
+    list_name: str | None,
     server: str | None,
     json_output: bool,
 ) -> None:
     """List your tasks, newest first.
 
-    Columns: short id, done mark, priority, due date (red when overdue), title, tags. With
-    --json, the array of the tasks of every page fetched.
+    Columns: short id, done mark, priority, due date (red when overdue), the list when the
+    tasks shown are in several lists, title, tags. With --json, the array of the tasks of
+    every page fetched.
     """
     if open_only and done_only:
         raise click.UsageError("--open and --done cannot be used together")
@@ -360,6 +384,12 @@ def list_tasks(
     from todo_cli.client import PAGE_SIZE
 
     with service(server) as client:
+        lists = None
+        if list_name is not None:
+            from todo_cli.lookup import find_list
+
+            lists = client.list_lists()
+            filters["list_id"] = find_list(lists, list_name)["id"]
         if every:
             found = client.list_tasks(
                 filters, limit=None, page_size=min(limit or PAGE_SIZE, PAGE_SIZE)
@@ -368,13 +398,18 @@ def list_tasks(
             found = client.list_tasks(
                 filters, limit=limit or DEFAULT_LIST_LIMIT, page_size=PAGE_SIZE
             )
+        list_names = None
+        if not json_output and len({task.get("list_id") for task in found.tasks}) > 1:
+            # Tasks of several lists: a column says which list each is in.
+            lists = lists or client.list_lists()
+            list_names = {str(item.get("id")): str(item.get("name", "")) for item in lists}
     if json_output:
         render.print_json(found.tasks)
         return
     if not found.tasks:
         render.print_note("No tasks.")
         return
-    render.print_task_table(found.tasks)
+    render.print_task_table(found.tasks, list_names=list_names)
     if found.total > len(found.tasks):
         render.print_note(
             f"Showing {len(found.tasks)} of {found.total} tasks: --all for every one."
@@ -511,6 +546,116 @@ def rm(task_id: str, yes: bool, server: str | None, json_output: bool) -> None:
         client.delete_task(found.id)
     if not json_output:
         render.print_line(render.confirmation("Deleted", task or {"id": found.id}))
+
+
+# Lists
+
+
+@cli.group(
+    name="lists",
+    cls=CommandsInOrder,
+    invoke_without_command=True,
+    epilog=examples(
+        "todo lists",
+        "todo lists add Groceries",
+        'todo lists rename groceries "Food shop"',
+        'todo lists rm "Food shop" --yes',
+        "todo lists --json",
+    ),
+)
+@service_options
+@click.pass_context
+def lists(ctx: click.Context, server: str | None, json_output: bool) -> None:
+    """Your task lists, with how many open tasks and tasks in all each one holds.
+
+    The default list, marked *, is where `todo add` puts a task without --list; it can be
+    renamed, not removed. A list is named, here and in --list, by its name in any case.
+    With --json, the API's array of lists.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    with service(server) as client:
+        found = client.list_lists()
+        if json_output:
+            render.print_json(found)
+            return
+        counts = [
+            (
+                client.count_tasks({"list_id": item["id"], "completed": "false"}),
+                client.count_tasks({"list_id": item["id"]}),
+            )
+            for item in found
+        ]
+    render.print_list_table(found, counts)
+
+
+@lists.command(name="add", epilog=examples("todo lists add Groceries", 'todo lists add "Work"'))
+@list_name_argument
+@service_options
+def add_list(name: str, server: str | None, json_output: bool) -> None:
+    """Make a list named NAME (1 to 100 characters, unique among yours ignoring case).
+
+    Retried like `todo add`, without ever making the list twice.
+    """
+    with service(server) as client:
+        made = client.create_list(name)
+    if json_output:
+        render.print_json(made)
+    else:
+        render.print_line(f"Added list {made.get('name', name)}")
+
+
+@lists.command(
+    name="rename",
+    epilog=examples('todo lists rename groceries "Food shop"', "todo lists rename Tasks Inbox"),
+)
+@list_name_argument
+@click.argument("new_name", metavar="NEW")
+@service_options
+def rename_list(name: str, new_name: str, server: str | None, json_output: bool) -> None:
+    """Rename the list NAME to NEW (the default list too)."""
+    from todo_cli.lookup import find_list
+
+    with service(server) as client:
+        found = find_list(client.list_lists(), name)
+        renamed = client.rename_list(str(found["id"]), new_name)
+    if json_output:
+        render.print_json(renamed)
+    else:
+        render.print_line(f"Renamed list {found.get('name')} to {renamed.get('name', new_name)}")
+
+
+@lists.command(
+    name="rm", epilog=examples("todo lists rm Groceries", "todo lists rm Groceries --yes")
+)
+@list_name_argument
+@click.option("-y", "--yes", is_flag=True, help="Delete without asking.")
+@service_options
+def remove_list(name: str, yes: bool, server: str | None, json_output: bool) -> None:
+    """Delete the list NAME and every task in it, for good.
+
+    On a terminal, asks first (the list and how many tasks go with it) unless --yes is given;
+    elsewhere, a script, --yes is required. The default list cannot be deleted.
+    """
+    if not yes and not sys.stdin.isatty():
+        raise click.UsageError("no terminal to confirm the deletion on: add --yes")
+    from todo_cli.lookup import find_list
+
+    with service(server) as client:
+        found = find_list(client.list_lists(), name)
+        list_id = str(found["id"])
+        if not yes:
+            count = client.count_tasks({"list_id": list_id})
+            question = f"Delete list {found.get('name')} and its {_tasks(count)}?"
+            if not click.confirm(question, default=False, err=True):
+                raise DeclinedError("nothing deleted")
+        client.delete_list(list_id)
+    if not json_output:
+        render.print_line(f"Deleted list {found.get('name')}")
+
+
+def _tasks(count: int) -> str:
+    return "1 task" if count == 1 else f"{count} tasks"
 
 
 # What the commands above share

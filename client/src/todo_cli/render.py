@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,6 +21,7 @@ TAGS_MAX_WIDTH = 24
 PRIORITY_STYLES = {"high": "bold red", "medium": "yellow", "low": "cyan"}
 # Wide enough that nothing is cut when the output goes to a file or a pipe.
 UNBOUNDED_WIDTH = 10_000
+LIST_MAX_WIDTH = 20
 
 
 def short_id(task_id: str) -> str:
@@ -49,7 +50,13 @@ def done_mark() -> str:
     return "✓" if encoding.startswith("utf") else "x"
 
 
-def print_task_table(tasks: Sequence[Task], *, now: datetime | None = None) -> None:
+def print_task_table(
+    tasks: Sequence[Task],
+    *,
+    now: datetime | None = None,
+    list_names: Mapping[str, str] | None = None,
+) -> None:
+    """The tasks as a table; with `list_names` (list id to name), a LIST column too."""
     from rich import box
     from rich.console import Console
     from rich.table import Table
@@ -71,6 +78,8 @@ def print_task_table(tasks: Sequence[Task], *, now: datetime | None = None) -> N
     table.add_column(done_mark(), no_wrap=True)
     table.add_column("PRI", no_wrap=True)
     table.add_column("DUE", no_wrap=True)
+    if list_names is not None:
+        table.add_column("LIST", max_width=LIST_MAX_WIDTH)
     table.add_column("TITLE")
     table.add_column("TAGS", max_width=TAGS_MAX_WIDTH)
     mark = done_mark()
@@ -79,12 +88,18 @@ def print_task_table(tasks: Sequence[Task], *, now: datetime | None = None) -> N
         priority = str(task.get("priority") or "none")
         due = parse_time(task.get("due_at"))
         overdue = due is not None and not completed and due < now
-        table.add_row(
+        cells = [
             # Text, never a plain string: rich would read "[...]" in a title as markup.
             Text(short_id(str(task.get("id", "")))),
             Text(mark if completed else ""),
             Text("" if priority == "none" else priority, style=PRIORITY_STYLES.get(priority, "")),
             Text(describe_due(due, now) if due else "", style="red" if overdue else ""),
+        ]
+        if list_names is not None:
+            name = list_names.get(str(task.get("list_id", "")), "")
+            cells.append(Text(name, no_wrap=True, overflow="ellipsis"))
+        table.add_row(
+            *cells,
             Text(str(task.get("title", "")), no_wrap=True, overflow="ellipsis"),
             Text(", ".join(task.get("tags") or []), no_wrap=True, overflow="ellipsis"),
             style="dim" if completed else None,
@@ -92,6 +107,36 @@ def print_task_table(tasks: Sequence[Task], *, now: datetime | None = None) -> N
     with console.capture() as captured:
         console.print(table)
     # rich pads every cell to its column's width; trailing blanks only get in the way.
+    print("\n".join(line.rstrip() for line in captured.get().splitlines()))
+
+
+def print_list_table(lists: Sequence[dict[str, Any]], counts: Sequence[tuple[int, int]]) -> None:
+    """The lists with their open and total task counts; `*` marks the default list."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    terminal = sys.stdout.isatty()
+    console = Console(
+        highlight=False,
+        color_system="auto" if terminal and not os.environ.get("NO_COLOR") else None,
+        width=None if terminal or "COLUMNS" in os.environ else UNBOUNDED_WIDTH,
+    )
+    table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False, show_edge=False)
+    table.add_column("", no_wrap=True)
+    table.add_column("LIST")
+    table.add_column("OPEN", justify="right", no_wrap=True)
+    table.add_column("TASKS", justify="right", no_wrap=True)
+    for task_list, (open_count, total) in zip(lists, counts, strict=True):
+        table.add_row(
+            Text("*" if task_list.get("is_default") else ""),
+            Text(str(task_list.get("name", "")), no_wrap=True, overflow="ellipsis"),
+            Text(str(open_count)),
+            Text(str(total)),
+        )
+    with console.capture() as captured:
+        console.print(table)
     print("\n".join(line.rstrip() for line in captured.get().splitlines()))
 
 

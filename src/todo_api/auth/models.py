@@ -10,10 +10,8 @@ from sqlalchemy import Index, String, Table, func
 from sqlmodel import Field, SQLModel
 
 from todo_api.database import UTCDateTime
+from todo_api.lengths import EMAIL_MAX_LENGTH
 
-# Wider than any address the API accepts (lengths.EMAIL_MAX_LENGTH, 254). Narrowing it takes a
-# migration, left until the richer-tasks migration 0003 has landed so the two do not collide.
-EMAIL_COLUMN_LENGTH = 320
 # Every Argon2id hash pwdlib writes ($argon2id$v=19$m=...,t=...,p=...$salt$hash) fits easily.
 PASSWORD_HASH_MAX_LENGTH = 255
 EMAIL_UNIQUE_INDEX = "uq_users_email_lower"
@@ -25,7 +23,7 @@ class User(SQLModel, table=True):
     id: uuid.UUID = Field(primary_key=True)
     # Stored as the user typed it once normalised (domain lower-cased); uniqueness and
     # look-ups go through lower(email), so "Alice@x.io" and "alice@x.io" are one account.
-    email: str = Field(sa_type=String(EMAIL_COLUMN_LENGTH), nullable=False)
+    email: str = Field(sa_type=String(EMAIL_MAX_LENGTH), nullable=False)
     password_hash: str = Field(sa_type=String(PASSWORD_HASH_MAX_LENGTH), nullable=False)
     created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
 

@@ -18,6 +18,8 @@ from sqlalchemy.exc import IntegrityError
 from todo_api.auth.models import users_table as users
 from todo_api.database import Database, execute
 from todo_api.idempotency.models import idempotency_keys_table as idempotency_keys
+from todo_api.lists.models import list_tombstones_table as list_tombstones
+from todo_api.lists.models import task_lists_table as task_lists
 from todo_api.tasks.models import change_counters_table as change_counters
 from todo_api.tasks.models import task_tombstones_table as task_tombstones
 from todo_api.tasks.models import tasks_table as tasks
@@ -25,9 +27,12 @@ from todo_api.tasks.models import tasks_table as tasks
 # The owner column of every table that keeps rows per token subject. A new table of user
 # data is covered by erasure once its owner column is listed here: one line per table.
 # Dropping the change counter too means a sync token issued before the erasure is ahead of
-# the new counter, which /tasks/changes answers with 410.
+# the new counter, which /tasks/changes answers with 410. Tasks go before the lists they are
+# in (the foreign key); the default list is made again on the next request that needs it.
 SUBJECT_COLUMNS: tuple[Column[str], ...] = (
     tasks.c.user_id,
+    task_lists.c.user_id,
+    list_tombstones.c.user_id,
     task_tombstones.c.user_id,
     idempotency_keys.c.user_id,
     change_counters.c.user_id,

@@ -114,7 +114,7 @@ async def me(user: CurrentUser) -> Me:
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
     summary="Erase your account and everything the service holds for you",
-    description="Deletes, in one transaction, every task of the token's subject and the "
+    description="Deletes, in one transaction, every task and list of the token's subject and the "
     "built-in account it names, if any (its email can then be registered again). Tokens "
     "already issued stay valid until they expire, but find nothing. Another user's data is "
     "untouched. Repeating it is harmless: 204 again.",

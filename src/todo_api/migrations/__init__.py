@@ -65,6 +65,7 @@ def schema_differences(connection: Connection, metadata: MetaData | None = None)
     # Imported for their side effect: they register the tables on the metadata.
     import todo_api.auth.models
     import todo_api.idempotency.models
+    import todo_api.lists.models
     import todo_api.tasks.models  # noqa: F401
 
     context = MigrationContext.configure(connection, opts=compare_options(connection.dialect.name))

@@ -11,6 +11,7 @@ from sqlmodel import SQLModel
 # Imported for their side effect: they register the tables on the metadata.
 import todo_api.auth.models
 import todo_api.idempotency.models
+import todo_api.lists.models
 import todo_api.tasks.models  # noqa: F401
 from todo_api.database import Database
 from todo_api.migrations import compare_options

@@ -5,9 +5,11 @@ holds the rules that turn the statement's rows into a page and the next position
 
 Why a token never misses a change
 ---------------------------------
-Every task write (create, PUT, PATCH, toggle, DELETE) takes the next number of its owner's
-change counter (`change_counters`) in the write's own statement, and stores it: as the
-task's `version`, or for a DELETE as the `seq` of the tombstone written by the same statement.
+Every task write (create, PUT, PATCH, toggle, DELETE) and every list write (create, rename,
+DELETE) takes the next number of its owner's change counter (`change_counters`) in the
+write's own statement or transaction, and stores it: as the task's or list's `version`, or
+for a DELETE as the `seq` of the tombstone written with it (a list's deletion takes one
+number for each of its tasks' tombstones, then one for its own).
 The counter row stays locked until the write commits, so the next write of the same user
 waits for that commit before it can take a number. Hence, per user, sequence numbers commit
 in increasing order: when a transaction with number n is visible, every number below n is
@@ -16,8 +18,8 @@ transaction visible before it releases its locks, so this holds for any snapshot
 one writer at a time, which gives the same order.
 
 The read (`queries.changes_statement`) is ONE statement, so it sees one snapshot: the
-changed tasks (`version` after the token), the tombstones (`seq` after it) and the
-counter's committed value. Ordered by
+changed tasks and lists (`version` after the token), the tombstones of both (`seq` after
+it) and the counter's committed value. Ordered by
 number and cut at `limit`, the page always ends at a number that is complete in that
 snapshot: everything at or below it is in this page or an earlier one; everything above it
 is delivered next time. A change that commits while the client syncs has a higher number
@@ -44,10 +46,16 @@ from typing import Any
 
 import orjson
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
 from todo_api.errors import GoneError
-from todo_api.tasks.repository import AnyRow, task_fields
+from todo_api.lists.schemas import ListRead
+from todo_api.lists.statements import LIST_FIELDS
+from todo_api.tasks.queries import LIST, TASK, TASK_DELETED
+from todo_api.tasks.repository import AnyRow
+from todo_api.tasks.schemas import TaskRead
+from todo_api.tasks.statements import TASK_FIELDS
 from todo_api.tasks.sync_tokens import SyncPosition
 
 DEFAULT_CHANGES_LIMIT = 500
@@ -57,11 +65,33 @@ LAST_ID = uuid.UUID(int=(1 << 128) - 1)
 
 
 class ChangesRows(TypedDict):
-    """A page of changes as plain data; each task a dict of `TaskRead`'s fields."""
+    """A page of changes as plain data; each task a dict of `TaskRead`'s fields, each list
+    of `ListRead`'s."""
 
     tasks: list[dict[str, Any]]
     deleted: list[uuid.UUID]
+    lists: list[dict[str, Any]]
+    deleted_lists: list[uuid.UUID]
     has_more: bool
+
+
+class TaskChanges(BaseModel):
+    tasks: list[TaskRead] = Field(
+        description="The current state of every task created or changed since the token."
+    )
+    deleted: list[uuid.UUID] = Field(
+        description="Ids of the tasks deleted since the token, those of deleted lists included."
+    )
+    lists: list[ListRead] = Field(
+        description="The current state of every list created or changed since the token."
+    )
+    deleted_lists: list[uuid.UUID] = Field(description="Ids of the lists deleted since the token.")
+    next_since: str = Field(
+        description="The token for the next call: pass it as `since`. Opaque to clients."
+    )
+    has_more: bool = Field(
+        description="More changes are waiting: call again with `since=next_since` at once."
+    )
 
 
 class ChangesResponse(JSONResponse):
@@ -98,18 +128,35 @@ def changes_page(
     found = [row for row in rows if row.seq is not None]
     has_more = len(found) > limit
     page = found[:limit]
-    changed: list[dict[str, Any]] = []
-    deleted: list[uuid.UUID] = []
+    changes: ChangesRows = {
+        "tasks": [],
+        "deleted": [],
+        "lists": [],
+        "deleted_lists": [],
+        "has_more": has_more,
+    }
+    # Columns: high_water, has_default_list, seq, kind, id, the rest of a task's, the rest
+    # of a list's (queries.changes_statement).
+    tasks_end = 4 + len(TASK_FIELDS)
     for row in page:
-        if row.deleted:
-            deleted.append(row.id)
+        if row.kind == TASK:
+            changes["tasks"].append(dict(zip(TASK_FIELDS, row[4:tasks_end], strict=True)))
+        elif row.kind == LIST:
+            fields = (row.id, *row[tasks_end:])
+            changes["lists"].append(dict(zip(LIST_FIELDS, fields, strict=True)))
+        elif row.kind == TASK_DELETED:
+            changes["deleted"].append(row.id)
         else:
-            # Columns: high_water, seq, deleted, then the task's own.
-            changed.append(task_fields(row[3:]))
+            changes["deleted_lists"].append(row.id)
     if has_more:
         last = page[-1]
         following = SyncPosition(last.seq, since_time, last.id)
     else:
         reached = max(since, high_water or 0, page[-1].seq if page else 0)
         following = SyncPosition(reached, now)
-    return {"tasks": changed, "deleted": deleted, "has_more": has_more}, following
+    return changes, following
+
+
+def has_default_list(rows: Sequence[AnyRow]) -> bool:
+    """Whether the changes statement found the owner's default list (in its snapshot)."""
+    return bool(rows and rows[0].has_default_list)

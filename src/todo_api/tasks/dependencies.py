@@ -10,6 +10,8 @@ from fastapi import Depends, Request
 from todo_api.auth.dependencies import CurrentUser
 from todo_api.connections import RequestConnectionDep
 from todo_api.idempotency.service import IdempotencyService
+from todo_api.lists.repository import ListRepository
+from todo_api.lists.service import ListService
 from todo_api.state import resources_of
 from todo_api.tasks.repository import TaskRepository
 from todo_api.tasks.service import TaskService
@@ -26,9 +28,12 @@ async def task_service(
     its own protection makes safe (see tasks/service.py)."""
     settings = resources_of(request).settings
     ttl = timedelta(seconds=settings.idempotency_key_ttl_seconds)
+    tasks = TaskRepository(connection, user.subject)
+    keys = IdempotencyService(connection, user.subject, ttl)
     return TaskService(
-        TaskRepository(connection, user.subject),
-        IdempotencyService(connection, user.subject, ttl),
+        tasks,
+        keys,
+        ListService(ListRepository(connection, user.subject), tasks, keys),
         tokens=resources_of(request).opaque_tokens,
         keep_days=settings.sync_tombstone_days,
         safe_to_repeat=request.method in _READS,

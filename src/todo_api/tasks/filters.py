@@ -3,6 +3,7 @@ reads them."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,6 +26,7 @@ class TaskFilters:
     tags: tuple[str, ...] = ()
     due_before: datetime | None = None
     due_after: datetime | None = None
+    list_id: uuid.UUID | None = None
 
     def shape(self) -> tuple[bool, ...]:
         """Which filters are in use: the statement differs only by these."""
@@ -35,6 +37,7 @@ class TaskFilters:
             bool(self.tags),
             self.due_before is not None,
             self.due_after is not None,
+            self.list_id is not None,
         )
 
     def params(self) -> dict[str, Any]:
@@ -51,4 +54,6 @@ class TaskFilters:
             params["due_before"] = self.due_before
         if self.due_after is not None:
             params["due_after"] = self.due_after
+        if self.list_id is not None:
+            params["list_id"] = self.list_id
         return params

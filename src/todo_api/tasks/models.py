@@ -6,7 +6,16 @@ import uuid
 from datetime import datetime
 from typing import Any, ClassVar, cast
 
-from sqlalchemy import JSON, BigInteger, Index, SmallInteger, String, Table, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKeyConstraint,
+    Index,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.compiler import compiles
@@ -17,6 +26,7 @@ from sqlmodel import Column, Field, SQLModel
 
 from todo_api.database import UTCDateTime, built_only_on
 from todo_api.lengths import SUBJECT_MAX_LENGTH, TITLE_MAX_LENGTH
+from todo_api.lists.models import task_lists_table
 from todo_api.tasks.schemas import PRIORITY_NAMES, PRIORITY_RANKS, Priority
 
 TAGS_GIN_INDEX = "ix_tasks_tags"
@@ -75,10 +85,19 @@ class Task(SQLModel, table=True):
         Index("ix_tasks_user_id_version_id", "user_id", "version", "id"),
         # `tags @> ARRAY[...]` (the tag filter) on PostgreSQL; SQLite has no GIN.
         built_only_on("postgresql", Index(TAGS_GIN_INDEX, "tags", postgresql_using="gin")),
+        # `GET /tasks?list_id=` in its default order, a list's deletion, and the check of
+        # the key below when a list goes.
+        Index("ix_tasks_list_id_created_at_id", "list_id", "created_at", "id"),
+        # A task's list is one of its owner's: a foreign or unknown list_id is refused by
+        # the database itself, in the statement that writes the task.
+        ForeignKeyConstraint(
+            ["user_id", "list_id"], [task_lists_table.c.user_id, task_lists_table.c.id]
+        ),
     )
 
     id: uuid.UUID = Field(primary_key=True)
     user_id: str = Field(sa_type=String(SUBJECT_MAX_LENGTH), nullable=False)
+    list_id: uuid.UUID = Field(nullable=False)
     title: str = Field(sa_type=String(TITLE_MAX_LENGTH), nullable=False)
     description: str | None = Field(default=None, sa_type=Text, nullable=True)
     completed: bool = Field(default=False, nullable=False)

@@ -1,4 +1,5 @@
-"""The task reads: one task, a page of the list, the tag counts, the changes since a token.
+"""The task reads: one task, a page of the list, the tag counts, the changes since a token
+(lists' changes included).
 
 Each is one statement, built once with bound parameters; where the dialects differ (the tag
 filter and the tag counts), both forms sit side by side.
@@ -6,6 +7,7 @@ filter and the tag counts), both forms sit side by side.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
 from typing import Any, Literal
 
@@ -14,20 +16,26 @@ from sqlalchemy import (
     ColumnElement,
     Executable,
     Select,
+    SmallInteger,
     TextClause,
     and_,
     bindparam,
-    false,
+    exists,
     func,
+    literal_column,
     null,
     or_,
     select,
     text,
     true,
     tuple_,
+    type_coerce,
     union_all,
 )
 
+from todo_api.lists.models import list_tombstones_table as list_tombstones
+from todo_api.lists.models import task_lists_table as task_lists
+from todo_api.lists.statements import LIST_COLUMNS
 from todo_api.tasks.models import TagArray
 from todo_api.tasks.models import change_counters_table as change_counters
 from todo_api.tasks.models import task_tombstones_table as tombstones
@@ -79,7 +87,7 @@ def list_statements(
     cursor): it is a scalar count of the same filters, still in the one statement, and the
     page reads one row more than it returns to tell whether another page follows.
     """
-    by_completion, searching, by_priority, by_tags, due_before, due_after = shape
+    by_completion, searching, by_priority, by_tags, due_before, due_after, by_list = shape
     conditions: list[ColumnElement[bool]] = [tasks.c.user_id == bindparam("owner")]
     if by_completion:
         conditions.append(tasks.c.completed == bindparam("completed"))
@@ -98,6 +106,8 @@ def list_statements(
         conditions.append(tasks.c.due_at < bindparam("due_before"))
     if due_after:
         conditions.append(tasks.c.due_at >= bindparam("due_after"))
+    if by_list:
+        conditions.append(tasks.c.list_id == bindparam("list_id", type_=tasks.c.list_id.type))
     key = _SORT_KEYS[sort.lstrip("-")]
     descending = sort.startswith("-")
     ordered = key.desc() if descending else key.asc()
@@ -159,30 +169,56 @@ TAG_COUNTS: dict[str, TextClause] = {
 }
 
 
+# What a row of the changes statement is.
+TASK, TASK_DELETED, LIST, LIST_DELETED = range(4)
+
+
+def _kind(number: int) -> Any:
+    return literal_column(str(number), SmallInteger).label("kind")
+
+
+def _blanks(columns: Sequence[Any], prefix: str = "") -> list[Any]:
+    # NULLs typed as the columns they stand for, so the union's first branch gives every
+    # column its type (SQLite's timestamps need theirs to come back in UTC).
+    return [type_coerce(null(), column.type).label(prefix + column.key) for column in columns]
+
+
 @cache
 def changes_statement(with_deletions: bool) -> Executable:
     """The changes after (:since, :after_id), at most :limit_plus_one, with the counter's
-    value (why that never misses a change: changes.py). Columns: high_water, seq, deleted,
-    then the task's own (`TASK_COLUMNS`, `id` first), NULL for a deletion."""
-    task_columns = TASK_COLUMNS
+    value and whether the owner has a default list (why that never misses a change:
+    changes.py). Columns: high_water, has_default_list, seq, kind, id, the rest of a task's
+    (`TASK_COLUMNS`), the rest of a list's (`LIST_COLUMNS`, named `list_...`); a row fills
+    those of its kind, the rest are NULL."""
     owner: BindParameter[str] = bindparam("owner")
     position = tuple_(bindparam("since"), bindparam("after_id", type_=tasks.c.id.type))
-    changed = select(tasks.c.version.label("seq"), false().label("deleted"), *task_columns).where(
-        tasks.c.user_id == owner, tuple_(tasks.c.version, tasks.c.id) > position
+    task_rest, list_rest = TASK_COLUMNS[1:], LIST_COLUMNS[1:]
+    no_task, no_list = _blanks(task_rest), _blanks(list_rest, "list_")
+    changed = select(tasks.c.version.label("seq"), _kind(TASK), tasks.c.id, *task_rest, *no_list)
+    changed_lists = select(
+        task_lists.c.version,
+        _kind(LIST),
+        task_lists.c.id,
+        *no_task,
+        *(column.label(f"list_{column.key}") for column in list_rest),
     )
-    branches: list[Any] = [changed]
+    branches: list[Any] = [
+        changed.where(tasks.c.user_id == owner, tuple_(tasks.c.version, tasks.c.id) > position),
+        changed_lists.where(
+            task_lists.c.user_id == owner,
+            tuple_(task_lists.c.version, task_lists.c.id) > position,
+        ),
+    ]
     if with_deletions:
-        # Columns a tombstone does not have are NULL; the union takes the tasks' types.
-        blanks = [null().label(column.key) for column in task_columns[1:]]
-        removed = select(
-            tombstones.c.seq, true().label("deleted"), tombstones.c.task_id.label("id"), *blanks
-        ).where(
-            tombstones.c.user_id == owner, tuple_(tombstones.c.seq, tombstones.c.task_id) > position
-        )
-        branches.append(removed)
-    every = (
-        union_all(*branches).subquery("changes") if with_deletions else changed.subquery("changes")
-    )
+        for table, gone_id, kind in (
+            (tombstones, tombstones.c.task_id, TASK_DELETED),
+            (list_tombstones, list_tombstones.c.list_id, LIST_DELETED),
+        ):
+            removed = select(table.c.seq, _kind(kind), gone_id, *no_task, *no_list)
+            branches.append(
+                removed.where(table.c.user_id == owner, tuple_(table.c.seq, gone_id) > position)
+            )
+    every = union_all(*branches).subquery("changes")
     page = (
         select(every)
         .order_by(every.c.seq, every.c.id)
@@ -192,11 +228,14 @@ def changes_statement(with_deletions: bool) -> Executable:
     high_water = (
         select(change_counters.c.last_seq).where(change_counters.c.user_id == owner)
     ).scalar_subquery()
-    counter = select(high_water.label("high_water")).subquery("counter")
+    has_default = exists().where(task_lists.c.user_id == owner, task_lists.c.is_default)
+    counter = select(
+        high_water.label("high_water"), has_default.label("has_default_list")
+    ).subquery("counter")
     # Outer-joined to a one-row counter, so an empty page still reads the counter, in the
     # same snapshot as the page.
     return (
-        select(counter.c.high_water, page)
+        select(counter.c.high_water, counter.c.has_default_list, page)
         .select_from(counter.outerjoin(page, true()))
         .order_by(page.c.seq, page.c.id)
     )

@@ -8,6 +8,11 @@ autocommit connection of `Database.connect()` costs one round trip.
 Each method runs its statement once more on a fresh connection, after a lost connection,
 when a second run is safe: a read always (it changes nothing); a write when the caller says
 it is `safe_to_repeat` (the service knows which are).
+
+A write that puts a task into a list (`insert`, `update` with a `list_id`) raises
+IntegrityError when the list is not one of the owner's (the foreign key on (user_id,
+list_id)), in a savepoint when the request runs a transaction
+(`RequestConnection.may_refuse`).
 """
 
 from __future__ import annotations
@@ -33,7 +38,10 @@ from todo_api.tasks.queries import (
 )
 from todo_api.tasks.schemas import TaskSort
 from todo_api.tasks.statements import (
+    DELETE_TASKS_OF_LIST,
+    TAKE_NUMBERS,
     TASK_FIELDS,
+    TASK_TOMBSTONE,
     VersionedWrite,
     delete_task,
     insert_task,
@@ -68,7 +76,8 @@ class TaskRepository:
 
     async def insert(self, values: dict[str, Any], *, safe_to_repeat: bool) -> AnyRow | None:
         """A new task of the owner from its column `values`; its row."""
-        return await self._write(insert_task(), {**values, "user_id": self.owner}, safe_to_repeat)
+        params = {**values, "user_id": self.owner}
+        return await self._write(insert_task(), params, safe_to_repeat, into_list=True)
 
     async def update(
         self,
@@ -82,9 +91,14 @@ class TaskRepository:
     ) -> AnyRow | None:
         """Set `fields` (and `completed`, when not None) of the task, if it is the owner's and
         (with `versions`) at one of those versions; its new row, or None."""
-        write = update_task(frozenset(fields), completed, versions is not None)
+        # A move alone, to the list the task is in, matches nothing (statements.update_task).
+        moving_only = completed is None and set(fields) == {"list_id"}
+        write = update_task(frozenset(fields), completed, versions is not None, moving_only)
         params = {f"new_{field}": value for field, value in fields.items()}
-        return await self._write_one(write, task_id, params, now, versions, safe_to_repeat)
+        params["task_id"], params["now"] = task_id, now
+        if versions is not None:
+            params["versions"] = list(versions)
+        return await self._write(write, params, safe_to_repeat, into_list="list_id" in fields)
 
     async def toggle(
         self,
@@ -108,6 +122,28 @@ class TaskRepository:
         """Delete the task and record its tombstone; the deleted id's row, or None."""
         write = delete_task(versions is not None)
         return await self._write_one(write, task_id, {}, now, versions, safe_to_repeat)
+
+    async def delete_in_list(self, list_id: uuid.UUID, *, first_seq: int, now: datetime) -> int:
+        """Inside a transaction that took the owner's number `first_seq` (and so holds the
+        counter): delete the tasks of the list, each leaving a tombstone numbered from
+        `first_seq` on; the counter moves past them. The next number still free for the
+        transaction's own use (`first_seq` itself when the list held no task)."""
+        connection = await self.connection.get()
+        params = {"owner": self.owner, "list_id": list_id}
+        gone = list((await connection.execute(DELETE_TASKS_OF_LIST, params)).scalars())
+        if not gone:
+            return first_seq
+        await connection.execute(
+            TASK_TOMBSTONE,
+            [
+                {"owner": self.owner, "seq": first_seq + number, "task_id": task_id, "now": now}
+                for number, task_id in enumerate(gone)
+            ],
+        )
+        last: int = await connection.scalar(
+            TAKE_NUMBERS[self.dialect], {"owner": self.owner, "by": len(gone)}
+        )
+        return last
 
     async def get(self, task_id: uuid.UUID) -> AnyRow | None:
         return _first(await self._read(GET_TASK, {"owner": self.owner, "task_id": task_id}))
@@ -183,11 +219,19 @@ class TaskRepository:
         return await self._write(write, params, safe_to_repeat)
 
     async def _write(
-        self, write: VersionedWrite, params: dict[str, Any], safe_to_repeat: bool
+        self,
+        write: VersionedWrite,
+        params: dict[str, Any],
+        safe_to_repeat: bool,
+        *,
+        into_list: bool = False,
     ) -> AnyRow | None:
         params["owner"] = self.owner
-        connection = await self.connection.get()
-        return await run_write(connection, write, params, safe_to_repeat=safe_to_repeat)
+        if not into_list:
+            connection = await self.connection.get()
+            return await run_write(connection, write, params, safe_to_repeat=safe_to_repeat)
+        async with self.connection.may_refuse() as connection:
+            return await run_write(connection, write, params, safe_to_repeat=safe_to_repeat)
 
     async def _read(self, statement: Executable, params: dict[str, Any]) -> list[AnyRow]:
         # A read changes nothing: running it again is always safe.

@@ -12,7 +12,12 @@ from todo_api.errors import idempotency_problem_responses, problem_responses
 from todo_api.idempotency.keys import KEY_PATTERN as IDEMPOTENCY_KEY_PATTERN
 from todo_api.idempotency.keys import idempotent_request
 from todo_api.opaque_tokens import MAX_OPAQUE_TOKEN_LENGTH
-from todo_api.tasks.changes import DEFAULT_CHANGES_LIMIT, MAX_CHANGES_LIMIT, ChangesResponse
+from todo_api.tasks.changes import (
+    DEFAULT_CHANGES_LIMIT,
+    MAX_CHANGES_LIMIT,
+    ChangesResponse,
+    TaskChanges,
+)
 from todo_api.tasks.conditions import IfMatch, parse_entity_tags
 from todo_api.tasks.dependencies import TaskServiceDep
 from todo_api.tasks.filters import TaskFilters
@@ -25,7 +30,6 @@ from todo_api.tasks.schemas import (
     SearchText,
     Tag,
     TagList,
-    TaskChanges,
     TaskCreate,
     TaskPage,
     TaskPageResponse,
@@ -83,7 +87,7 @@ _WITH_ETAG = {"description": "The task.", "headers": _ETAG_HEADER}
 
 # The routes that accept Idempotency-Key read it from the raw headers (idempotency/keys.py)
 # rather than as a FastAPI parameter, so requests without it pay nothing; documented here.
-_IDEMPOTENT: dict[str, Any] = {
+IDEMPOTENT: dict[str, Any] = {
     "parameters": [
         {
             "name": "Idempotency-Key",
@@ -103,7 +107,7 @@ _IDEMPOTENT: dict[str, Any] = {
         }
     ],
 }
-_REPLAYED_HEADER = {
+REPLAYED_HEADER = {
     "Idempotent-Replayed": {
         "schema": {"type": "string", "enum": ["true"]},
         "description": "Present on a replay of a stored response.",
@@ -116,14 +120,14 @@ _IDEMPOTENCY_PROBLEMS = idempotency_problem_responses()
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=TaskRead,
-    openapi_extra=_IDEMPOTENT,
+    openapi_extra=IDEMPOTENT,
     summary="Create a task",
     responses={
         201: {
             "headers": {
                 "Location": {"schema": {"type": "string"}, "description": "The new task's URL."},
                 **_ETAG_HEADER,
-                **_REPLAYED_HEADER,
+                **REPLAYED_HEADER,
             }
         },
         **problem_responses(*_COMMON, *_BODY),
@@ -187,6 +191,15 @@ async def list_tasks(
             examples=["2026-12-01T00:00:00+01:00"],
         ),
     ] = None,
+    list_id: Annotated[
+        uuid.UUID | None,
+        Query(
+            description=(
+                "Only the tasks of this list. The id of a list that is not yours finds no task."
+            ),
+            examples=["5f0c2a8e-9b1d-4c3e-8a7f-6d5e4c3b2a19"],
+        ),
+    ] = None,
     sort: Annotated[
         TaskSort,
         Query(
@@ -218,6 +231,7 @@ async def list_tasks(
         tags=tuple(dict.fromkeys(tag or ())),
         due_before=due_before,
         due_after=due_after,
+        list_id=list_id,
     )
     page = await tasks.page(limit=limit, offset=offset, filters=filters, sort=sort, cursor=cursor)
     return TaskPageResponse(page)
@@ -310,10 +324,10 @@ async def replace_task(
 @router.patch(
     "/{task_id}",
     response_model=TaskRead,
-    openapi_extra=_IDEMPOTENT,
+    openapi_extra=IDEMPOTENT,
     summary="Change some fields of a task",
     responses={
-        200: {**_WITH_ETAG, "headers": {**_ETAG_HEADER, **_REPLAYED_HEADER}},
+        200: {**_WITH_ETAG, "headers": {**_ETAG_HEADER, **REPLAYED_HEADER}},
         **problem_responses(*_COMMON, *_BODY, *_CONDITIONAL_WRITE),
         **_IDEMPOTENCY_PROBLEMS,
     },
@@ -336,10 +350,10 @@ async def patch_task(
 @router.patch(
     "/{task_id}/toggle",
     response_model=TaskRead,
-    openapi_extra=_IDEMPOTENT,
+    openapi_extra=IDEMPOTENT,
     summary="Flip a task's completion",
     responses={
-        200: {**_WITH_ETAG, "headers": {**_ETAG_HEADER, **_REPLAYED_HEADER}},
+        200: {**_WITH_ETAG, "headers": {**_ETAG_HEADER, **REPLAYED_HEADER}},
         **problem_responses(*_COMMON, *_CONDITIONAL_WRITE),
         **_IDEMPOTENCY_PROBLEMS,
     },

@@ -199,7 +199,21 @@ class _StrictBody(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
-class TaskCreate(_StrictBody):
+# A list's id in a body: a UUID string (the body's strict mode takes only UUID objects).
+ListId = Annotated[
+    uuid.UUID,
+    Field(
+        strict=False,
+        description=(
+            "One of your lists (`GET /lists`). Any other id, whether such a list exists or "
+            "not, is 422."
+        ),
+        examples=["5f0c2a8e-9b1d-4c3e-8a7f-6d5e4c3b2a19"],
+    ),
+]
+
+
+class _TaskContent(_StrictBody):
     title: Title
     description: Description | None = None
     completed: Annotated[bool, Field(examples=[False])] = False
@@ -208,8 +222,21 @@ class TaskCreate(_StrictBody):
     tags: Tags = Field(default_factory=list)
 
 
-class TaskReplace(TaskCreate):
-    """PUT: a full replacement; omitted optional fields return to their defaults."""
+class TaskCreate(_TaskContent):
+    list_id: Annotated[
+        ListId | None,
+        Field(
+            description="The list to create the task in; absent or null: your default list.",
+            # null first: the body that /docs offers creates the task in the default list
+            # rather than in a list id that no reader has.
+            examples=[None],
+        ),
+    ] = None
+
+
+class TaskReplace(_TaskContent):
+    """PUT: a full replacement of the content; omitted optional fields return to their
+    defaults. It never moves the task: its list is placement, not content."""
 
 
 class TaskPatch(_StrictBody):
@@ -225,12 +252,20 @@ class TaskPatch(_StrictBody):
     priority: Annotated[PriorityField, Field(default=None)]
     due_at: DueTime | None = None
     tags: Annotated[Tags, Field(default=None)]
+    list_id: Annotated[
+        ListId,
+        Field(
+            default=None,
+            description="Move the task to this list; its current list changes nothing.",
+        ),
+    ]
 
     @model_validator(mode="after")
     def _not_empty(self) -> TaskPatch:
         if not self.model_fields_set:
             raise ValueError(
-                "give at least one of title, description, completed, priority, due_at, tags"
+                "give at least one of title, description, completed, priority, due_at, tags, "
+                "list_id"
             )
         return self
 
@@ -242,6 +277,7 @@ class TaskRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
+    list_id: uuid.UUID = Field(description="The list the task is in.")
     title: str
     description: str | None
     completed: bool
@@ -273,19 +309,6 @@ class TaskPage(BaseModel):
             "Pass it as `cursor`, with the same filters and sort, for the next page; null "
             "on the last page. Opaque to clients."
         )
-    )
-
-
-class TaskChanges(BaseModel):
-    tasks: list[TaskRead] = Field(
-        description="The current state of every task created or changed since the token."
-    )
-    deleted: list[uuid.UUID] = Field(description="Ids of the tasks deleted since the token.")
-    next_since: str = Field(
-        description="The token for the next call: pass it as `since`. Opaque to clients."
-    )
-    has_more: bool = Field(
-        description="More changes are waiting: call again with `since=next_since` at once."
     )
 
 

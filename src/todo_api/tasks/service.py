@@ -9,7 +9,10 @@ The rules kept here and nowhere else:
   nothing is recognised as the first run's own (`_updated`);
 - list cursors and sync tokens: sealed for the user and checked (cursors.py,
   sync_tokens.py);
-- writes under an Idempotency-Key (`write_once`, through idempotency/service.py).
+- writes under an Idempotency-Key (`write_once`, through idempotency/service.py);
+- a task's list: the caller's default list by its id when none is named (made on first
+  need, lists/service.py), and a `list_id` that is not one of the caller's lists refused
+  as 422 without saying whether it exists (`_into_list`).
 
 A write that may run twice: reads, always (the repository repeats them); every write when
 the service is `safe_to_repeat` (it serves a GET or HEAD, which writes nothing the caller
@@ -32,8 +35,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, ParamSpec
+from typing import Any, ParamSpec, TypeVar
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from todo_api.connections import RequestConnection
@@ -41,8 +45,10 @@ from todo_api.database import utc_now
 from todo_api.errors import ForbiddenError, NotFoundError
 from todo_api.idempotency.keys import IdempotentRequest
 from todo_api.idempotency.service import IdempotencyService, StoredResponse
+from todo_api.lists.repository import ListRepository
+from todo_api.lists.service import ListService, unknown_list
 from todo_api.opaque_tokens import OpaqueTokens
-from todo_api.tasks.changes import changes_page, changes_start
+from todo_api.tasks.changes import changes_page, changes_start, has_default_list
 from todo_api.tasks.conditions import IfMatch, PreconditionFailedError
 from todo_api.tasks.cursors import (
     Cursor,
@@ -66,17 +72,19 @@ from todo_api.tasks.schemas import (
 from todo_api.tasks.sync_tokens import decode_sync_token, encode_sync_token
 
 P = ParamSpec("P")
+T = TypeVar("T")
 # How a task write's result becomes the response a key stores (tasks/responses.py).
 TaskRender = Callable[[TaskRead], StoredResponse]
 
 
 class TaskService:
-    __slots__ = ("keep_days", "keys", "owner", "safe_to_repeat", "tasks", "tokens")
+    __slots__ = ("keep_days", "keys", "lists", "owner", "safe_to_repeat", "tasks", "tokens")
 
     def __init__(
         self,
         tasks: TaskRepository,
         keys: IdempotencyService,
+        lists: ListService,
         *,
         tokens: OpaqueTokens,
         keep_days: int,
@@ -84,6 +92,7 @@ class TaskService:
     ) -> None:
         self.tasks = tasks
         self.keys = keys
+        self.lists = lists
         self.owner = tasks.owner
         self.tokens = tokens
         # SYNC_TOMBSTONE_DAYS: how old a sync token may be.
@@ -105,9 +114,12 @@ class TaskService:
         without `tokens`, cursors and sync tokens are sealed with a key of this process.
         The defaults are the settings' own."""
         held = RequestConnection.held(connection)
+        tasks = TaskRepository(held, owner)
+        keys = IdempotencyService(held, owner, key_ttl)
         return cls(
-            TaskRepository(held, owner),
-            IdempotencyService(held, owner, key_ttl),
+            tasks,
+            keys,
+            ListService(ListRepository(held, owner), tasks, keys),
             tokens=tokens or OpaqueTokens(None),
             keep_days=keep_days,
             safe_to_repeat=safe_to_repeat,
@@ -115,8 +127,11 @@ class TaskService:
 
     async def create(self, data: TaskCreate) -> TaskRead:
         now = utc_now()
+        # The default list by its id, with no look-up (lists/service.py).
+        list_id = data.list_id or self.lists.default_list_id
         values = {
             "id": uuid.uuid4(),
+            "list_id": list_id,
             "title": data.title,
             "description": data.description,
             "completed": data.completed,
@@ -127,7 +142,9 @@ class TaskService:
             "updated_at": now,
             "completed_at": now if data.completed else None,
         }
-        row = await self.tasks.insert(values, safe_to_repeat=self.safe_to_repeat)
+        row = await self._into_list(
+            list_id, lambda: self.tasks.insert(values, safe_to_repeat=self.safe_to_repeat)
+        )
         assert row is not None, "an insert returns its row"
         return _to_read(row)
 
@@ -150,15 +167,43 @@ class TaskService:
         completed = fields.pop("completed", None)
         now = utc_now()
         versions = _versions(if_match)
-        row = await self.tasks.update(
-            task_id,
-            fields,
-            completed,
-            now=now,
-            versions=versions,
-            safe_to_repeat=self._update_repeatable(versions),
-        )
+
+        async def update() -> AnyRow | None:
+            return await self.tasks.update(
+                task_id,
+                fields,
+                completed,
+                now=now,
+                versions=versions,
+                safe_to_repeat=self._update_repeatable(versions),
+            )
+
+        list_id = fields.get("list_id")
+        row = await (update() if list_id is None else self._into_list(list_id, update))
+        if row is None and list_id is not None and completed is None and len(fields) == 1:
+            found = await self.tasks.find(task_id)
+            if (
+                found is not None
+                and found.owner == self.owner
+                and found.list_id == list_id
+                and (versions is None or _version_of(found) in versions)
+            ):
+                # A move to the list the task is already in changes nothing.
+                return _to_read(found)
         return await self._updated(row, task_id, now, if_match)
+
+    async def _into_list(self, list_id: uuid.UUID, write: Callable[[], Awaitable[T]]) -> T:
+        """Run a write that puts a task into `list_id`. The foreign key refuses it when the
+        list is not one of the owner's: 422, unless it is the owner's default list, not made
+        yet (a new user's first task, or the first after erasure), which is then made and
+        the write run again. Once the list exists this costs nothing: one statement."""
+        try:
+            return await write()
+        except IntegrityError:
+            if list_id != self.lists.default_list_id:
+                raise unknown_list() from None
+        await self.lists.ensure_default_list()
+        return await write()
 
     async def toggle(self, task_id: uuid.UUID, if_match: IfMatch | None = None) -> TaskRead:
         now = utc_now()
@@ -256,6 +301,12 @@ class TaskService:
         rows = await self.tasks.changes(
             seq, after_id, limit + 1, with_deletions=position is not None
         )
+        if not has_default_list(rows):
+            # A new user's first sync shows the default list, made now (lists/service.py).
+            await self.lists.ensure_default_list()
+            rows = await self.tasks.changes(
+                seq, after_id, limit + 1, with_deletions=position is not None
+            )
         page, following = changes_page(rows, position, limit, now)
         return {**page, "next_since": encode_sync_token(self.tokens, self.owner, following)}
 
@@ -300,23 +351,29 @@ def _to_read(row: AnyRow) -> TaskRead:
     return TaskRead.model_validate(task_fields(row))
 
 
+def _version_of(row: AnyRow) -> int:
+    return int(str(row.etag).strip('"'))
+
+
 def _versions(if_match: IfMatch | None) -> tuple[int, ...] | None:
     # `If-Match: *` asks only that the task exist, which the owner-scoped WHERE already does.
     return None if if_match is None else if_match.versions
 
 
 def _query_fingerprint(filters: TaskFilters, sort: TaskSort) -> str:
-    return query_fingerprint(
-        {
-            "sort": sort,
-            "completed": filters.completed,
-            "q": filters.query,
-            "priority": sorted(filters.priorities),
-            "tag": sorted(filters.tags),
-            "due_before": _instant(filters.due_before),
-            "due_after": _instant(filters.due_after),
-        }
-    )
+    query: dict[str, Any] = {
+        "sort": sort,
+        "completed": filters.completed,
+        "q": filters.query,
+        "priority": sorted(filters.priorities),
+        "tag": sorted(filters.tags),
+        "due_before": _instant(filters.due_before),
+        "due_after": _instant(filters.due_after),
+    }
+    if filters.list_id is not None:
+        # Only when given, so the cursors of version 2 clients stay valid across the upgrade.
+        query["list_id"] = str(filters.list_id)
+    return query_fingerprint(query)
 
 
 def _instant(moment: datetime | None) -> str | None:

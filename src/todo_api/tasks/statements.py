@@ -15,8 +15,9 @@ SQLite cannot write in a CTE: there the bump is a statement of its own, then the
 (for a DELETE) the tombstone, in one transaction (local, so the extra statements cost no
 round trip); SQLite's single writer gives the same order.
 
-A new write is one `VersionedWrite` here, both forms next to each other; `run_write` runs
-whichever the connection speaks. Statements are built once, with bound parameters: building
+A new write is one `VersionedWrite` here, both forms next to each other (`versioned` makes
+them for a write of any table with a `version` column: lists/statements.py); `run_write`
+runs whichever the connection speaks. Statements are built once, with bound parameters: building
 SQLAlchemy constructs per request costs more than running them.
 """
 
@@ -30,7 +31,9 @@ from sqlalchemy import (
     BindParameter,
     ColumnElement,
     Executable,
+    Insert,
     String,
+    Update,
     and_,
     bindparam,
     case,
@@ -56,6 +59,7 @@ _ETAG = (_QUOTE + cast(tasks.c.version, String) + _QUOTE).label("etag")
 # The columns of a task response, in every statement that returns tasks.
 TASK_COLUMNS = (
     tasks.c.id,
+    tasks.c.list_id,
     tasks.c.title,
     tasks.c.description,
     tasks.c.completed,
@@ -83,6 +87,9 @@ _OWNED_AT_VERSION: ColumnElement[bool] = and_(
 
 def _where(conditional: bool) -> ColumnElement[bool]:
     return _OWNED_AT_VERSION if conditional else OWNED
+
+
+OWNER: BindParameter[str] = bindparam("owner")
 
 
 # The owner's next number. PostgreSQL: a CTE of the write. SQLite: a statement run first,
@@ -119,20 +126,26 @@ class VersionedWrite:
     sqlite_then: Executable | None = None
 
 
-@cache
-def insert_task() -> VersionedWrite:
-    insert_row = tasks.insert().returning(*TASK_COLUMNS)
+def versioned(write: Insert | Update) -> VersionedWrite:
+    """A write whose row's `version` takes the owner's next number, in both forms."""
     return VersionedWrite(
-        postgresql=insert_row.values(version=_NEXT_POSTGRESQL).add_cte(_SEQUENCE),
-        sqlite=insert_row.values(version=_NEXT_SQLITE),
+        postgresql=write.values(version=_NEXT_POSTGRESQL).add_cte(_SEQUENCE),
+        sqlite=write.values(version=_NEXT_SQLITE),
     )
 
 
 @cache
+def insert_task() -> VersionedWrite:
+    return versioned(tasks.insert().returning(*TASK_COLUMNS))
+
+
+@cache
 def update_task(
-    fields: frozenset[str], completed: bool | None, conditional: bool
+    fields: frozenset[str], completed: bool | None, conditional: bool, moving_only: bool = False
 ) -> VersionedWrite:
-    """PUT and PATCH: the `fields` from bound parameters `new_<field>`, and `completed`."""
+    """PUT and PATCH: the `fields` from bound parameters `new_<field>`, and `completed`. A
+    PATCH that only moves the task (`moving_only`) matches nothing when the task is already
+    in that list: such a move changes nothing, not even the version."""
     values: dict[str, Any] = {field: bindparam(f"new_{field}") for field in sorted(fields)}
     values["updated_at"] = NOW
     # completed_at is the time of the latest change to completed: kept while a completed
@@ -143,11 +156,10 @@ def update_task(
     elif completed is False:
         values["completed"] = False
         values["completed_at"] = None
-    update = tasks.update().where(_where(conditional)).values(values).returning(*TASK_COLUMNS)
-    return VersionedWrite(
-        postgresql=update.values(version=_NEXT_POSTGRESQL).add_cte(_SEQUENCE),
-        sqlite=update.values(version=_NEXT_SQLITE),
-    )
+    where = _where(conditional)
+    if moving_only:
+        where = and_(where, tasks.c.list_id != bindparam("new_list_id"))
+    return versioned(tasks.update().where(where).values(values).returning(*TASK_COLUMNS))
 
 
 @cache
@@ -164,10 +176,7 @@ def toggle_task(conditional: bool) -> VersionedWrite:
         )
         .returning(*TASK_COLUMNS)
     )
-    return VersionedWrite(
-        postgresql=toggle.values(version=_NEXT_POSTGRESQL).add_cte(_SEQUENCE),
-        sqlite=toggle.values(version=_NEXT_SQLITE),
-    )
+    return versioned(toggle)
 
 
 @cache
@@ -201,6 +210,31 @@ def delete_task(conditional: bool) -> VersionedWrite:
             deleted_at=NOW,
         ),
     )
+
+
+# Numbers taken by a transaction that writes several rows (a list's deletion): the counter
+# moves on by :by and its new value comes back; the row stays locked until the transaction
+# ends, so no other write of the owner takes a number in between. Both forms.
+_TAKE_VALUES = {"user_id": OWNER, "last_seq": bindparam("by")}
+TAKE_NUMBERS = {
+    name: dialect.insert(change_counters)
+    .values(_TAKE_VALUES)
+    .on_conflict_do_update(
+        index_elements=[change_counters.c.user_id],
+        set_={"last_seq": change_counters.c.last_seq + bindparam("by")},
+    )
+    .returning(change_counters.c.last_seq)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+# A list's tasks, deleted in its deletion's transaction, each given a tombstone after.
+DELETE_TASKS_OF_LIST = (
+    tasks.delete()
+    .where(tasks.c.user_id == OWNER, tasks.c.list_id == bindparam("list_id"))
+    .returning(tasks.c.id)
+)
+TASK_TOMBSTONE = insert(tombstones).values(
+    user_id=OWNER, seq=bindparam("seq"), task_id=bindparam("task_id"), deleted_at=NOW
+)
 
 
 async def run_write(
