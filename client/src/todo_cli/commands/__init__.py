@@ -1,0 +1,1 @@
+"""The `todo` commands, a module per subject; main.py puts them in order under `todo`."""
