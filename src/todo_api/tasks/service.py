@@ -7,8 +7,7 @@ The rules kept here and nowhere else:
   names" (412) (`_missing`);
 - which writes may run again after a lost connection, and how a repeated write that matched
   nothing is recognised as the first run's own (`_updated`);
-- list cursors and sync tokens: sealed for the user and checked (cursors.py,
-  sync_tokens.py);
+- list cursors and sync tokens: sealed for the user and checked (cursors.py, sync_tokens.py);
 - writes under an Idempotency-Key (`write_once`, through idempotency/service.py);
 - a task's list: the caller's default list by its id when none is named (made on first
   need, lists/service.py), and a `list_id` that is not one of the caller's lists refused
