@@ -80,6 +80,7 @@ ONE_BACKEND_MODULES = {
     "tests.test_openapi",
     "tests.test_openapi_examples",
     "tests.test_todo_cli",
+    "tests.test_todo_cli_tasks",
     "tests.test_todo_cli_lists",
     "tests.test_todo_cli_debug",
     "tests.test_todo_cli_network",
