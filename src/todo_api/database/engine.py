@@ -201,6 +201,7 @@ def _install_pooler_detection(engine: AsyncEngine, url: URL, pooled_args: dict[s
         if endpoint in _FOUND_POOLERS:
             become_pooled(cparams, "refused")
             return None
+        # The `do_connect` event's documented way to connect with changed parameters.
         try:
             connection = dialect.connect(*cargs, **cparams)
         except psycopg.OperationalError as error:

@@ -55,6 +55,8 @@ def install_pool_hooks(engine: AsyncEngine, ping_after_idle_seconds: float) -> N
         idle_since = record.info.pop(_IDLE_SINCE, None)
         if idle_since is None or time.monotonic() - idle_since <= ping_after_idle_seconds:
             return
+        # `Dialect.do_ping` and `Dialect.loaded_dbapi` are the dialect's documented interface
+        # (what `pool_pre_ping` calls); pre-ping itself would cost a round trip per checkout.
         try:
             dialect.do_ping(dbapi_connection)
         except dialect.loaded_dbapi.Error as error:

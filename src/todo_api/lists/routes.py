@@ -12,7 +12,7 @@ from todo_api.idempotency.keys import idempotent_request
 from todo_api.lists.dependencies import ListServiceDep
 from todo_api.lists.responses import created_list, current_list
 from todo_api.lists.schemas import ListCreate, ListPage, ListRead, ListRename
-from todo_api.tasks.conditions import IfMatch, parse_entity_tags
+from todo_api.tasks.conditions import IfMatch, names_current
 from todo_api.tasks.routes import IDEMPOTENT, REPLAYED_HEADER
 
 router = APIRouter(prefix="/lists", tags=["lists"])
@@ -128,8 +128,7 @@ async def get_list(
     list_id: ListId, lists: ListServiceDep, if_none_match: IfNoneMatchHeader = None
 ) -> Response:
     read = await lists.get(list_id)
-    cached = parse_entity_tags(if_none_match)
-    if cached is not None and cached.weakly_match(read.etag):
+    if names_current(if_none_match, read.etag):
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": read.etag})
     return current_list(read).to_response()
 

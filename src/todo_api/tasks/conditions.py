@@ -82,3 +82,10 @@ class IfMatch:
         if tags is None:
             return None
         return cls(None if tags.any_tag else tags.strong_versions())
+
+
+def names_current(if_none_match: str | None, etag: str) -> bool:
+    """Whether If-None-Match names `etag` (weak comparison, RFC 9110 section 13.1.2): the
+    client's copy is current and a GET answers 304."""
+    cached = parse_entity_tags(if_none_match)
+    return cached is not None and cached.weakly_match(etag)

@@ -18,7 +18,7 @@ from todo_api.tasks.changes import (
     ChangesResponse,
     TaskChanges,
 )
-from todo_api.tasks.conditions import IfMatch, parse_entity_tags
+from todo_api.tasks.conditions import IfMatch, names_current
 from todo_api.tasks.dependencies import TaskServiceDep
 from todo_api.tasks.filters import TaskFilters
 from todo_api.tasks.responses import created_task, current_task
@@ -299,8 +299,7 @@ async def get_task(
     task_id: TaskId, tasks: TaskServiceDep, if_none_match: IfNoneMatchHeader = None
 ) -> Response:
     task = await tasks.get(task_id)
-    cached = parse_entity_tags(if_none_match)
-    if cached is not None and cached.weakly_match(task.etag):
+    if names_current(if_none_match, task.etag):
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": task.etag})
     return current_task(task).to_response()
 
