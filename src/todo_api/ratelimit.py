@@ -1,6 +1,6 @@
 """Rate limits, declared by the routes: per token subject on every bearer-authenticated route
-(`CurrentUser`), per client address on the sign-in routes (`limit_by_address`), and per email
-on failed sign-ins (`login_attempt`).
+(`CurrentUser`), per client address on the sign-in routes (`limit_by_address`), and per user
+name on failed sign-ins (`SignInThrottle`: `login_attempt`, and app passwords).
 
 Windows are fixed and aligned to the wall clock (window n covers [n*period, (n+1)*period)),
 so every instance agrees on when a window resets without asking the store: one counter
@@ -313,23 +313,58 @@ def _enforce(request: Request, decision: LimitDecision | None) -> None:
         raise RateLimitedError(headers={"Retry-After": str(decision.reset_seconds)})
 
 
+class TooManySignInsError(RateLimitedError):
+    detail = "Too many failed sign-ins for this user name; retry after the time in Retry-After."
+
+    def __init__(self, decision: LimitDecision, detail: str | None = None) -> None:
+        super().__init__(detail, headers={"Retry-After": str(decision.reset_seconds)})
+        self.decision = decision
+
+
+class SignInThrottle:
+    """Failed sign-ins of one user name (an email lower-cased, known or not), against
+    RATE_LIMIT_LOGIN_FAILURES, for every door that takes a password: `POST /auth/token`
+    (`login_attempt`) and app passwords over HTTP Basic (app_passwords/service.py).
+
+    Each attempt is counted before the password is checked (`attempt`), so concurrent
+    guesses cannot all pass a check made before any of them failed; one that succeeds then
+    clears the count (`succeeded`). Unknown names are counted alike, so a 429 reveals
+    nothing about which accounts exist.
+    """
+
+    __slots__ = ("_identity", "_limiter")
+
+    def __init__(self, limiter: RateLimiter, name: str) -> None:
+        self._limiter = limiter
+        self._identity = limiter.email_identity(name)
+
+    async def attempt(self, detail: str | None = None) -> None:
+        """Count one attempt; TooManySignInsError (429) once the window's failures are spent."""
+        decision = await self._limiter.hit("login", self._identity)
+        if decision is not None and not decision.allowed:
+            raise TooManySignInsError(decision, detail)
+
+    async def succeeded(self) -> None:
+        await self._limiter.reset("login", self._identity)
+
+
+def describe_refusal(request: Request, error: TooManySignInsError) -> None:
+    """Make the RateLimit-* headers of the response describe the sign-in limit that refused
+    it, not the address limit (the request-context middleware adds them)."""
+    request.scope[SCOPE_KEY] = error.decision
+
+
 @asynccontextmanager
 async def login_attempt(request: Request, limiter: RateLimiter, email: str) -> AsyncIterator[None]:
-    """Count a sign-in for `email` (lower-cased, known or not); 429 once its failures in the
-    window reach RATE_LIMIT_LOGIN_FAILURES. A sign-in that succeeds clears the count.
-
-    The attempt is counted before the password is checked, so concurrent guesses cannot all
-    pass a check made before any of them failed; one that succeeds then clears the count.
-    Unknown emails are counted alike, so a 429 reveals nothing about which accounts exist.
-    """
-    identity = limiter.email_identity(email)
-    decision = await limiter.hit("login", identity)
-    if decision is not None and not decision.allowed:
-        # This limit, not the address one, is what the RateLimit-* headers then describe.
-        request.scope[SCOPE_KEY] = decision
-        raise RateLimitedError(
-            "Too many failed sign-ins for this email; retry after the time in Retry-After.",
-            headers={"Retry-After": str(decision.reset_seconds)},
+    """A sign-in for `email` counted by `SignInThrottle`: 429 once its failures in the window
+    reach RATE_LIMIT_LOGIN_FAILURES; a sign-in that succeeds clears the count."""
+    throttle = SignInThrottle(limiter, email)
+    try:
+        await throttle.attempt(
+            "Too many failed sign-ins for this email; retry after the time in Retry-After."
         )
+    except TooManySignInsError as error:
+        describe_refusal(request, error)
+        raise
     yield
-    await limiter.reset("login", identity)
+    await throttle.succeeded()

@@ -1,0 +1,1 @@
+"""App passwords: what calendar and reminder apps sign in to `/dav/` with (service.py)."""

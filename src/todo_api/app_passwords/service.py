@@ -1,0 +1,100 @@
+"""`AppPasswordService`: the rules of app passwords, for the `/auth/app-passwords` routes
+and for `/dav/`'s sign-in (`authenticate`, the seam described in basic.py).
+
+The rules kept here and nowhere else: at most MAX_APP_PASSWORDS per user (409); a password
+shown once, stored as a digest (credentials.py); the user name (the built-in account's
+email, else the subject); another user's id is 404, as an unknown one, revealing nothing;
+a sign-in checks and records the password in one statement, and failed sign-ins are
+throttled per user name (ratelimit.SignInThrottle, the counter `POST /auth/token` uses).
+
+Nothing is cached: each sign-in asks the database, so a revocation or an erasure holds at
+once on every instance.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from todo_api.app_passwords.credentials import (
+    could_be_username,
+    new_password,
+    password_digest,
+    username_keys,
+)
+from todo_api.app_passwords.repository import AppPasswordRepository
+from todo_api.app_passwords.schemas import AppPasswordCreate, AppPasswordCreated, AppPasswordRead
+from todo_api.auth.service import built_in_account_id, sign_in_name
+from todo_api.database import utc_now
+from todo_api.errors import ConflictError, NotFoundError
+from todo_api.metrics import AUTH_FAILURES
+from todo_api.ratelimit import RateLimiter, SignInThrottle
+
+MAX_APP_PASSWORDS = 50
+
+
+class AppPasswordNotFoundError(NotFoundError):
+    detail = "You have no app password with this id."
+
+
+class TooManyAppPasswordsError(ConflictError):
+    detail = f"You have {MAX_APP_PASSWORDS} app passwords, the most allowed: revoke one first."
+
+
+class AppPasswordService:
+    __slots__ = ("limiter", "passwords")
+
+    def __init__(self, passwords: AppPasswordRepository, limiter: RateLimiter) -> None:
+        self.passwords = passwords
+        self.limiter = limiter
+
+    async def create(self, owner: str, data: AppPasswordCreate) -> AppPasswordCreated:
+        password = new_password()
+        digest = password_digest(password)
+        assert digest is not None, "a new password is always one"
+        row = await self.passwords.insert_unless_full(
+            owner,
+            built_in_account_id(owner),
+            data.name,
+            digest,
+            utc_now(),
+            most=MAX_APP_PASSWORDS,
+        )
+        if row is None:
+            raise TooManyAppPasswordsError
+        return AppPasswordCreated(
+            id=row.id,
+            name=row.name,
+            username=row.username,
+            password=password,
+            created_at=row.created_at,
+        )
+
+    async def all(self, owner: str) -> list[AppPasswordRead]:
+        rows = await self.passwords.all(owner)
+        return [AppPasswordRead.model_validate(row, from_attributes=True) for row in rows]
+
+    async def revoke(self, owner: str, password_id: uuid.UUID) -> None:
+        if not await self.passwords.delete(owner, password_id):
+            raise AppPasswordNotFoundError
+
+    async def authenticate(self, username: str, password: str) -> str | None:
+        """The subject (`user_id`) whose app password this is under this user name, or None.
+
+        Raises TooManySignInsError (429, with Retry-After) once the user name's failed
+        sign-ins reach RATE_LIMIT_LOGIN_FAILURES; the attempt is counted before the password
+        is checked, and a success clears the count. One statement per attempt that reaches
+        the database: it checks the password and records `last_used_at`; a password that
+        cannot be an app password (an account password, say) and a user name no
+        row can hold never reach it.
+        """
+        throttle = SignInThrottle(self.limiter, sign_in_name(username))
+        await throttle.attempt()
+        digest = password_digest(password)
+        subject = None
+        if digest is not None and could_be_username(username):
+            subject = await self.passwords.sign_in(username_keys(username), digest, utc_now())
+        if subject is None:
+            AUTH_FAILURES.labels("app_password").inc()
+            return None
+        await throttle.succeeded()
+        return subject
