@@ -84,7 +84,7 @@ class AppPasswordRepository:
         """The owner of the password with this digest under one of these user-name keys,
         its use recorded; None when there is none."""
         connection = await self.connection.get()
-        params = {"username_keys": username_keys, "secret_hash": secret_hash, "now": now}
+        params = {"username_keys": username_keys, "digest": secret_hash, "now": now}
         # Safe to repeat: a second run only records the same use again.
         result = await execute(connection, SIGN_IN, params, safe_to_repeat=True)
         owner: str | None = result.scalar()

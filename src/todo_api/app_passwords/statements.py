@@ -83,7 +83,7 @@ DELETE_PASSWORD = (
 SIGN_IN = (
     app_passwords.update()
     .where(
-        app_passwords.c.secret_hash == bindparam("secret_hash"),
+        app_passwords.c.secret_hash == bindparam("digest"),
         app_passwords.c.username_key.in_(bindparam("username_keys", expanding=True)),
     )
     .values(last_used_at=_NOW)
