@@ -4,7 +4,7 @@ Stored as SHA-256, not Argon2id. A slow, salted hash protects what people choose
 guessable; an app password is 140 random bits the service chose, and no hash speed makes
 2^140 guesses feasible, so a leaked table reveals nothing either way. A fast digest makes
 every sign-in cheap (CalDAV apps send the password with every request, not once per
-session) and lets the digest itself find the row (`sign_in_statement`): one statement
+session) and lets the digest itself find the row (statements.SIGN_IN): one statement
 checks the password and records its use. No server key is mixed in: nothing would be
 gained, and rotating SERVER_SECRET would silently revoke every app password.
 

@@ -1,5 +1,6 @@
 """`AppPasswordService`: the rules of app passwords, for the `/auth/app-passwords` routes
-and for `/dav/`'s sign-in (`authenticate`, the seam described in basic.py).
+and for `/dav/`'s sign-in (`authenticate`; the seam is described in the package
+docstring, __init__.py).
 
 The rules kept here and nowhere else: at most MAX_APP_PASSWORDS per user (409); a password
 shown once, stored as a digest (credentials.py); the user name (the built-in account's
