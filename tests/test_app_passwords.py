@@ -22,7 +22,9 @@ from tests.app_password_support import (
     register_and_sign_in,
 )
 from tests.conftest import ApiUser, assert_problem, bearer, make_token
-from tests.servers import serving
+from tests.servers import open_client, serving
+from tests.test_round_trips import DriverTrace
+from todo_api.app import create_app
 from todo_api.app_passwords.models import app_passwords_table as app_passwords
 from todo_api.app_passwords.service import MAX_APP_PASSWORDS
 from todo_api.database import create_engine
@@ -283,3 +285,26 @@ async def test_erasure_removes_the_callers_passwords_and_nobody_elses(
     assert await stored_count(tables, alice.sub) == 0
     assert await passwords_of(client, alice) == []
     assert await stored_count(tables, bob.sub) == 1
+
+
+async def test_listing_and_revoking_are_one_statement_and_creating_one_transaction(
+    settings_factory: Callable[..., Settings], database_backend: str, alice: ApiUser
+) -> None:
+    if database_backend != "postgresql":
+        pytest.skip("round trips are counted on PostgreSQL, as in test_round_trips.py")
+    settings = settings_factory(db_pool_size=1, db_ping_after_idle_seconds=3600)
+    app = create_app(settings)
+    async with open_client(app) as http:
+        trace = await DriverTrace.of(app.state.resources.database.engine)
+        async with trace.observe() as creating:
+            made = await create_password(http, alice)
+        async with trace.observe() as listing:
+            await passwords_of(http, alice)
+        async with trace.observe() as revoking:
+            response = await http.delete(f"/auth/app-passwords/{made['id']}", headers=alice.headers)
+            assert response.status_code == 204
+    for observed in (listing, revoking):
+        assert observed.transaction_control == []
+        assert observed.round_trips == 1, observed.statements
+    # BEGIN, the owner's advisory lock, the insert, COMMIT: what keeps 50 the most.
+    assert creating.round_trips == 4, creating.statements
