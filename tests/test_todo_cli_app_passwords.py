@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.cli_support import Person, person, todo, todo_server
+from tests.cli_support import Person, Todo, person, todo, todo_server
 
 __all__ = ["person", "todo", "todo_server"]  # fixtures used by the tests below
 
@@ -94,3 +94,21 @@ def test_debug_never_shows_the_new_password(person: Person) -> None:
     password = json.loads(result.stdout)["password"]
     assert password not in result.stderr
     assert "[redacted]" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["create", "list", "rm"])
+def test_each_commands_help_has_its_purpose_options_and_an_example(
+    person: Person, command: str
+) -> None:
+    text = person.todo.ok("app-password", command, "--help")
+    assert text.startswith(f"Usage: todo app-password {command} ")
+    assert "--json" in text
+    assert "--server URL" in text
+    assert f"    todo app-password {command}" in text
+    assert "  app-password " in person.todo.ok("--help")
+
+
+def test_without_a_login_nothing_is_sent(todo: Todo) -> None:
+    result = todo("app-password", "create", "Phone")
+    assert result.returncode == 1
+    assert "not logged in" in result.stderr
