@@ -259,6 +259,17 @@ async def test_email_failures_count_in_any_case_and_with_the_account_password_si
     assert_rate_limited(await sign_in(client, email, password), FAILURES)
 
 
+async def test_failures_are_counted_across_instances_through_redis(
+    settings_factory: Callable[..., Settings], redis_url: str, alice: ApiUser
+) -> None:
+    settings = settings_factory(rate_limit_login_failures=f"{FAILURES}/day", redis_url=redis_url)
+    async with probed(settings) as one, probed(settings) as other:
+        made = await create_password(one, alice)
+        for instance in (one, other, one):
+            assert_refused(await sign_in(instance, alice.sub, "wrong"))
+        assert_rate_limited(await sign_in(other, alice.sub, made["password"]), FAILURES)
+
+
 # The seam itself, as code that holds the request's connection calls it
 
 
