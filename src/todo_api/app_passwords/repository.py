@@ -79,13 +79,19 @@ class AppPasswordRepository:
         return result.first() is not None
 
     async def sign_in(
-        self, username_keys: list[str], secret_hash: str, now: datetime
+        self, username_keys: list[str], secret_hash: str, now: datetime, stale_before: datetime
     ) -> str | None:
-        """The owner of the password with this digest under one of these user-name keys,
-        its use recorded; None when there is none."""
+        """The owner of the password with this digest under one of these user-name keys, or
+        None; its `last_used_at` set to `now` if it was before `stale_before`."""
         connection = await self.connection.get()
-        params = {"username_keys": username_keys, "digest": secret_hash, "now": now}
+        params = {
+            "username_keys": username_keys,
+            "digest": secret_hash,
+            "now": now,
+            "stale_before": stale_before,
+        }
+        statement = SIGN_IN[self.connection.dialect]
         # Safe to repeat: a second run only records the same use again.
-        result = await execute(connection, SIGN_IN, params, safe_to_repeat=True)
+        result = await execute(connection, statement, params, safe_to_repeat=True)
         owner: str | None = result.scalar()
         return owner

@@ -28,7 +28,7 @@ class AppPasswordRead(BaseModel):
     name: str = Field(examples=["iPhone Reminders"])
     created_at: datetime
     last_used_at: datetime | None = Field(
-        description="When an app last signed in with it, or null if never.",
+        description="When an app last signed in with it (to the minute), or null if never.",
         examples=["2026-12-07T10:15:00Z"],
     )
 

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BindParameter, Executable, and_, bindparam, func, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Executable,
+    and_,
+    bindparam,
+    case,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.sql.functions import coalesce
 
 from todo_api.app_passwords.models import app_passwords_table as app_passwords
@@ -79,13 +89,42 @@ DELETE_PASSWORD = (
 
 # A sign-in, checked and recorded in one statement: the row whose digest is the given
 # password's (credentials.py says why this look-up is safe) under one of the user name's
-# keys, stamped with its use; its owner returned, or nothing.
-SIGN_IN = (
-    app_passwords.update()
-    .where(
-        app_passwords.c.secret_hash == bindparam("digest"),
-        app_passwords.c.username_key.in_(bindparam("username_keys", expanding=True)),
-    )
-    .values(last_used_at=_NOW)
-    .returning(app_passwords.c.user_id)
+# keys; its owner returned, or nothing. Its `last_used_at` moves only when older than
+# :stale_before, so that most sign-ins write nothing: on PostgreSQL, where the update is a
+# CTE beside the read, a sign-in that changes no row commits nothing to flush to disk. In
+# process, on the same machine: 3.5 ms per Basic sign-in when each one wrote, 1.5 to 2.1 ms
+# this way, as much as a bearer-authenticated read (1.7 to 2.2 ms). SQLite cannot write in
+# a CTE; there the row is updated to itself meanwhile.
+_SIGNING_IN: ColumnElement[bool] = and_(
+    app_passwords.c.secret_hash == bindparam("digest"),
+    app_passwords.c.username_key.in_(bindparam("username_keys", expanding=True)),
 )
+_STALE_BEFORE: BindParameter[Any] = bindparam("stale_before", type_=UTCDateTime())
+
+
+def _sign_in_with_a_cte() -> Executable:
+    found = (
+        select(app_passwords.c.id, app_passwords.c.user_id, app_passwords.c.last_used_at)
+        .where(_SIGNING_IN)
+        .cte("found")
+    )
+    touched = (
+        app_passwords.update()
+        .where(
+            app_passwords.c.id == found.c.id,
+            or_(found.c.last_used_at.is_(None), found.c.last_used_at < _STALE_BEFORE),
+        )
+        .values(last_used_at=_NOW)
+        .cte("touched")
+    )
+    return select(found.c.user_id).add_cte(touched)
+
+
+_STALE = or_(app_passwords.c.last_used_at.is_(None), app_passwords.c.last_used_at < _STALE_BEFORE)
+SIGN_IN: dict[str, Executable] = {
+    "postgresql": _sign_in_with_a_cte(),
+    "sqlite": app_passwords.update()
+    .where(_SIGNING_IN)
+    .values(last_used_at=case((_STALE, _NOW), else_=app_passwords.c.last_used_at))
+    .returning(app_passwords.c.user_id),
+}

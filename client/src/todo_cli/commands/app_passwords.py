@@ -67,7 +67,9 @@ def create(name: str, server: str | None, json_output: bool) -> None:
     )
 
 
-@app_password.command(name="list", epilog=examples("todo app-password list", "todo app-password list --json"))
+@app_password.command(
+    name="list", epilog=examples("todo app-password list", "todo app-password list --json")
+)
 @service_options
 def list_app_passwords(server: str | None, json_output: bool) -> None:
     """Your app passwords, oldest first, with when each was last used (never the passwords).
