@@ -28,6 +28,7 @@ from todo_api.app import create_app
 from todo_api.app_passwords.models import app_passwords_table as app_passwords
 from todo_api.app_passwords.service import MAX_APP_PASSWORDS
 from todo_api.database import create_engine
+from todo_api.idempotency.models import idempotency_keys_table as idempotency_keys
 from todo_api.settings import Settings
 
 CREATED_FIELDS = {"id", "name", "username", "password", "created_at"}
@@ -198,6 +199,21 @@ async def test_concurrent_creations_never_pass_fifty(
         statuses = sorted(response.status_code for response in await asyncio.gather(*attempts))
     assert statuses == [201, 201, 409, 409, 409, 409]
     assert await stored_count(tables, alice.sub) == MAX_APP_PASSWORDS
+
+
+async def test_an_idempotency_key_is_ignored_so_no_password_is_ever_stored(
+    client: httpx.AsyncClient, alice: ApiUser, tables: AsyncEngine
+) -> None:
+    headers = {**alice.headers, "Idempotency-Key": "same-key"}
+    answers = [
+        await client.post("/auth/app-passwords", json={"name": "Phone"}, headers=headers)
+        for _ in range(2)
+    ]
+    assert [answer.status_code for answer in answers] == [201, 201]
+    assert answers[0].json()["password"] != answers[1].json()["password"]
+    statement = select(func.count()).where(idempotency_keys.c.user_id == alice.sub)
+    async with tables.connect() as connection:
+        assert (await connection.execute(statement)).scalar_one() == 0
 
 
 # GET /auth/app-passwords
