@@ -7,6 +7,7 @@ crossed a window boundary mid-way would see its counter reset.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -263,6 +264,24 @@ async def test_failed_sign_ins_are_throttled_per_user_name(
     assert_rate_limited(await sign_in(client, alice.sub, made["password"]), FAILURES)
     # Another user name is counted on its own.
     assert await signs_in_as(client, bob.sub, bobs["password"]) == bob.sub
+
+
+async def test_an_app_signing_in_with_many_requests_at_once_is_never_throttled(
+    client: httpx.AsyncClient, alice: ApiUser
+) -> None:
+    # Only failures count: an app's parallel requests, more than the limit, all pass.
+    made = await create_password(client, alice)
+    requests = [sign_in(client, alice.sub, made["password"]) for _ in range(4 * FAILURES)]
+    assert {response.status_code for response in await asyncio.gather(*requests)} == {200}
+
+
+async def test_concurrent_wrong_passwords_are_all_counted(
+    client: httpx.AsyncClient, alice: ApiUser
+) -> None:
+    made = await create_password(client, alice)
+    guesses = [sign_in(client, alice.sub, "wrong") for _ in range(2 * FAILURES)]
+    assert {response.status_code for response in await asyncio.gather(*guesses)} <= {401, 429}
+    assert_rate_limited(await sign_in(client, alice.sub, made["password"]), FAILURES)
 
 
 async def test_a_success_clears_the_count(client: httpx.AsyncClient, alice: ApiUser) -> None:

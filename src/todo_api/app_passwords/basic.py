@@ -27,7 +27,7 @@ from fastapi import Depends, Request
 from todo_api.app_passwords.dependencies import app_password_service
 from todo_api.connections import RequestConnection, RequestConnectionDep
 from todo_api.errors import UnauthorizedError
-from todo_api.ratelimit import TooManySignInsError, describe_refusal
+from todo_api.sign_in_throttle import TooManySignInsError, describe_refusal
 from todo_api.state import resources_of
 
 REALM = "todo-api"

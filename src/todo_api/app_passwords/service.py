@@ -6,7 +6,7 @@ The rules kept here and nowhere else: at most MAX_APP_PASSWORDS per user (409); 
 shown once, stored as a digest (credentials.py); the user name (the built-in account's
 email, else the subject); another user's id is 404, as an unknown one, revealing nothing;
 a sign-in checks and records the password in one statement, and failed sign-ins are
-throttled per user name (ratelimit.SignInThrottle, the counter `POST /auth/token` uses).
+throttled per user name (sign_in_throttle.py, the counter `POST /auth/token` uses).
 
 Nothing is cached: each sign-in asks the database, so a revocation or an erasure holds at
 once on every instance.
@@ -29,7 +29,8 @@ from todo_api.auth.service import built_in_account_id, sign_in_name
 from todo_api.database import utc_now
 from todo_api.errors import ConflictError, NotFoundError
 from todo_api.metrics import AUTH_FAILURES
-from todo_api.ratelimit import RateLimiter, SignInThrottle
+from todo_api.ratelimit import RateLimiter
+from todo_api.sign_in_throttle import SignInThrottle
 
 MAX_APP_PASSWORDS = 50
 # How stale `last_used_at` may be: moved once a minute at most, so that an app's burst of
@@ -86,15 +87,14 @@ class AppPasswordService:
         """The subject (`user_id`) whose app password this is under this user name, or None.
 
         Raises TooManySignInsError (429, with Retry-After) once the user name's failed
-        sign-ins reach RATE_LIMIT_LOGIN_FAILURES; the attempt is counted before the password
-        is checked, and a success clears the count. One statement per attempt that reaches
-        the database: it checks the password and records `last_used_at` (to the
-        minute); a password that
-        cannot be an app password (an account password, say) and a user name no
-        row can hold never reach it.
+        sign-ins reach RATE_LIMIT_LOGIN_FAILURES; a failure is counted, a success clears the
+        count (sign_in_throttle.py says why only failures count here). One statement per
+        attempt that reaches the database: it checks the password and records `last_used_at`
+        (to the minute); a password that cannot be an app password (an account password,
+        say) and a user name no row can hold never reach it.
         """
         throttle = SignInThrottle(self.limiter, sign_in_name(username))
-        await throttle.attempt()
+        await throttle.check()
         digest = password_digest(password)
         subject = None
         if digest is not None and could_be_username(username):
@@ -104,6 +104,7 @@ class AppPasswordService:
             )
         if subject is None:
             AUTH_FAILURES.labels("app_password").inc()
+            await throttle.failed()
             return None
         await throttle.succeeded()
         return subject
