@@ -8,10 +8,10 @@ session) and lets the digest itself find the row (statements.SIGN_IN): one state
 checks the password and records its use. No server key is mixed in: nothing would be
 gained, and rotating SERVER_SECRET would silently revoke every app password.
 
-That the database compares digests rather than the code comparing in constant time is
-safe: timing can at best reveal how much of a stored digest a tried one shares, and
-choosing a digest is choosing a SHA-256 preimage; a stored digest, known in full, still
-yields no password.
+That the database compares digests, rather than the code in constant time, is safe: the
+timing of the comparison can at best reveal a stored digest, piece by piece, and a digest
+known in full yields no password (that takes a SHA-256 preimage) and signs nobody in (a
+sign-in sends the password, not its digest).
 """
 
 from __future__ import annotations
