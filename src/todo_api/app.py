@@ -11,6 +11,7 @@ import structlog
 from fastapi import FastAPI
 
 from todo_api import __version__
+from todo_api.app_passwords.routes import router as app_passwords_router
 from todo_api.auth.jwks import REAL_CLOCK, Clock, create_jwks_key_source
 from todo_api.auth.passwords import PasswordService
 from todo_api.auth.routes import router as auth_router
@@ -156,6 +157,7 @@ def create_app(settings: Settings | None = None, *, jwks_clock: Clock = REAL_CLO
     app.include_router(tasks_router)
     app.include_router(tags_router)
     app.include_router(lists_router)
+    app.include_router(app_passwords_router)
     app.include_router(auth_router)
     install_openapi(app)
     docs_policies = install_docs(app)

@@ -1,6 +1,6 @@
 """Rate limits, declared by the routes: per token subject on every bearer-authenticated route
-(`CurrentUser`), per client address on the sign-in routes (`limit_by_address`), and per email
-on failed sign-ins (`login_attempt`).
+(`CurrentUser`), per client address on the sign-in routes (`limit_by_address`), and per user
+name on failed sign-ins (sign_in_throttle.py, built on `RateLimiter` here).
 
 Windows are fixed and aligned to the wall clock (window n covers [n*period, (n+1)*period)),
 so every instance agrees on when a window resets without asking the store: one counter
@@ -24,8 +24,7 @@ import hmac
 import ipaddress
 import math
 import time
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -96,6 +95,10 @@ class _LocalCounters:
             return 1
         entry[1] += 1
         return int(entry[1])
+
+    def count(self, key: str) -> int:
+        entry = self._counts.get(key)
+        return 0 if entry is None else int(entry[1])
 
     def clear(self, key: str) -> None:
         self._counts.pop(key, None)
@@ -178,21 +181,32 @@ class RateLimiter:
             pool.disconnect()
         self._redis = None
 
-    async def hit(self, name: LimitName, identity: str) -> LimitDecision | None:
-        """Count one request; None when the store is down and the request goes unchecked."""
+    async def peek(self, name: LimitName, identity: str) -> LimitDecision | None:
+        """Whether one more request of `identity` would pass, without counting it; None when
+        the store is down."""
+        return await self.hit(name, identity, counting=False)
+
+    async def hit(
+        self, name: LimitName, identity: str, *, counting: bool = True
+    ) -> LimitDecision | None:
+        """Count one request (unless not `counting`: `peek`); None when the store is down and
+        the request goes unchecked."""
         now = time.time()
         decision: LimitDecision | None = None
         for amount, period in self._limits[name]:
             window = int(now // period)
             key = _counter_key(name, amount, period, window, identity)
             if self._redis is None:
-                count = self._local.increment(key, (window + 1) * period, now)
+                if counting:
+                    count = self._local.increment(key, (window + 1) * period, now)
+                else:
+                    count = self._local.count(key) + 1
             else:
-                shared = await self._redis_increment(key, period, now)
+                shared = await self._redis_count(key, period, now, counting=counting)
                 if shared is None:
                     RATE_LIMIT_UNCHECKED.labels(name).inc()
                     return None
-                count = shared
+                count = shared if counting else shared + 1
             remaining = max(0, amount - count)
             reset = max(1, math.ceil((window + 1) * period - now))
             allowed = count <= amount
@@ -228,11 +242,16 @@ class RateLimiter:
         data = email.encode("utf-8", "surrogatepass")
         return hmac.new(self._email_key, data, hashlib.sha256).hexdigest()
 
-    async def _redis_increment(self, key: str, period: int, now: float) -> int | None:
+    async def _redis_count(
+        self, key: str, period: int, now: float, *, counting: bool
+    ) -> int | None:
+        """The shared count of `key`, one more when `counting`; None while the store is down."""
         assert self._redis is not None
         if now < self._redis_retry_at:
             return None
         try:
+            if not counting:
+                return await self._redis.get(key)
             # The key names its window, so a key whose expiry was never set (a crash
             # between INCRBY and EXPIRE) is simply never read again.
             return await self._redis.incr(key, period + 1)
@@ -311,25 +330,3 @@ def _enforce(request: Request, decision: LimitDecision | None) -> None:
     request.scope[SCOPE_KEY] = decision
     if not decision.allowed:
         raise RateLimitedError(headers={"Retry-After": str(decision.reset_seconds)})
-
-
-@asynccontextmanager
-async def login_attempt(request: Request, limiter: RateLimiter, email: str) -> AsyncIterator[None]:
-    """Count a sign-in for `email` (lower-cased, known or not); 429 once its failures in the
-    window reach RATE_LIMIT_LOGIN_FAILURES. A sign-in that succeeds clears the count.
-
-    The attempt is counted before the password is checked, so concurrent guesses cannot all
-    pass a check made before any of them failed; one that succeeds then clears the count.
-    Unknown emails are counted alike, so a 429 reveals nothing about which accounts exist.
-    """
-    identity = limiter.email_identity(email)
-    decision = await limiter.hit("login", identity)
-    if decision is not None and not decision.allowed:
-        # This limit, not the address one, is what the RateLimit-* headers then describe.
-        request.scope[SCOPE_KEY] = decision
-        raise RateLimitedError(
-            "Too many failed sign-ins for this email; retry after the time in Retry-After.",
-            headers={"Retry-After": str(decision.reset_seconds)},
-        )
-    yield
-    await limiter.reset("login", identity)

@@ -193,6 +193,27 @@ class TodoClient:
     def delete_list(self, list_id: str) -> None:
         self._send("DELETE", f"/lists/{list_id}")
 
+    # App passwords
+
+    def create_app_password(self, name: str) -> dict[str, Any]:
+        """Sent once, with no Idempotency-Key: the answer holds a password the service never
+        stores, so it could not replay it, and a retry would make a second password."""
+        answer = self._object(self._send("POST", "/auth/app-passwords", json={"name": name}))
+        password = answer.get("password")
+        if isinstance(password, str):
+            self._keep_secret(password)
+        return answer
+
+    def list_app_passwords(self) -> list[dict[str, Any]]:
+        page = self._object(self._send("GET", "/auth/app-passwords"))
+        items = page.get("items")
+        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+            raise ServiceError("the service sent app passwords todo cannot read")
+        return items
+
+    def delete_app_password(self, password_id: str) -> None:
+        self._send("DELETE", f"/auth/app-passwords/{password_id}")
+
     def count_tasks(self, filters: Params) -> int:
         """How many of the user's tasks match `filters`: the `total` of a one-task page."""
         page = self._object(self._send("GET", "/tasks", params={**filters, "limit": 1}))

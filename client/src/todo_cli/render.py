@@ -205,3 +205,37 @@ def describe_due(due: datetime, now: datetime) -> str:
     if local.time().replace(microsecond=0) == END_OF_DAY:
         return day
     return f"{day} {local:%H:%M}"
+
+
+def print_app_password_table(passwords: Sequence[dict[str, Any]]) -> None:
+    """App passwords: short id, name, when made and when last used (local time)."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    if not passwords:
+        print_note("No app passwords yet: make one with `todo app-password create NAME`.")
+        return
+    terminal = sys.stdout.isatty()
+    console = Console(
+        highlight=False,
+        color_system="auto" if terminal and not os.environ.get("NO_COLOR") else None,
+        width=None if terminal or "COLUMNS" in os.environ else UNBOUNDED_WIDTH,
+    )
+    table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False, show_edge=False)
+    table.add_column("ID", no_wrap=True)
+    table.add_column("NAME")
+    table.add_column("CREATED", no_wrap=True)
+    table.add_column("LAST USED", no_wrap=True)
+    for item in passwords:
+        last_used = parse_time(item.get("last_used_at"))
+        table.add_row(
+            Text(short_id(str(item.get("id", "")))),
+            Text(str(item.get("name", "")), no_wrap=True, overflow="ellipsis"),
+            Text(local_time(parse_time(item.get("created_at")))),
+            Text(local_time(last_used) if last_used else "never"),
+        )
+    with console.capture() as captured:
+        console.print(table)
+    print("\n".join(line.rstrip() for line in captured.get().splitlines()))

@@ -15,6 +15,7 @@ from sqlalchemy import Column, delete, func, select
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 
+from todo_api.app_passwords.models import app_passwords_table as app_passwords
 from todo_api.auth.models import users_table as users
 from todo_api.database import Database, execute
 from todo_api.idempotency.models import idempotency_keys_table as idempotency_keys
@@ -36,6 +37,7 @@ SUBJECT_COLUMNS: tuple[Column[str], ...] = (
     task_tombstones.c.user_id,
     idempotency_keys.c.user_id,
     change_counters.c.user_id,
+    app_passwords.c.user_id,
 )
 
 _REGISTERED = (users.c.id, users.c.email, users.c.created_at)

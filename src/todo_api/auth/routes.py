@@ -12,7 +12,8 @@ from todo_api.auth.service import sign_in_name
 from todo_api.auth.token_errors import TOKEN_PATH, token_error_responses
 from todo_api.auth.tokens import issue_token
 from todo_api.errors import ForbiddenError, problem_responses
-from todo_api.ratelimit import limit_by_address, login_attempt
+from todo_api.ratelimit import limit_by_address
+from todo_api.sign_in_throttle import login_attempt
 from todo_api.state import ResourcesDep
 
 router = APIRouter(prefix="/auth", tags=["auth"])

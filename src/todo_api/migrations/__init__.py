@@ -63,6 +63,7 @@ def compare_options(dialect_name: str) -> dict[str, Any]:
 def schema_differences(connection: Connection, metadata: MetaData | None = None) -> list[Any]:
     """What autogenerate would change to make the database match the models: [] when in step."""
     # Imported for their side effect: they register the tables on the metadata.
+    import todo_api.app_passwords.models
     import todo_api.auth.models
     import todo_api.idempotency.models
     import todo_api.lists.models
