@@ -272,7 +272,7 @@ async def test_an_id_that_is_no_uuid_is_422(
     [
         ("POST", "/auth/app-passwords"),
         ("GET", "/auth/app-passwords"),
-        ("DELETE", f"/auth/app-passwords/{uuid.uuid4()}"),
+        ("DELETE", "/auth/app-passwords/5f0c2a3e-8d1b-4c6f-9a27-3b4e5d6f7a81"),
     ],
 )
 async def test_every_route_needs_a_bearer_token(
