@@ -52,6 +52,8 @@ SORTS = [
 TASK_FIELDS = {
     "id",
     "list_id",
+    "parent_id",
+    "position",
     "title",
     "description",
     "completed",
