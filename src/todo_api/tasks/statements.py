@@ -205,10 +205,10 @@ def update_task(
         return versioned(update)
     followers = _followers(conditional, _NEXT_POSTGRESQL).cte("followers")
     return VersionedWrite(
-        postgresql=update.values(_relisted(_NEXT_POSTGRESQL), version=_NEXT_POSTGRESQL)
+        postgresql=update.values({**_relisted(_NEXT_POSTGRESQL), "version": _NEXT_POSTGRESQL})
         .add_cte(_SEQUENCE)
         .add_cte(followers),
-        sqlite=update.values(_relisted(_NEXT_SQLITE), version=_NEXT_SQLITE),
+        sqlite=update.values({**_relisted(_NEXT_SQLITE), "version": _NEXT_SQLITE}),
         sqlite_then=_followers(False, _NEXT_SQLITE),
     )
 
