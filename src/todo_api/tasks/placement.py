@@ -90,7 +90,13 @@ class Placement:
             return None
         position, renumber_from = await self._position(found.id, list_id, parent_id, move.after)
         row = await self.tasks.place(
-            found.id, list_id, parent_id, position, version=self.number, now=self.now
+            found.id,
+            list_id,
+            parent_id,
+            position,
+            version=self.number,
+            now=self.now,
+            into_list=list_id != found.list_id,
         )
         if list_id != found.list_id:
             await self.tasks.relist_descendants(found.id, list_id, self.number, self.now)

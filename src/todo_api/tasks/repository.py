@@ -197,9 +197,10 @@ class TaskRepository:
         *,
         version: int,
         now: datetime,
+        into_list: bool,
     ) -> AnyRow | None:
-        """Put the task at (list_id, parent_id, position); IntegrityError when the list is
-        not one of the owner's."""
+        """Put the task at (list_id, parent_id, position); with `into_list` (another list
+        than its own), IntegrityError when that list is not one of the owner's."""
         params = {
             "owner": self.owner,
             "task_id": task_id,
@@ -209,6 +210,9 @@ class TaskRepository:
             "version": version,
             "now": now,
         }
+        if not into_list:
+            connection = await self.connection.get()
+            return (await connection.execute(PLACE_TASK, params)).first()
         async with self.connection.may_refuse() as connection:
             return (await connection.execute(PLACE_TASK, params)).first()
 

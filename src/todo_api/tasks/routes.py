@@ -208,7 +208,10 @@ async def list_tasks(
     ] = None,
     top_level: Annotated[
         QueryBoolean | None,
-        Query(description="Only tasks without a parent (`true`), or only subtasks (`false`)."),
+        Query(
+            description="Only tasks without a parent (`true`), or only subtasks (`false`).",
+            examples=[True],
+        ),
     ] = None,
     sort: Annotated[
         TaskSort,

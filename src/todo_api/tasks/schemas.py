@@ -281,6 +281,7 @@ class TaskPatch(_StrictBody):
         Field(
             default=None,
             description=f"{PARENT_RULES} The task goes last among its new siblings.",
+            examples=[None],
         ),
     ]
 
