@@ -54,7 +54,7 @@ async def test_many_moves_into_the_same_gap_all_land_in_a_total_order(
     assert [r.status_code for r in responses] == [200] * len(moving)
     order = await _siblings(client, alice)
     titles = [t["title"] for t in order]
-    assert titles[0] == "anchor" and titles[-1] == "last"
+    assert (titles[0], titles[-1]) == ("anchor", "last")
     assert sorted(titles[1:-1]) == sorted(f"m{n}" for n in range(12))
     # Each move was applied after the ones before it: no two siblings share a position.
     positions = [t["position"] for t in order]

@@ -32,12 +32,14 @@ def test_a_key_between_two_sorts_strictly_between(first: str, second: str) -> No
 @given(keys)
 def test_a_key_before_or_after_any_key(key: str) -> None:
     after = between(key, None)
-    assert after is not None and key < after
+    assert after is not None
+    assert key < after
     before = between(None, key)
     if key.strip("0") == "":
         assert before is None  # nothing sorts below a run of the smallest digit
     else:
-        assert before is not None and before < key
+        assert before is not None
+        assert before < key
 
 
 @given(st.integers(min_value=1, max_value=2**63 - 1), st.integers(min_value=1, max_value=2**63 - 1))
