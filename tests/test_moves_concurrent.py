@@ -100,3 +100,41 @@ async def test_a_subtask_created_while_its_parent_moves_lists_follows_it(
         assert (created.status_code, moved.status_code) == (201, 200)
         child = (await client.get(f"/tasks/{created.json()['id']}", headers=alice.headers)).json()
         assert child["list_id"] == work_id
+
+
+async def test_a_subtask_created_while_its_parent_is_deleted_goes_with_it(
+    client: httpx.AsyncClient, alice: ApiUser, create_task: TaskFactory
+) -> None:
+    for _ in range(10):
+        parent = await create_task(alice)
+        created, deleted = await asyncio.gather(
+            client.post(
+                "/tasks", json={"title": "child", "parent_id": parent["id"]}, headers=alice.headers
+            ),
+            client.delete(f"/tasks/{parent['id']}", headers=alice.headers),
+        )
+        assert deleted.status_code == 204, deleted.text
+        assert created.status_code in (201, 422), created.text
+        if created.status_code == 201:
+            child = await client.get(f"/tasks/{created.json()['id']}", headers=alice.headers)
+            assert child.status_code == 404, child.text
+
+
+async def test_a_subtask_created_while_its_parent_is_patched_to_another_list_follows_it(
+    client: httpx.AsyncClient, alice: ApiUser, create_task: TaskFactory
+) -> None:
+    work = await client.post("/lists", json={"name": "Work"}, headers=alice.headers)
+    work_id = work.json()["id"]
+    for _ in range(10):
+        parent = await create_task(alice)
+        created, moved = await asyncio.gather(
+            client.post(
+                "/tasks", json={"title": "child", "parent_id": parent["id"]}, headers=alice.headers
+            ),
+            client.patch(
+                f"/tasks/{parent['id']}", json={"list_id": work_id}, headers=alice.headers
+            ),
+        )
+        assert (created.status_code, moved.status_code) == (201, 200)
+        child = (await client.get(f"/tasks/{created.json()['id']}", headers=alice.headers)).json()
+        assert child["list_id"] == work_id

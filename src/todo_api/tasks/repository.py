@@ -58,6 +58,7 @@ from todo_api.tasks.subtrees import (
     RENUMBER,
     SIBLINGS,
     SUBTREE_HEIGHT,
+    relist_late_followers,
     run_delete,
 )
 
@@ -109,7 +110,10 @@ class TaskRepository:
         params["task_id"], params["now"] = task_id, now
         if versions is not None:
             params["versions"] = list(versions)
-        return await self._write(write, params, safe_to_repeat, into_list="list_id" in fields)
+        row = await self._write(write, params, safe_to_repeat, into_list="list_id" in fields)
+        if row is not None and row._mapping.get("followers_late"):
+            await relist_late_followers(await self.connection.get(), params)
+        return row
 
     async def toggle(
         self,

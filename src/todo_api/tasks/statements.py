@@ -147,6 +147,16 @@ def versioned(
     )
 
 
+def committed_meanwhile(taken: Any, count: Any) -> ColumnElement[bool]:
+    """Whether another write of the owner committed between the start of this statement
+    (its snapshot, which every subquery reads) and its taking `count` numbers, the last of
+    them `taken`: then rows that write made are invisible to this statement's subqueries
+    (a subtask its walk down a tree missed)."""
+    seen = select(change_counters.c.last_seq).where(change_counters.c.user_id == OWNER)
+    meanwhile: ColumnElement[bool] = taken != func.coalesce(seen.scalar_subquery(), 0) + count
+    return meanwhile
+
+
 def subtree(root: ColumnElement[bool], name: str = "subtree") -> CTE:
     """The ids of the owner's task matching `root` and of all its descendants, with their
     depth below it (the root is 1)."""
@@ -200,15 +210,21 @@ def update_task(
     where = _where(conditional)
     if moving_only:
         where = and_(where, tasks.c.list_id != bindparam("new_list_id"))
-    update = tasks.update().where(where).values(values).returning(*TASK_COLUMNS)
+    update = tasks.update().where(where).values(values)
     if "list_id" not in fields:
-        return versioned(update)
+        return versioned(update.returning(*TASK_COLUMNS))
     followers = _followers(conditional, _NEXT_POSTGRESQL).cte("followers")
+    # A subtask made while this statement waited for the counter is not among the followers:
+    # the row says so, and the repository moves it after (subtrees.relist_late_followers).
+    late = committed_meanwhile(_NEXT_POSTGRESQL, 1).label("followers_late")
     return VersionedWrite(
         postgresql=update.values({**_relisted(_NEXT_POSTGRESQL), "version": _NEXT_POSTGRESQL})
+        .returning(*TASK_COLUMNS, late)
         .add_cte(_SEQUENCE)
         .add_cte(followers),
-        sqlite=update.values({**_relisted(_NEXT_SQLITE), "version": _NEXT_SQLITE}),
+        sqlite=update.values({**_relisted(_NEXT_SQLITE), "version": _NEXT_SQLITE}).returning(
+            *TASK_COLUMNS
+        ),
         sqlite_then=_followers(False, _NEXT_SQLITE),
     )
 

@@ -40,6 +40,7 @@ from todo_api.tasks.statements import (
     OWNER,
     TAKE_NUMBERS,
     TASK_COLUMNS,
+    committed_meanwhile,
     subtree,
 )
 
@@ -52,13 +53,16 @@ def _root(conditional: bool) -> ColumnElement[bool]:
 
 
 @cache
-def _delete_postgresql(conditional: bool) -> Any:
+def _delete_postgresql(conditional: bool, children: bool = False) -> Any:
     """WITH RECURSIVE subtree, seq (the counter moved on by the subtree's size), gone
     (DELETE ... RETURNING) INSERT the tombstones, numbered from the counter's old value on.
     The DELETE's WHERE reads the counter first, as every write does (statements.py). Under
     If-Match the root's version is checked again on its row, so a concurrent write that
-    changed it wins, as for a plain task."""
-    tree = subtree(_root(conditional))
+    changed it wins, as for a plain task. Each row also says whether the walk down the tree
+    may have missed a subtask made meanwhile (`committed_meanwhile`). With `children`, the
+    subtrees under `task_id` (a deleted task's late subtasks) instead."""
+    root = and_(tasks.c.parent_id == _TASK_ID, tasks.c.user_id == OWNER)
+    tree = subtree(root if children else _root(conditional))
     size = select(func.count()).select_from(tree).scalar_subquery()
     sequence = (
         postgresql.insert(change_counters)
@@ -92,7 +96,8 @@ def _delete_postgresql(conditional: bool) -> Any:
         ["user_id", "seq", "task_id", "deleted_at"],
         select(gone.c.user_id, numbered, gone.c.id, NOW),
     )
-    return record.returning(tombstones.c.task_id).add_cte(sequence).add_cte(gone)
+    late = committed_meanwhile(last, size).label("late")
+    return record.returning(tombstones.c.task_id, late).add_cte(sequence).add_cte(gone)
 
 
 @cache
@@ -102,6 +107,9 @@ def _delete_sqlite(conditional: bool) -> Any:
 
 
 _BUMP_ONE = {"by": 1}
+# A deletion's late subtasks are looked for at most this many times; more would take that
+# many subtasks made under them, each in the instant before the statement before committed.
+_LATE_ROUNDS = 3
 _TOMBSTONE = insert(tombstones).values(
     user_id=OWNER, seq=bindparam("seq"), task_id=bindparam("gone_id"), deleted_at=NOW
 )
@@ -115,10 +123,18 @@ async def run_delete(
     SQLite: the counter's bump, the DELETE, the tombstones (the counter moves on once more
     for a subtree of several), in one transaction."""
     if connection.dialect.name == "postgresql":
-        rows = await fetch_all(
-            connection, _delete_postgresql(conditional), params, safe_to_repeat=safe_to_repeat
-        )
-        return [row[0] for row in rows]
+        statement = _delete_postgresql(conditional)
+        rows = await fetch_all(connection, statement, params, safe_to_repeat=safe_to_repeat)
+        gone = [row[0] for row in rows]
+        # Subtasks made while the statement waited for the counter: deleted now, in a
+        # statement that sees them (once the task is gone, no new one can be made under it).
+        for _attempt in range(_LATE_ROUNDS):
+            if not (rows and rows[0].late):
+                break
+            late = _delete_postgresql(False, children=True)
+            rows = await fetch_all(connection, late, params, safe_to_repeat=True)
+            gone += [row[0] for row in rows]
+        return gone
     async with in_transaction(connection):
         owner = {"owner": params["owner"]}
         first = await connection.scalar(TAKE_NUMBERS["sqlite"], {**owner, **_BUMP_ONE})
@@ -158,9 +174,24 @@ RELIST_DESCENDANTS = (
     .where(
         tasks.c.id.in_(select(_DESCENDANTS.c.id).where(_DESCENDANTS.c.depth > 1)),
         tasks.c.user_id == OWNER,
+        tasks.c.list_id != bindparam("new_list_id"),
     )
     .values(list_id=bindparam("new_list_id"), version=bindparam("version"), updated_at=NOW)
 )
+
+
+async def relist_late_followers(connection: AsyncConnection, params: dict[str, Any]) -> None:
+    """After a task's one-statement move to another list (statements.update_task) that may
+    have missed a subtask made meanwhile: its subtasks still in another list follow it now,
+    in a transaction with a number of its own."""
+    async with in_transaction(connection):
+        number = await connection.scalar(
+            TAKE_NUMBERS[connection.dialect.name], {"owner": params["owner"], **_BUMP_ONE}
+        )
+        relisted = {key: params[key] for key in ("owner", "task_id", "new_list_id", "now")}
+        await connection.execute(RELIST_DESCENDANTS, {**relisted, "version": number})
+
+
 # A sibling group renumbered in order (each task a change in sync).
 RENUMBER = (
     tasks.update()
