@@ -4,23 +4,23 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from todo_api.errors import problem_responses
+from todo_api.errors import idempotency_problem_responses, problem_responses
 from todo_api.idempotency.keys import idempotent_request
 from todo_api.tasks.conditions import IfMatch
 from todo_api.tasks.dependencies import TaskServiceDep
 from todo_api.tasks.placement_schemas import TaskMove
 from todo_api.tasks.responses import current_task
-from todo_api.tasks.routes import (
-    _ETAG_HEADER,
-    _IDEMPOTENCY_PROBLEMS,
-    IDEMPOTENT,
-    REPLAYED_HEADER,
-    IfMatchHeader,
-    TaskId,
-)
+from todo_api.tasks.routes import IDEMPOTENT, REPLAYED_HEADER, IfMatchHeader, TaskId
 from todo_api.tasks.schemas import TaskRead
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
+
+_ETAG_HEADER = {
+    "ETag": {
+        "schema": {"type": "string"},
+        "description": "The task's current entity tag, equal to its `etag` field.",
+    }
+}
 
 
 @router.post(
@@ -38,7 +38,7 @@ router = APIRouter(prefix="/tasks", tags=["tasks"])
     responses={
         200: {"description": "The moved task.", "headers": {**_ETAG_HEADER, **REPLAYED_HEADER}},
         **problem_responses(401, 429, 503, 400, 413, 415, 422, 403, 404, 412),
-        **_IDEMPOTENCY_PROBLEMS,
+        **idempotency_problem_responses(),
     },
 )
 async def move_task(
