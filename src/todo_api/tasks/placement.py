@@ -123,7 +123,7 @@ class Placement:
     ) -> tuple[uuid.UUID, int]:
         """The checked parent's list and its number of levels (1: a top-level parent)."""
         chain = await self.tasks.ancestry(parent_id)
-        if not chain or chain[0].owner != self.tasks.owner:
+        if not chain:
             raise invalid_parent("is not one of your tasks")
         parent_list: uuid.UUID = chain[0].list_id
         if list_id is not None and list_id != parent_list:

@@ -162,8 +162,9 @@ class TaskRepository:
         return (await connection.execute(INSERT_NUMBERED, params)).first()
 
     async def ancestry(self, task_id: uuid.UUID) -> list[AnyRow]:
-        """The task, whoever owns it, then its ancestors: (id, list_id, owner) each."""
-        return await self._read(ANCESTRY, {"task_id": task_id})
+        """The owner's task, then its ancestors: (id, list_id) each; none when the owner has
+        no such task."""
+        return await self._read(ANCESTRY, {"owner": self.owner, "task_id": task_id})
 
     async def subtree_height(self, task_id: uuid.UUID) -> int:
         rows = await self._read(SUBTREE_HEIGHT, {"owner": self.owner, "task_id": task_id})

@@ -199,22 +199,20 @@ RENUMBER = (
     .values(position=bindparam("new_position"), version=bindparam("version"), updated_at=NOW)
 )
 
-# The walk up from a task: it and its ancestors, nearest first (depth 1 is the task), with
-# their list and owner. Capped, so that a cycle left by a concurrent write cannot loop.
+# The walk up from one of the owner's tasks: it and its ancestors, nearest first (depth 1
+# is the task), with their lists. Capped, so a cycle could never loop.
 _up = (
-    select(
-        tasks.c.id, tasks.c.parent_id, tasks.c.list_id, tasks.c.user_id, literal(1).label("depth")
-    )
-    .where(tasks.c.id == _TASK_ID)
+    select(tasks.c.id, tasks.c.parent_id, tasks.c.list_id, literal(1).label("depth"))
+    .where(OWNED)
     .cte("up", recursive=True)
 )
 _parent = tasks.alias("parent")
 _up = _up.union_all(
-    select(
-        _parent.c.id, _parent.c.parent_id, _parent.c.list_id, _parent.c.user_id, _up.c.depth + 1
-    ).where(_parent.c.id == _up.c.parent_id, _up.c.depth < 10)
+    select(_parent.c.id, _parent.c.parent_id, _parent.c.list_id, _up.c.depth + 1).where(
+        _parent.c.id == _up.c.parent_id, _parent.c.user_id == OWNER, _up.c.depth < 10
+    )
 )
-ANCESTRY = select(_up.c.id, _up.c.list_id, _up.c.user_id.label("owner")).order_by(_up.c.depth)
+ANCESTRY = select(_up.c.id, _up.c.list_id).order_by(_up.c.depth)
 
 # How many levels the owner's task and its subtasks span (1: no subtasks).
 _down = subtree(OWNED)
