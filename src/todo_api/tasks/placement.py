@@ -70,8 +70,7 @@ class Placement:
         self, parent_id: uuid.UUID, list_id: uuid.UUID | None
     ) -> uuid.UUID:
         """The list a new subtask of `parent_id` goes into (the parent's)."""
-        parent_list, _levels = await self._parent(parent_id, list_id, moving=None)
-        return parent_list
+        return await self._parent(parent_id, list_id, moving=None)
 
     async def move(
         self, found: AnyRow, move: Move, versions: tuple[int, ...] | None
@@ -111,7 +110,7 @@ class Placement:
         assert isinstance(list_id, uuid.UUID)
         if isinstance(move.parent_id, uuid.UUID):
             given_list = None if move.list_id == ABSENT else list_id
-            parent_list, _levels = await self._parent(move.parent_id, given_list, moving=found)
+            parent_list = await self._parent(move.parent_id, given_list, moving=found)
             return parent_list, move.parent_id
         if move.parent_id is None or list_id != found.list_id:
             # Top-level: asked for, or a task moved alone into another list.
@@ -120,8 +119,8 @@ class Placement:
 
     async def _parent(
         self, parent_id: uuid.UUID, list_id: uuid.UUID | None, *, moving: AnyRow | None
-    ) -> tuple[uuid.UUID, int]:
-        """The checked parent's list and its number of levels (1: a top-level parent)."""
+    ) -> uuid.UUID:
+        """The checked parent's list."""
         chain = await self.tasks.ancestry(parent_id)
         if not chain:
             raise invalid_parent("is not one of your tasks")
@@ -135,7 +134,7 @@ class Placement:
             height = await self.tasks.subtree_height(moving.id)
         if len(chain) + height > MAX_LEVELS:
             raise invalid_parent(f"would make more than {MAX_LEVELS} levels of tasks")
-        return parent_list, len(chain)
+        return parent_list
 
     async def _position(
         self,
