@@ -84,7 +84,7 @@ def test_key_lengths_after_ten_thousand_inserts() -> None:
         ceiling = key
         longest = max(longest, len(key))
     assert longest <= MAX_POSITION_LENGTH
-    assert renumbered == 7  # once every ~1,265 inserts
+    assert renumbered == 1  # once every ~5,060 inserts
     # At random spots (a fixed seed, so the figure is stable).
     chance = random.Random(25)
     order = [appended(1)]
@@ -98,7 +98,7 @@ def test_key_lengths_after_ten_thousand_inserts() -> None:
         order.insert(index, key)
     lengths = [len(key) for key in order]
     assert max(lengths) <= 8
-    assert sum(lengths) / len(lengths) < 5
+    assert sum(lengths) / len(lengths) < 4.5
 
 
 async def test_the_database_appends_the_same_key_as_python(
