@@ -2,7 +2,8 @@
 
 Every write takes the next number of its owner's change sequence (`change_counters`) as the
 task's version, from which the ETag comes (and, for a DELETE, as its tombstone's number for
-incremental sync, changes.py).
+incremental sync, changes.py; a task's deletion, which takes its subtasks along, is in
+subtrees.py with the other statements over a subtree).
 
 PostgreSQL: the counter is bumped by a CTE of the write itself. One statement, so on the
 autocommit connection each write costs one round trip, and concurrent writers cannot lose
@@ -12,7 +13,7 @@ grows. Every write reads the number before it touches a task row, so all of them
 counter first and then the row: the same order, no deadlock.
 
 SQLite cannot write in a CTE: there the bump is a statement of its own, then the write, then
-(for a DELETE) the tombstone, in one transaction (local, so the extra statements cost no
+(for a move to another list) the subtasks', in one transaction (local, so the extra statements cost no
 round trip); SQLite's single writer gives the same order.
 
 A new write is one `VersionedWrite` here, both forms next to each other (`versioned` makes
@@ -128,7 +129,8 @@ class VersionedWrite:
     postgresql: Executable
     # Run after the counter's bump, in its transaction.
     sqlite: Executable
-    # Run after `sqlite` when it wrote a row, in the same transaction (a DELETE's tombstone).
+    # Run after `sqlite` when it wrote a row, in the same transaction (a moved task's
+    # subtasks following it).
     sqlite_then: Executable | None = None
 
 
