@@ -117,3 +117,22 @@ async def test_a_move_back_into_the_default_list(
     )
     assert response.status_code == 200, response.text
     assert response.json()["list_id"] == default_id
+
+
+async def test_a_stale_if_match_on_a_move_to_another_list_moves_no_subtask(
+    client: httpx.AsyncClient, alice: ApiUser, create_task: TaskFactory
+) -> None:
+    made = await client.post("/lists", json={"name": "Work"}, headers=alice.headers)
+    parent = await create_task(alice)
+    child = await create_task(alice, parent_id=parent["id"])
+    stale = {**alice.headers, "If-Match": '"1"'}
+    body = {"list_id": made.json()["id"]}
+    assert_problem(await client.patch(f"/tasks/{parent['id']}", json=body, headers=stale), 412)
+    for task in (parent, child):
+        assert (await client.get(f"/tasks/{task['id']}", headers=alice.headers)).json() == task
+    current = {**alice.headers, "If-Match": parent["etag"]}
+    moved = await client.patch(f"/tasks/{parent['id']}", json=body, headers=current)
+    assert moved.status_code == 200, moved.text
+    follower = (await client.get(f"/tasks/{child['id']}", headers=alice.headers)).json()
+    assert follower["list_id"] == made.json()["id"]
+    assert follower["etag"] != child["etag"]
