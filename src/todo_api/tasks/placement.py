@@ -156,7 +156,7 @@ class Placement:
             key = between(None, first.position)
             return (last, None) if key is None else (key, ABSENT)
         assert isinstance(after, uuid.UUID)
-        anchor = await self.tasks.get(after)
+        anchor = await self.tasks.after_sibling(task_id, after)
         if (
             anchor is None
             or after == task_id
@@ -164,11 +164,10 @@ class Placement:
             or anchor.parent_id != parent_id
         ):
             raise invalid_after()
-        following = await self.tasks.next_sibling(*group, anchor.position, after)
-        if following is None:
+        if anchor.next_position is None:
             # After the last sibling: the appended key, which sorts after every other.
             return last, ABSENT
-        key = between(anchor.position, following.position)
+        key = between(anchor.position, anchor.next_position)
         return (last, after) if key is None else (key, ABSENT)
 
     async def _renumber(

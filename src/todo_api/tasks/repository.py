@@ -49,10 +49,10 @@ from todo_api.tasks.statements import (
     update_task,
 )
 from todo_api.tasks.subtrees import (
+    AFTER_SIBLING,
     ANCESTRY,
     FIRST_SIBLING,
     INSERT_NUMBERED,
-    NEXT_SIBLING,
     PLACE_TASK,
     RELIST_DESCENDANTS,
     RENUMBER,
@@ -181,17 +181,11 @@ class TaskRepository:
     ) -> AnyRow | None:
         return _first(await self._read(FIRST_SIBLING, self._group(list_id, parent_id, moved)))
 
-    async def next_sibling(
-        self,
-        list_id: uuid.UUID,
-        parent_id: uuid.UUID | None,
-        moved: uuid.UUID,
-        after_position: str,
-        after_id: uuid.UUID,
-    ) -> AnyRow | None:
-        params = self._group(list_id, parent_id, moved)
-        params["after_position"], params["after_id"] = after_position, after_id
-        return _first(await self._read(NEXT_SIBLING, params))
+    async def after_sibling(self, moved: uuid.UUID, after: uuid.UUID) -> AnyRow | None:
+        """The owner's task `after` (list_id, parent_id, position) and `next_position`, the
+        key of its next sibling but `moved` (None: it is the last)."""
+        params = {"owner": self.owner, "task_id": moved, "after_id": after}
+        return _first(await self._read(AFTER_SIBLING, params))
 
     async def place(
         self,

@@ -13,8 +13,8 @@ grows. Every write reads the number before it touches a task row, so all of them
 counter first and then the row: the same order, no deadlock.
 
 SQLite cannot write in a CTE: there the bump is a statement of its own, then the write, then
-(for a move to another list) the subtasks', in one transaction (local, so the extra statements cost no
-round trip); SQLite's single writer gives the same order.
+(for a move to another list) the subtasks', in one transaction (local, so the extra
+statements cost no round trip); SQLite's single writer gives the same order.
 
 A new write is one `VersionedWrite` here, both forms next to each other (`versioned` makes
 them for a write of any table with a `version` column: lists/statements.py); `run_write`

@@ -238,8 +238,26 @@ def _siblings(*conditions: ColumnElement[bool]) -> Select[Any]:
 
 SIBLINGS = _siblings()
 FIRST_SIBLING = SIBLINGS.limit(1)
-# The sibling right after (:after_position, :after_id).
-NEXT_SIBLING = _siblings(
-    tuple_(tasks.c.position, tasks.c.id)
-    > tuple_(bindparam("after_position"), bindparam("after_id", type_=tasks.c.id.type))
-).limit(1)
+# The owner's task `after_id` (where the moved task `task_id` should follow it) and the key
+# of the sibling right after it, but the moved task: one round trip for both.
+_anchor = tasks.alias("anchor")
+_following = (
+    select(tasks.c.position)
+    .where(
+        tasks.c.user_id == OWNER,
+        tasks.c.list_id == _anchor.c.list_id,
+        tasks.c.parent_id.is_not_distinct_from(_anchor.c.parent_id),
+        tasks.c.id != _TASK_ID,
+        tuple_(tasks.c.position, tasks.c.id) > tuple_(_anchor.c.position, _anchor.c.id),
+    )
+    .order_by(tasks.c.position, tasks.c.id)
+    .limit(1)
+    .correlate(_anchor)
+    .scalar_subquery()
+)
+AFTER_SIBLING = select(
+    _anchor.c.list_id,
+    _anchor.c.parent_id,
+    _anchor.c.position,
+    _following.label("next_position"),
+).where(_anchor.c.id == bindparam("after_id", type_=tasks.c.id.type), _anchor.c.user_id == OWNER)
