@@ -55,7 +55,7 @@ ROUND_TRIPS: dict[str, tuple[Placement, int]] = {
     "move last": (_move(), 5),
     "move first": (_move({"after": None}), 6),
     "move after a sibling": (_move({"after": "b"}), 6),
-    "move under a parent": (_move({"parent_id": "b"}), 7),
+    "move under a parent": (_move({"parent_id": "b"}), 6),
 }
 
 

@@ -121,17 +121,15 @@ class Placement:
         self, parent_id: uuid.UUID, list_id: uuid.UUID | None, *, moving: AnyRow | None
     ) -> uuid.UUID:
         """The checked parent's list."""
-        chain = await self.tasks.ancestry(parent_id)
+        chain = await self.tasks.ancestry(parent_id, None if moving is None else moving.id)
         if not chain:
             raise invalid_parent("is not one of your tasks")
         parent_list: uuid.UUID = chain[0].list_id
         if list_id is not None and list_id != parent_list:
             raise invalid_parent("is in another list than the one given")
-        height = 1
-        if moving is not None:
-            if any(row.id == moving.id for row in chain):
-                raise invalid_parent("is the task itself or one of its subtasks")
-            height = await self.tasks.subtree_height(moving.id)
+        if moving is not None and any(row.id == moving.id for row in chain):
+            raise invalid_parent("is the task itself or one of its subtasks")
+        height = chain[0].moved_height or 1
         if len(chain) + height > MAX_LEVELS:
             raise invalid_parent(f"would make more than {MAX_LEVELS} levels of tasks")
         return parent_list

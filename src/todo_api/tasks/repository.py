@@ -57,7 +57,6 @@ from todo_api.tasks.subtrees import (
     RELIST_DESCENDANTS,
     RENUMBER,
     SIBLINGS,
-    SUBTREE_HEIGHT,
     relist_late_followers,
     run_delete,
 )
@@ -161,14 +160,12 @@ class TaskRepository:
         params = {**values, "user_id": self.owner}
         return (await connection.execute(INSERT_NUMBERED, params)).first()
 
-    async def ancestry(self, task_id: uuid.UUID) -> list[AnyRow]:
-        """The owner's task, then its ancestors: (id, list_id) each; none when the owner has
-        no such task."""
-        return await self._read(ANCESTRY, {"owner": self.owner, "task_id": task_id})
-
-    async def subtree_height(self, task_id: uuid.UUID) -> int:
-        rows = await self._read(SUBTREE_HEIGHT, {"owner": self.owner, "task_id": task_id})
-        return int(rows[0][0] or 1)
+    async def ancestry(self, task_id: uuid.UUID, moved: uuid.UUID | None = None) -> list[AnyRow]:
+        """The owner's task, then its ancestors: (id, list_id, moved_height) each, the last
+        the levels the owner's task `moved` and its subtasks span; none when the owner has no
+        task `task_id`."""
+        params = {"owner": self.owner, "task_id": task_id, "moved_id": moved}
+        return await self._read(ANCESTRY, params)
 
     async def siblings(
         self, list_id: uuid.UUID, parent_id: uuid.UUID | None, moved: uuid.UUID

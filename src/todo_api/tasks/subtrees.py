@@ -212,11 +212,14 @@ _up = _up.union_all(
         _parent.c.id == _up.c.parent_id, _parent.c.user_id == OWNER, _up.c.depth < 10
     )
 )
-ANCESTRY = select(_up.c.id, _up.c.list_id).order_by(_up.c.depth)
-
-# How many levels the owner's task and its subtasks span (1: no subtasks).
-_down = subtree(OWNED)
-SUBTREE_HEIGHT = select(func.max(_down.c.depth))
+# How many levels the owner's task `moved_id` and its subtasks span (1: none; NULL: no
+# such task), read with the walk up from its new parent: one round trip for both.
+_down = subtree(
+    and_(tasks.c.id == bindparam("moved_id", type_=tasks.c.id.type), tasks.c.user_id == OWNER),
+    "down",
+)
+_height = select(func.max(_down.c.depth)).scalar_subquery().label("moved_height")
+ANCESTRY = select(_up.c.id, _up.c.list_id, _height).order_by(_up.c.depth)
 
 
 def _siblings(*conditions: ColumnElement[bool]) -> Select[Any]:
