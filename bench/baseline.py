@@ -55,9 +55,8 @@ LEEWAY_SECONDS = 30
 # the next number of its owner's change counter in a CTE of the same statement.
 _COLUMNS = (
     "tasks.id, tasks.list_id, tasks.parent_id, tasks.position, tasks.title, tasks.description, "
-    "tasks.completed, "
-    "tasks.priority, tasks.due_at, tasks.tags, tasks.created_at, tasks.updated_at, "
-    "tasks.completed_at, "
+    "tasks.completed, tasks.priority, tasks.due_at, tasks.tags, tasks.created_at, "
+    "tasks.updated_at, tasks.completed_at, "
     "'\"' || CAST(tasks.version AS VARCHAR) || '\"' AS etag"
 )
 _NEXT_VERSION = (
@@ -104,21 +103,10 @@ _SET_CLAUSES = {
 _COMPLETED_SET = "completed=%(completed)s"
 _COMPLETED_AT_SET = "completed_at=coalesce(tasks.completed_at, %(now)s::TIMESTAMP WITH TIME ZONE)"
 _NOT_COMPLETED_AT_SET = "completed_at=%(completed_at)s"
-_FIELDS = (
-    "id",
-    "list_id",
-    "parent_id",
-    "position",
-    "title",
-    "description",
-    "completed",
-    "priority",
-    "due_at",
-    "tags",
-    "created_at",
-    "updated_at",
-    "completed_at",
-    "etag",
+# The columns of _COLUMNS, in order.
+_FIELDS = tuple(
+    "id list_id parent_id position title description completed priority due_at tags "
+    "created_at updated_at completed_at etag".split()
 )
 _TOTAL = len(_FIELDS)
 _PRIORITY = _FIELDS.index("priority")
