@@ -103,9 +103,9 @@ _SET_CLAUSES = {
 _COMPLETED_SET = "completed=%(completed)s"
 _COMPLETED_AT_SET = "completed_at=coalesce(tasks.completed_at, %(now)s::TIMESTAMP WITH TIME ZONE)"
 _NOT_COMPLETED_AT_SET = "completed_at=%(completed_at)s"
-# The columns of _COLUMNS, in order.
+# The names of _COLUMNS, in order: one string, where a literal would take a line per name.
 _FIELDS = tuple(
-    "id list_id parent_id position title description completed priority due_at tags "
+    "id list_id parent_id position title description completed priority due_at tags "  # noqa: SIM905
     "created_at updated_at completed_at etag".split()
 )
 _TOTAL = len(_FIELDS)
