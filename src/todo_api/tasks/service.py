@@ -1,5 +1,5 @@
 """`TaskService`: the rules of one user's tasks, for every front door (REST today; CalDAV and
-live updates next), over `TaskRepository`'s rows.
+live updates next), over `TaskRepository`'s rows; those of parents and order: placement.py.
 
 The rules kept here and nowhere else:
 - ownership and preconditions: once an owner-scoped statement finds nothing, one look-up
