@@ -54,9 +54,9 @@ LEEWAY_SECONDS = 30
 # does the same work for both targets: the ETag computed with the row, and every write taking
 # the next number of its owner's change counter in a CTE of the same statement.
 _COLUMNS = (
-    "tasks.id, tasks.list_id, tasks.title, tasks.description, tasks.completed, "
-    "tasks.priority, tasks.due_at, tasks.tags, tasks.created_at, tasks.updated_at, "
-    "tasks.completed_at, "
+    "tasks.id, tasks.list_id, tasks.parent_id, tasks.position, tasks.title, tasks.description, "
+    "tasks.completed, tasks.priority, tasks.due_at, tasks.tags, tasks.created_at, "
+    "tasks.updated_at, tasks.completed_at, "
     "'\"' || CAST(tasks.version AS VARCHAR) || '\"' AS etag"
 )
 _NEXT_VERSION = (
@@ -66,15 +66,20 @@ _NEXT_VERSION = (
     "RETURNING change_counters.last_seq)\n "
 )
 _VERSION = "(SELECT seq.last_seq \nFROM seq)"
+# A new task's position: the key of its change number (tasks/positions.py).
+_POSITION = (
+    f"(chr(%(length_1)s::INTEGER + length(CAST({_VERSION} AS VARCHAR))) || "
+    f"CAST({_VERSION} AS VARCHAR))"
+)
 _COUNTER_PARAMS = {"param_1": 1, "last_seq_1": 1}
 INSERT_SQL = (
     f"{_NEXT_VERSION}INSERT INTO tasks (id, user_id, list_id, title, description, completed, "
-    "priority, due_at, tags, created_at, updated_at, completed_at, version) VALUES "
+    "priority, due_at, tags, created_at, updated_at, completed_at, position, version) VALUES "
     "(%(id)s::UUID, %(user_id)s::VARCHAR, %(list_id)s::UUID, %(title)s::VARCHAR, "
     "%(description)s::VARCHAR, %(completed)s, "
     "%(priority)s::SMALLINT, %(due_at)s::TIMESTAMP WITH TIME ZONE, %(tags)s::TEXT[], "
     "%(created_at)s::TIMESTAMP WITH TIME ZONE, %(updated_at)s::TIMESTAMP WITH TIME ZONE, "
-    f"%(completed_at)s::TIMESTAMP WITH TIME ZONE, {_VERSION}) RETURNING {_COLUMNS}"
+    f"%(completed_at)s::TIMESTAMP WITH TIME ZONE, {_POSITION}, {_VERSION}) RETURNING {_COLUMNS}"
 )
 GET_SQL = (
     f"SELECT {_COLUMNS} \nFROM tasks \n"
@@ -98,19 +103,10 @@ _SET_CLAUSES = {
 _COMPLETED_SET = "completed=%(completed)s"
 _COMPLETED_AT_SET = "completed_at=coalesce(tasks.completed_at, %(now)s::TIMESTAMP WITH TIME ZONE)"
 _NOT_COMPLETED_AT_SET = "completed_at=%(completed_at)s"
-_FIELDS = (
-    "id",
-    "list_id",
-    "title",
-    "description",
-    "completed",
-    "priority",
-    "due_at",
-    "tags",
-    "created_at",
-    "updated_at",
-    "completed_at",
-    "etag",
+# The names of _COLUMNS, in order: one string, where a literal would take a line per name.
+_FIELDS = tuple(
+    "id list_id parent_id position title description completed priority due_at tags "  # noqa: SIM905
+    "created_at updated_at completed_at etag".split()
 )
 _TOTAL = len(_FIELDS)
 _PRIORITY = _FIELDS.index("priority")
@@ -347,6 +343,7 @@ class Baseline:
             "completed_at": now if data.get("completed") else None,
             "owner": owner,
             **_COUNTER_PARAMS,
+            "length_1": ord("a"),
         }
         async with self._connection() as conn:
             row = await (await conn.execute(INSERT_SQL, params)).fetchone()

@@ -52,6 +52,8 @@ SORTS = [
 TASK_FIELDS = {
     "id",
     "list_id",
+    "parent_id",
+    "position",
     "title",
     "description",
     "completed",
@@ -83,6 +85,7 @@ ONE_BACKEND_MODULES = {
     "tests.test_todo_cli_tasks",
     "tests.test_todo_cli_lists",
     "tests.test_todo_cli_app_passwords",
+    "tests.test_todo_cli_placement",
     "tests.test_todo_cli_debug",
     "tests.test_todo_cli_network",
     "tests.test_todo_cli_terminal",

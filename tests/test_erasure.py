@@ -172,6 +172,28 @@ async def test_an_outside_subject_has_its_tasks_erased(
     assert await stored_task_ids(tables, bob.sub) == kept
 
 
+async def test_subtasks_and_moved_tasks_are_erased_too(
+    client: httpx.AsyncClient,
+    create_task: TaskFactory,
+    tables: AsyncEngine,
+    alice: ApiUser,
+    bob: ApiUser,
+) -> None:
+    parent = await create_task(alice)
+    child = await create_task(alice, parent_id=parent["id"])
+    await create_task(alice, parent_id=child["id"])
+    moved = await client.post(
+        f"/tasks/{parent['id']}/move", json={"after": None}, headers=alice.headers
+    )
+    assert moved.status_code == 200, moved.text
+    bobs_parent = await create_task(bob)
+    kept = {bobs_parent["id"], (await create_task(bob, parent_id=bobs_parent["id"]))["id"]}
+    await erase(client, alice)
+    assert await stored_task_ids(tables, alice.sub) == set()
+    assert (await client.get("/tasks", headers=alice.headers)).json()["items"] == []
+    assert await stored_task_ids(tables, bob.sub) == kept
+
+
 async def test_a_jwks_issuers_user_has_its_tasks_erased(
     settings_factory: Callable[..., Settings],
     jwks_server: JwksServer,

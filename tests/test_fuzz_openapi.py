@@ -142,6 +142,11 @@ def _prepare(case: Any, subject: str) -> None:
     # test_tasks_in_lists.py).
     if isinstance(case.body, dict) and _is_uuid(case.body.get("list_id")):
         case.body["list_id"] = str(default_list_id(subject))
+    # Nor a task of the caller's: a well-formed parent or `after` becomes null (top-level;
+    # first). The 422 for any other is tested in test_subtasks.py and test_manual_order.py.
+    for field in ("parent_id", "after"):
+        if isinstance(case.body, dict) and _is_uuid(case.body.get(field)):
+            case.body[field] = None
 
 
 def _is_uuid(value: object) -> bool:

@@ -7,6 +7,7 @@ configured database. One user per test function owns every task the examples cre
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import httpx
@@ -146,3 +147,49 @@ async def test_search_is_case_insensitive_beyond_ascii(
 
 def _json_ascii(body: dict[str, Any]) -> bytes:
     return json.dumps(body, ensure_ascii=True).encode()
+
+
+not_an_id = st.one_of(
+    st.text(max_size=40),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.lists(st.integers(), max_size=2),
+)
+
+
+@PROPERTY_SETTINGS
+@given(field=st.sampled_from(["after", "parent_id", "list_id"]), value=not_an_id)
+async def test_any_malformed_move_is_rejected_and_changes_nothing(
+    client: httpx.AsyncClient, alice: ApiUser, field: str, value: Any
+) -> None:
+    created = await client.post("/tasks", json={"title": "stays"}, headers=alice.headers)
+    task = created.json()
+    url = f"/tasks/{task['id']}/move"
+    assert_problem(await client.post(url, json={field: value}, headers=alice.headers), 422)
+    assert (await client.get(f"/tasks/{task['id']}", headers=alice.headers)).json() == task
+
+
+@PROPERTY_SETTINGS
+@given(moves=st.lists(st.tuples(st.integers(0, 4), st.integers(-1, 4)), min_size=1, max_size=8))
+async def test_any_sequence_of_moves_gives_the_order_a_list_predicts(
+    client: httpx.AsyncClient, alice: ApiUser, moves: list[tuple[int, int]]
+) -> None:
+    made = await client.post("/lists", json={"name": uuid.uuid4().hex}, headers=alice.headers)
+    list_id = made.json()["id"]
+    order = []
+    for number in range(5):
+        body = {"title": f"t{number}", "list_id": list_id}
+        order.append((await client.post("/tasks", json=body, headers=alice.headers)).json()["id"])
+    ids = list(order)
+    for moved, after in moves:
+        if after >= 0 and ids[after] == ids[moved]:
+            continue
+        body = {"after": None if after < 0 else ids[after]}
+        response = await client.post(f"/tasks/{ids[moved]}/move", json=body, headers=alice.headers)
+        assert response.status_code == 200, response.text
+        order.remove(ids[moved])
+        order.insert(0 if after < 0 else order.index(ids[after]) + 1, ids[moved])
+    params = {"list_id": list_id, "sort": "position"}
+    listed = (await client.get("/tasks", params=params, headers=alice.headers)).json()
+    assert [task["id"] for task in listed["items"]] == order

@@ -2,7 +2,10 @@
 
 Hypothesis drives create, replace (PUT), patch, toggle, delete, read and list (with
 filters, sorting and paging) through the HTTP API as three users, including attempts on
-each other's tasks (403, nothing changes) and on deleted or unknown ids (404). After every
+each other's tasks (403, nothing changes) and on deleted or unknown ids (404); and subtasks
+and manual order: subtasks created under any task (422 for a parent that is not the
+caller's, gone, or four levels deep), moves among siblings (422 for an `after` that is not
+one), deletions taking subtrees along, siblings listed in their manual order. After every
 call the response must be exactly what the model says that user should see.
 
 The app runs in-process on its own event loop thread (an anyio blocking portal), so the
@@ -109,6 +112,19 @@ class Model:
 
     live: dict[str, Stored] = field(default_factory=dict)
     deleted: set[str] = field(default_factory=set)
+    # Each sibling group's ids in manual order, by parent id (None: top-level) and owner.
+    order: dict[tuple[int, str | None], list[str]] = field(default_factory=dict)
+
+    def group(self, owner: int, parent_id: str | None) -> list[str]:
+        return self.order.setdefault((owner, parent_id), [])
+
+    def levels(self, task_id: str) -> int:
+        parent_id = self.live[task_id].task["parent_id"]
+        return 1 if parent_id is None else 1 + self.levels(parent_id)
+
+    def subtree(self, task_id: str) -> list[str]:
+        below = [tid for tid, s in self.live.items() if s.task["parent_id"] == task_id]
+        return [task_id, *(tid for child in below for tid in self.subtree(child))]
 
 
 class TaskApiMachine(RuleBasedStateMachine):
@@ -177,7 +193,57 @@ class TaskApiMachine(RuleBasedStateMachine):
         assert task["created_at"] == task["updated_at"]
         assert task["completed_at"] == (task["created_at"] if task["completed"] else None)
         self.model.live[task["id"]] = Stored(owner=actor, task=task)
+        self.model.group(actor, None).append(task["id"])
         return TaskRef(task["id"], owner=actor)
+
+    @rule(target=tasks, parent=tasks, actor=user_numbers)
+    def create_subtask(self, parent: TaskRef, actor: int) -> Any:
+        body = {"title": "sub", "parent_id": parent.id}
+        response = self.call(actor, "POST", "/tasks", json=body)
+        live = parent.id in self.model.live and parent.owner == actor
+        if not live or self.model.levels(parent.id) >= 4:
+            assert response.status_code == 422, response.text
+            assert response.json()["errors"][0]["loc"] == ["body", "parent_id"]
+            return multiple()
+        assert response.status_code == 201, response.text
+        task = response.json()
+        assert task["parent_id"] == parent.id
+        assert task["list_id"] == self.model.live[parent.id].task["list_id"]
+        self.model.live[task["id"]] = Stored(owner=actor, task=task)
+        self.model.group(actor, parent.id).append(task["id"])
+        return TaskRef(task["id"], owner=actor)
+
+    @rule(ref=tasks, after=st.one_of(st.none(), tasks), actor=user_numbers)
+    def move(self, ref: TaskRef, after: TaskRef | None, actor: int) -> None:
+        body = {"after": None if after is None else after.id}
+        response = self.call(actor, "POST", f"/tasks/{ref.id}/move", json=body)
+        if self.expect_refusal(response, ref, actor):
+            return
+        parent_id = self.model.live[ref.id].task["parent_id"]
+        siblings = self.model.group(actor, parent_id)
+        if after is not None and (after.id == ref.id or after.id not in siblings):
+            assert response.status_code == 422, response.text
+            assert response.json()["errors"][0]["loc"] == ["body", "after"]
+            return
+        assert response.status_code == 200, response.text
+        siblings.remove(ref.id)
+        siblings.insert(0 if after is None else siblings.index(after.id) + 1, ref.id)
+        self.model.live[ref.id].task = response.json()
+        # A renumbered group changed its other tasks too: read them again.
+        for sibling in siblings:
+            self.model.live[sibling].task = self.call(actor, "GET", f"/tasks/{sibling}").json()
+
+    @rule(actor=user_numbers, parent=st.one_of(st.none(), tasks))
+    def siblings_in_manual_order(self, actor: int, parent: TaskRef | None) -> None:
+        params: dict[str, Any] = {"sort": "position", "limit": 200}
+        if parent is None:
+            params["top_level"] = "true"
+        else:
+            params["parent_id"] = parent.id
+        response = self.call(actor, "GET", "/tasks", params=params)
+        assert response.status_code == 200, response.text
+        expected = self.model.order.get((actor, None if parent is None else parent.id), [])
+        assert [task["id"] for task in response.json()["items"]] == expected
 
     @rule(ref=tasks, actor=user_numbers)
     def read(self, ref: TaskRef, actor: int) -> None:
@@ -219,8 +285,10 @@ class TaskApiMachine(RuleBasedStateMachine):
         if not self.expect_refusal(response, ref, actor):
             assert response.status_code == 204, response.text
             assert response.content == b""
-            del self.model.live[ref.id]
-            self.model.deleted.add(ref.id)
+            for gone in self.model.subtree(ref.id):
+                stored = self.model.live.pop(gone)
+                self.model.group(stored.owner, stored.task["parent_id"]).remove(gone)
+                self.model.deleted.add(gone)
 
     @rule(ref=consumes(tasks), actor=user_numbers)
     def delete_by_owner_or_not(self, ref: TaskRef, actor: int) -> None:

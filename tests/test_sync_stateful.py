@@ -6,7 +6,8 @@ come from any device, syncs read one page at a time with small limits, so writes
 the middle of a catch-up. After each full catch-up the replica must equal the server's
 tasks, read by walking the list's cursor, and the server's lists. Lists are created,
 renamed and deleted (with their tasks) among the task writes, and tasks are created in and
-moved between them.
+moved between them; subtasks are created, moved among their siblings (a renumbered group
+is a change of each), and deleted with their parents (a tombstone each).
 """
 
 from __future__ import annotations
@@ -137,6 +138,20 @@ class SyncMachine(RuleBasedStateMachine):
         answer = self.call(
             task.owner, "PATCH", f"/tasks/{task.id}", json={"list_id": target_list.id}
         )
+        assert answer.status_code in (200, 404, 422), answer.text
+
+    @rule(target=tasks, parent=tasks, title=titles)
+    def create_subtask(self, parent: TaskRef, title: str) -> TaskRef:
+        body = {"title": title, "parent_id": parent.id}
+        made = self.call(parent.owner, "POST", "/tasks", json=body)
+        # 422: the parent is gone, or four levels deep.
+        assert made.status_code in (201, 422), made.text
+        return TaskRef(made.json()["id"] if made.status_code == 201 else parent.id, parent.owner)
+
+    @rule(task=tasks, after=st.one_of(st.none(), tasks))
+    def move_among_siblings(self, task: TaskRef, after: TaskRef | None) -> None:
+        body = {"after": None if after is None else after.id}
+        answer = self.call(task.owner, "POST", f"/tasks/{task.id}/move", json=body)
         assert answer.status_code in (200, 404, 422), answer.text
 
     @rule(ref=tasks, title=titles)

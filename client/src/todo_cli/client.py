@@ -146,6 +146,13 @@ class TodoClient:
     def delete_task(self, task_id: str) -> None:
         self._send("DELETE", f"/tasks/{task_id}")
 
+    def move_task(self, task_id: str, placement: Mapping[str, Any]) -> Task:
+        """`placement`: any of `after`, `parent_id`, `list_id` (None: first; top-level)."""
+        response = self._send(
+            "POST", f"/tasks/{task_id}/move", json=dict(placement), idempotency_key=True
+        )
+        return self._object(response)
+
     def list_tasks(self, filters: Params, *, limit: int | None, page_size: int) -> TaskList:
         """Up to `limit` tasks (all when None), page after page: by `next_cursor` when the
         service gives one, else by offset."""

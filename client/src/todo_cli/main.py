@@ -17,7 +17,7 @@ import sys
 import click
 
 from todo_cli import __version__
-from todo_cli.commands import account, app_passwords, lists, tasks
+from todo_cli.commands import account, app_passwords, lists, placement, tasks
 from todo_cli.commands.options import CommandsInOrder, examples
 from todo_cli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, CliError
 
@@ -69,6 +69,7 @@ cli.add_command(tasks.show)
 cli.add_command(tasks.done)
 cli.add_command(tasks.undo)
 cli.add_command(tasks.edit)
+cli.add_command(placement.move)
 cli.add_command(tasks.rm)
 cli.add_command(lists.lists)
 cli.add_command(app_passwords.app_password)

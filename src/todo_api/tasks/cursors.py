@@ -11,12 +11,15 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
 from todo_api.errors import InvalidParameterError
 from todo_api.opaque_tokens import InvalidOpaqueTokenError, OpaqueTokens
+from todo_api.tasks.filters import TaskFilters
+from todo_api.tasks.schemas import PRIORITY_RANKS, TaskSort
 
 _PURPOSE = "list-cursor"
 SortValue = str | int | None
@@ -75,3 +78,49 @@ def check_offset_with_cursor(offset: int) -> None:
         raise InvalidParameterError(
             ["query", "offset"], "must be absent or 0 when a cursor is given", "offset_with_cursor"
         )
+
+
+def page_fingerprint(filters: TaskFilters, sort: TaskSort) -> str:
+    query: dict[str, Any] = {
+        "sort": sort,
+        "completed": filters.completed,
+        "q": filters.query,
+        "priority": sorted(filters.priorities),
+        "tag": sorted(filters.tags),
+        "due_before": _instant(filters.due_before),
+        "due_after": _instant(filters.due_after),
+    }
+    if filters.list_id is not None:
+        # Only when given, so the cursors of version 2 clients stay valid across the upgrade.
+        query["list_id"] = str(filters.list_id)
+    if filters.parent_id is not None:
+        query["parent_id"] = str(filters.parent_id)
+    if filters.top_level is not None:
+        query["top_level"] = filters.top_level
+    return query_fingerprint(query)
+
+
+def _instant(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).isoformat()
+
+
+def sort_value_of(key: str, cursor: Cursor) -> Any:
+    """The cursor's sort value as the column's Python type; 422 if it cannot be one."""
+    value = cursor.sort_value
+    try:
+        if key in ("created_at", "updated_at", "due_at") and value is not None:
+            moment = datetime.fromisoformat(str(value))
+            if moment.tzinfo is None:
+                raise ValueError
+            return moment
+    except ValueError:
+        raise invalid_cursor() from None
+    valid = {
+        "title": isinstance(value, str),
+        "priority": value in PRIORITY_RANKS,
+        "due_at": value is None,
+        "position": isinstance(value, str),
+    }.get(key, False)
+    if not valid:
+        raise invalid_cursor()
+    return value

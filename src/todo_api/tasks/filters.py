@@ -27,8 +27,10 @@ class TaskFilters:
     due_before: datetime | None = None
     due_after: datetime | None = None
     list_id: uuid.UUID | None = None
+    parent_id: uuid.UUID | None = None
+    top_level: bool | None = None
 
-    def shape(self) -> tuple[bool, ...]:
+    def shape(self) -> tuple[bool | None, ...]:
         """Which filters are in use: the statement differs only by these."""
         return (
             self.completed is not None,
@@ -38,6 +40,9 @@ class TaskFilters:
             self.due_before is not None,
             self.due_after is not None,
             self.list_id is not None,
+            self.parent_id is not None,
+            # Not only whether: top_level=false is another statement than true.
+            self.top_level,
         )
 
     def params(self) -> dict[str, Any]:
@@ -56,4 +61,6 @@ class TaskFilters:
             params["due_after"] = self.due_after
         if self.list_id is not None:
             params["list_id"] = self.list_id
+        if self.parent_id is not None:
+            params["parent_id"] = self.parent_id
         return params

@@ -27,6 +27,7 @@ from sqlmodel import Column, Field, SQLModel
 from todo_api.database import UTCDateTime, built_only_on
 from todo_api.lengths import SUBJECT_MAX_LENGTH, TITLE_MAX_LENGTH
 from todo_api.lists.models import task_lists_table
+from todo_api.tasks.positions import MAX_POSITION_LENGTH, UNORDERED_POSITION
 from todo_api.tasks.schemas import PRIORITY_NAMES, PRIORITY_RANKS, Priority
 
 TAGS_GIN_INDEX = "ix_tasks_tags"
@@ -56,6 +57,10 @@ class PriorityLevel(TypeDecorator[str]):
 # json_each is the counterpart (no index: the rare tag's page scans the owner's rows, 23 to
 # 29 ms for a user with 50,000 tasks), keeping one shape of data on both databases.
 TagArray = ARRAY(Text).with_variant(JSON(), "sqlite")
+# SQLite compares text by code point already; PostgreSQL does under the "C" collation.
+PositionKey = String(MAX_POSITION_LENGTH).with_variant(
+    String(MAX_POSITION_LENGTH, collation="C"), "postgresql"
+)
 
 
 class EmptyTags(ColumnElement[Any]):
@@ -93,11 +98,24 @@ class Task(SQLModel, table=True):
         ForeignKeyConstraint(
             ["user_id", "list_id"], [task_lists_table.c.user_id, task_lists_table.c.id]
         ),
+        # A task's children in manual order, and the walk down a subtree (a deletion, a
+        # move across lists); top-level tasks share parent_id NULL and are told apart by
+        # list_id.
+        Index("ix_tasks_parent_id_position_id", "parent_id", "position", "id"),
+        Index("ix_tasks_list_id_position_id", "list_id", "position", "id"),
     )
 
     id: uuid.UUID = Field(primary_key=True)
     user_id: str = Field(sa_type=String(SUBJECT_MAX_LENGTH), nullable=False)
     list_id: uuid.UUID = Field(nullable=False)
+    # The parent task (same owner, same list), or None for a top-level task. No foreign key:
+    # a deletion removes the subtree itself, leaving a tombstone for each task.
+    parent_id: uuid.UUID | None = Field(default=None, nullable=True)
+    # The place among its siblings, compared by code point on both databases (positions.py).
+    position: str = Field(
+        default=UNORDERED_POSITION,
+        sa_column=Column(PositionKey, nullable=False, server_default=UNORDERED_POSITION),
+    )
     title: str = Field(sa_type=String(TITLE_MAX_LENGTH), nullable=False)
     description: str | None = Field(default=None, sa_type=Text, nullable=True)
     completed: bool = Field(default=False, nullable=False)

@@ -56,6 +56,8 @@ _SORT_KEYS = {
     "title": tasks.c.title,
     "due_at": tasks.c.due_at,
     "priority": tasks.c.priority,
+    # Compared by code point on both databases (the column's collation, models.py).
+    "position": tasks.c.position,
 }
 
 Keyset = Literal["value", "null"]
@@ -77,7 +79,7 @@ def _carries_every_tag(dialect: str) -> ColumnElement[bool]:
 
 @cache
 def list_statements(
-    dialect: str, shape: tuple[bool, ...], sort: TaskSort, after: Keyset | None
+    dialect: str, shape: tuple[bool | None, ...], sort: TaskSort, after: Keyset | None
 ) -> tuple[Select[Any], Select[Any]]:
     """The page query (with its total) and the plain count query.
 
@@ -87,7 +89,9 @@ def list_statements(
     cursor): it is a scalar count of the same filters, still in the one statement, and the
     page reads one row more than it returns to tell whether another page follows.
     """
-    by_completion, searching, by_priority, by_tags, due_before, due_after, by_list = shape
+    by_completion, searching, by_priority, by_tags, due_before, due_after, by_list, *placement = (
+        shape
+    )
     conditions: list[ColumnElement[bool]] = [tasks.c.user_id == bindparam("owner")]
     if by_completion:
         conditions.append(tasks.c.completed == bindparam("completed"))
@@ -108,6 +112,8 @@ def list_statements(
         conditions.append(tasks.c.due_at >= bindparam("due_after"))
     if by_list:
         conditions.append(tasks.c.list_id == bindparam("list_id", type_=tasks.c.list_id.type))
+    by_parent, top_level = placement
+    conditions.extend(_placement_conditions(bool(by_parent), top_level))
     key = _SORT_KEYS[sort.lstrip("-")]
     descending = sort.startswith("-")
     ordered = key.desc() if descending else key.asc()
@@ -133,6 +139,20 @@ def list_statements(
         .offset(bindparam("offset"))
     )
     return page, count
+
+
+def _placement_conditions(by_parent: bool, by_level: bool | None) -> list[ColumnElement[bool]]:
+    """`parent_id` and `top_level` (the shape carries top_level's value: false lists the
+    subtasks only)."""
+    conditions: list[ColumnElement[bool]] = []
+    if by_parent:
+        parent = bindparam("parent_id", type_=tasks.c.parent_id.type)
+        conditions.append(tasks.c.parent_id == parent)
+    if by_level is not None:
+        conditions.append(
+            tasks.c.parent_id.is_(None) if by_level else tasks.c.parent_id.is_not(None)
+        )
+    return conditions
 
 
 def _after_keyset(key: Any, descending: bool, after: Keyset) -> ColumnElement[bool]:

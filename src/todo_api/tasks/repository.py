@@ -43,11 +43,22 @@ from todo_api.tasks.statements import (
     TASK_FIELDS,
     TASK_TOMBSTONE,
     VersionedWrite,
-    delete_task,
     insert_task,
     run_write,
     toggle_task,
     update_task,
+)
+from todo_api.tasks.subtrees import (
+    AFTER_SIBLING,
+    ANCESTRY,
+    FIRST_SIBLING,
+    INSERT_NUMBERED,
+    PLACE_TASK,
+    RELIST_DESCENDANTS,
+    RENUMBER,
+    SIBLINGS,
+    relist_late_followers,
+    run_delete,
 )
 
 AnyRow = Row[*tuple[Any, ...]]
@@ -98,7 +109,10 @@ class TaskRepository:
         params["task_id"], params["now"] = task_id, now
         if versions is not None:
             params["versions"] = list(versions)
-        return await self._write(write, params, safe_to_repeat, into_list="list_id" in fields)
+        row = await self._write(write, params, safe_to_repeat, into_list="list_id" in fields)
+        if row is not None and row._mapping.get("followers_late"):
+            await relist_late_followers(await self.connection.get(), params)
+        return row
 
     async def toggle(
         self,
@@ -118,10 +132,114 @@ class TaskRepository:
         now: datetime,
         versions: tuple[int, ...] | None,
         safe_to_repeat: bool,
+    ) -> list[Any]:
+        """Delete the task and its subtasks, each recording a tombstone; the deleted ids
+        (none when the owner has no such task at those versions)."""
+        params: dict[str, Any] = {"owner": self.owner, "task_id": task_id, "now": now}
+        if versions is not None:
+            params["versions"] = list(versions)
+        connection = await self.connection.get()
+        return await run_delete(
+            connection, params, conditional=versions is not None, safe_to_repeat=safe_to_repeat
+        )
+
+    # Inside a transaction that took the owner's number (placement.py):
+
+    async def take_numbers(self, count: int) -> int:
+        """The next `count` numbers of the owner's change sequence (the last is returned),
+        holding the counter until the transaction ends."""
+        connection = await self.connection.get()
+        last = await connection.scalar(
+            TAKE_NUMBERS[self.dialect], {"owner": self.owner, "by": count}
+        )
+        return int(last)
+
+    async def insert_numbered(self, values: dict[str, Any]) -> AnyRow | None:
+        """A new task with its `version` and `position` given."""
+        connection = await self.connection.get()
+        params = {**values, "user_id": self.owner}
+        return (await connection.execute(INSERT_NUMBERED, params)).first()
+
+    async def ancestry(self, task_id: uuid.UUID, moved: uuid.UUID | None = None) -> list[AnyRow]:
+        """The owner's task, then its ancestors: (id, list_id, moved_height) each, the last
+        the levels the owner's task `moved` and its subtasks span; none when the owner has no
+        task `task_id`."""
+        params = {"owner": self.owner, "task_id": task_id, "moved_id": moved}
+        return await self._read(ANCESTRY, params)
+
+    async def siblings(
+        self, list_id: uuid.UUID, parent_id: uuid.UUID | None, moved: uuid.UUID
+    ) -> list[AnyRow]:
+        """(id, position) of the tasks in (list_id, parent_id) but `moved`, in order."""
+        return await self._read(SIBLINGS, self._group(list_id, parent_id, moved))
+
+    async def first_sibling(
+        self, list_id: uuid.UUID, parent_id: uuid.UUID | None, moved: uuid.UUID
     ) -> AnyRow | None:
-        """Delete the task and record its tombstone; the deleted id's row, or None."""
-        write = delete_task(versions is not None)
-        return await self._write_one(write, task_id, {}, now, versions, safe_to_repeat)
+        return _first(await self._read(FIRST_SIBLING, self._group(list_id, parent_id, moved)))
+
+    async def after_sibling(self, moved: uuid.UUID, after: uuid.UUID) -> AnyRow | None:
+        """The owner's task `after` (list_id, parent_id, position) and `next_position`, the
+        key of its next sibling but `moved` (None: it is the last)."""
+        params = {"owner": self.owner, "task_id": moved, "after_id": after}
+        return _first(await self._read(AFTER_SIBLING, params))
+
+    async def place(
+        self,
+        task_id: uuid.UUID,
+        list_id: uuid.UUID,
+        parent_id: uuid.UUID | None,
+        position: str,
+        *,
+        version: int,
+        now: datetime,
+        into_list: bool,
+    ) -> AnyRow | None:
+        """Put the task at (list_id, parent_id, position); with `into_list` (another list
+        than its own), IntegrityError when that list is not one of the owner's."""
+        params = {
+            "owner": self.owner,
+            "task_id": task_id,
+            "new_list_id": list_id,
+            "new_parent_id": parent_id,
+            "new_position": position,
+            "version": version,
+            "now": now,
+        }
+        if not into_list:
+            connection = await self.connection.get()
+            return (await connection.execute(PLACE_TASK, params)).first()
+        async with self.connection.may_refuse() as connection:
+            return (await connection.execute(PLACE_TASK, params)).first()
+
+    async def relist_descendants(
+        self, task_id: uuid.UUID, list_id: uuid.UUID, version: int, now: datetime
+    ) -> None:
+        connection = await self.connection.get()
+        params = {"owner": self.owner, "task_id": task_id, "new_list_id": list_id}
+        await connection.execute(RELIST_DESCENDANTS, {**params, "version": version, "now": now})
+
+    async def renumber(self, order: list[tuple[uuid.UUID, str, int]], now: datetime) -> None:
+        """Give each (id, position, version) of `order`."""
+        connection = await self.connection.get()
+        await connection.execute(
+            RENUMBER,
+            [
+                {
+                    "owner": self.owner,
+                    "sibling_id": task_id,
+                    "new_position": key,
+                    "version": n,
+                    "now": now,
+                }
+                for task_id, key, n in order
+            ],
+        )
+
+    def _group(
+        self, list_id: uuid.UUID, parent_id: uuid.UUID | None, moved: uuid.UUID
+    ) -> dict[str, Any]:
+        return {"owner": self.owner, "list_id": list_id, "parent_id": parent_id, "task_id": moved}
 
     async def delete_in_list(self, list_id: uuid.UUID, *, first_seq: int, now: datetime) -> int:
         """Inside a transaction that took the owner's number `first_seq` (and so holds the

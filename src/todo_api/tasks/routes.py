@@ -29,7 +29,6 @@ from todo_api.tasks.schemas import (
     QueryBoolean,
     SearchText,
     Tag,
-    TagList,
     TaskCreate,
     TaskPage,
     TaskPageResponse,
@@ -200,12 +199,27 @@ async def list_tasks(
             examples=["5f0c2a8e-9b1d-4c3e-8a7f-6d5e4c3b2a19"],
         ),
     ] = None,
+    parent_id: Annotated[
+        uuid.UUID | None,
+        Query(
+            description="Only the subtasks of this task (its children).",
+            examples=["0b9e4c1e-8d5a-4f43-9c1a-2f4b7c3d9e10"],
+        ),
+    ] = None,
+    top_level: Annotated[
+        QueryBoolean | None,
+        Query(
+            description="Only tasks without a parent (`true`), or only subtasks (`false`).",
+            examples=[True],
+        ),
+    ] = None,
     sort: Annotated[
         TaskSort,
         Query(
             description=(
                 "Sort key; '-' for descending. Ties are broken by id. Tasks without a due "
-                "date come last for both due_at and -due_at; priority sorts by rank."
+                "date come last for both due_at and -due_at; priority sorts by rank; "
+                "position is the manual order of siblings."
             ),
             examples=["-created_at"],
         ),
@@ -232,6 +246,8 @@ async def list_tasks(
         due_before=due_before,
         due_after=due_after,
         list_id=list_id,
+        parent_id=parent_id,
+        top_level=top_level,
     )
     page = await tasks.page(limit=limit, offset=offset, filters=filters, sort=sort, cursor=cursor)
     return TaskPageResponse(page)
@@ -378,16 +394,3 @@ async def delete_task(
 ) -> Response:
     await tasks.delete(task_id, IfMatch.from_header(if_match))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
-
-
-tags_router = APIRouter(prefix="/tags", tags=["tags"])
-
-
-@tags_router.get(
-    "",
-    response_model=TagList,
-    summary="List your tags with the number of tasks that carry each",
-    responses=problem_responses(*_COMMON),
-)
-async def list_tags(tasks: TaskServiceDep) -> TagList:
-    return TagList(items=await tasks.tag_counts())

@@ -213,6 +213,13 @@ ListId = Annotated[
 ]
 
 
+# A task's id in a body: a UUID string, as for lists.
+TaskId = Annotated[
+    uuid.UUID, Field(strict=False, examples=["0b9e4c1e-8d5a-4f43-9c1a-2f4b7c3d9e10"])
+]
+PARENT_RULES = "Another of your tasks in the same list, or null (top-level); at most 4 levels."
+
+
 class _TaskContent(_StrictBody):
     title: Title
     description: Description | None = None
@@ -229,6 +236,13 @@ class TaskCreate(_TaskContent):
             description="The list to create the task in; absent or null: your default list.",
             # null first: the body that /docs offers creates the task in the default list
             # rather than in a list id that no reader has.
+            examples=[None],
+        ),
+    ] = None
+    parent_id: Annotated[
+        TaskId | None,
+        Field(
+            description=f"{PARENT_RULES} Without `list_id`: into its parent's list.",
             examples=[None],
         ),
     ] = None
@@ -256,7 +270,18 @@ class TaskPatch(_StrictBody):
         ListId,
         Field(
             default=None,
-            description="Move the task to this list; its current list changes nothing.",
+            description=(
+                "Move the task, with its subtasks, to the end of this list (a subtask moved "
+                "alone becomes top-level there); its current list changes nothing."
+            ),
+        ),
+    ]
+    parent_id: Annotated[
+        TaskId | None,
+        Field(
+            default=None,
+            description=f"{PARENT_RULES} The task goes last among its new siblings.",
+            examples=[None],
         ),
     ]
 
@@ -265,7 +290,7 @@ class TaskPatch(_StrictBody):
         if not self.model_fields_set:
             raise ValueError(
                 "give at least one of title, description, completed, priority, due_at, tags, "
-                "list_id"
+                "list_id, parent_id"
             )
         return self
 
@@ -278,6 +303,14 @@ class TaskRead(BaseModel):
 
     id: uuid.UUID
     list_id: uuid.UUID = Field(description="The list the task is in.")
+    parent_id: uuid.UUID | None = Field(
+        description="The task's parent, in the same list; null for a top-level task.",
+        examples=[None],
+    )
+    position: str = Field(
+        description="Opaque; siblings are in (position, id) order by code point.",
+        examples=["c42"],
+    )
     title: str
     description: str | None
     completed: bool
@@ -344,6 +377,8 @@ TaskSort = Literal[
     "-due_at",
     "priority",
     "-priority",
+    "position",
+    "-position",
 ]
 
 

@@ -1,5 +1,5 @@
 """`TaskService`: the rules of one user's tasks, for every front door (REST today; CalDAV and
-live updates next), over `TaskRepository`'s rows.
+live updates next), over `TaskRepository`'s rows; those of parents and order: placement.py.
 
 The rules kept here and nowhere else:
 - ownership and preconditions: once an owner-scoped statement finds nothing, one look-up
@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy.exc import IntegrityError
@@ -50,17 +50,17 @@ from todo_api.opaque_tokens import OpaqueTokens
 from todo_api.tasks.changes import changes_page, changes_start, has_default_list
 from todo_api.tasks.conditions import IfMatch, PreconditionFailedError
 from todo_api.tasks.cursors import (
-    Cursor,
     check_offset_with_cursor,
     decode_cursor,
     encode_cursor,
-    invalid_cursor,
-    query_fingerprint,
+    page_fingerprint,
+    sort_value_of,
 )
 from todo_api.tasks.filters import TaskFilters
+from todo_api.tasks.placement import ABSENT, Move, create_subtask, place
+from todo_api.tasks.placement_schemas import TaskMove
 from todo_api.tasks.repository import AnyRow, TaskRepository, task_fields
 from todo_api.tasks.schemas import (
-    PRIORITY_RANKS,
     TagCount,
     TaskCreate,
     TaskPageRows,
@@ -141,6 +141,13 @@ class TaskService:
             "updated_at": now,
             "completed_at": now if data.completed else None,
         }
+        if data.parent_id is not None:
+            parent_id, given_list = data.parent_id, data.list_id
+            subtask = await self.tasks.connection.transaction(
+                lambda: create_subtask(self.tasks, values, parent_id, given_list, now),
+                safe_to_repeat=False,
+            )
+            return _to_read(subtask)
         row = await self._into_list(
             list_id, lambda: self.tasks.insert(values, safe_to_repeat=self.safe_to_repeat)
         )
@@ -163,6 +170,10 @@ class TaskService:
         self, task_id: uuid.UUID, changes: dict[str, Any], if_match: IfMatch | None = None
     ) -> TaskRead:
         fields = dict(changes)
+        if "parent_id" in fields:
+            # A new parent: placed in a transaction (placement.py), the other fields after.
+            move = Move(fields.pop("list_id", ABSENT), fields.pop("parent_id"), ABSENT, True)
+            return await self._place(task_id, move, if_match, then=fields)
         completed = fields.pop("completed", None)
         now = utc_now()
         versions = _versions(if_match)
@@ -177,6 +188,7 @@ class TaskService:
                 safe_to_repeat=self._update_repeatable(versions),
             )
 
+        # A move to another list: one statement, the subtasks following (statements.py).
         list_id = fields.get("list_id")
         row = await (update() if list_id is None else self._into_list(list_id, update))
         if row is None and list_id is not None and completed is None and len(fields) == 1:
@@ -190,6 +202,34 @@ class TaskService:
                 # A move to the list the task is already in changes nothing.
                 return _to_read(found)
         return await self._updated(row, task_id, now, if_match)
+
+    async def move(
+        self, task_id: uuid.UUID, body: TaskMove, if_match: IfMatch | None = None
+    ) -> TaskRead:
+        """`POST /tasks/{id}/move` (placement.py)."""
+        given = {name: getattr(body, name) for name in body.model_fields_set}
+        return await self._place(task_id, Move(**given), if_match)
+
+    async def _place(
+        self,
+        task_id: uuid.UUID,
+        move: Move,
+        if_match: IfMatch | None,
+        then: dict[str, Any] | None = None,
+    ) -> TaskRead:
+        """Place the task, then (a PATCH) change `then`'s fields, in one transaction."""
+        versions = _versions(if_match)
+
+        async def transaction() -> AnyRow:
+            now = utc_now()
+            return await self.tasks.connection.transaction(
+                lambda: place(self.tasks, task_id, move, versions, now, self._missing, then),
+                safe_to_repeat=False,
+            )
+
+        if isinstance(move.list_id, uuid.UUID):
+            return _to_read(await self._into_list(move.list_id, transaction))
+        return _to_read(await transaction())
 
     async def _into_list(self, list_id: uuid.UUID, write: Callable[[], Awaitable[T]]) -> T:
         """Run a write that puts a task into `list_id`. The foreign key refuses it when the
@@ -213,10 +253,10 @@ class TaskService:
         return await self._updated(row, task_id, now, if_match)
 
     async def delete(self, task_id: uuid.UUID, if_match: IfMatch | None = None) -> None:
-        row = await self.tasks.delete(
+        gone = await self.tasks.delete(
             task_id, now=utc_now(), versions=_versions(if_match), safe_to_repeat=self.safe_to_repeat
         )
-        if row is None:
+        if not gone:
             raise self._missing(await self.tasks.find(task_id), if_match)
 
     async def write_once(
@@ -249,9 +289,9 @@ class TaskService:
         after: tuple[Any, uuid.UUID] | None = None
         if cursor is not None:
             check_offset_with_cursor(offset)
-            fingerprint = _query_fingerprint(filters, sort)
+            fingerprint = page_fingerprint(filters, sort)
             position = decode_cursor(self.tokens, self.owner, fingerprint, cursor)
-            after = (_sort_value(key, position), position.task_id)
+            after = (sort_value_of(key, position), position.task_id)
         # With a cursor, one row more than the page, to tell whether another page follows.
         fetched = limit if after is None else limit + 1
         rows = await self.tasks.page(filters, sort, limit=fetched, offset=offset, after=after)
@@ -271,7 +311,7 @@ class TaskService:
         next_cursor = None
         if more:
             last = items[-1]
-            fingerprint = fingerprint or _query_fingerprint(filters, sort)
+            fingerprint = fingerprint or page_fingerprint(filters, sort)
             sort_value = last[key]
             if isinstance(sort_value, datetime):
                 sort_value = sort_value.isoformat()
@@ -357,44 +397,3 @@ def _version_of(row: AnyRow) -> int:
 def _versions(if_match: IfMatch | None) -> tuple[int, ...] | None:
     # `If-Match: *` asks only that the task exist, which the owner-scoped WHERE already does.
     return None if if_match is None else if_match.versions
-
-
-def _query_fingerprint(filters: TaskFilters, sort: TaskSort) -> str:
-    query: dict[str, Any] = {
-        "sort": sort,
-        "completed": filters.completed,
-        "q": filters.query,
-        "priority": sorted(filters.priorities),
-        "tag": sorted(filters.tags),
-        "due_before": _instant(filters.due_before),
-        "due_after": _instant(filters.due_after),
-    }
-    if filters.list_id is not None:
-        # Only when given, so the cursors of version 2 clients stay valid across the upgrade.
-        query["list_id"] = str(filters.list_id)
-    return query_fingerprint(query)
-
-
-def _instant(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(UTC).isoformat()
-
-
-def _sort_value(key: str, cursor: Cursor) -> Any:
-    """The cursor's sort value as the column's Python type; 422 if it cannot be one."""
-    value = cursor.sort_value
-    try:
-        if key in ("created_at", "updated_at", "due_at") and value is not None:
-            moment = datetime.fromisoformat(str(value))
-            if moment.tzinfo is None:
-                raise ValueError
-            return moment
-    except ValueError:
-        raise invalid_cursor() from None
-    valid = {
-        "title": isinstance(value, str),
-        "priority": value in PRIORITY_RANKS,
-        "due_at": value is None,
-    }.get(key, False)
-    if not valid:
-        raise invalid_cursor()
-    return value

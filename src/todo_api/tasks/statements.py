@@ -2,7 +2,8 @@
 
 Every write takes the next number of its owner's change sequence (`change_counters`) as the
 task's version, from which the ETag comes (and, for a DELETE, as its tombstone's number for
-incremental sync, changes.py).
+incremental sync, changes.py; a task's deletion, which takes its subtasks along, is in
+subtrees.py with the other statements over a subtree).
 
 PostgreSQL: the counter is bumped by a CTE of the write itself. One statement, so on the
 autocommit connection each write costs one round trip, and concurrent writers cannot lose
@@ -12,8 +13,8 @@ grows. Every write reads the number before it touches a task row, so all of them
 counter first and then the row: the same order, no deadlock.
 
 SQLite cannot write in a CTE: there the bump is a statement of its own, then the write, then
-(for a DELETE) the tombstone, in one transaction (local, so the extra statements cost no
-round trip); SQLite's single writer gives the same order.
+(for a move to another list) the subtasks', in one transaction (local, so the extra
+statements cost no round trip); SQLite's single writer gives the same order.
 
 A new write is one `VersionedWrite` here, both forms next to each other (`versioned` makes
 them for a write of any table with a `version` column: lists/statements.py); `run_write`
@@ -23,11 +24,13 @@ SQLAlchemy constructs per request costs more than running them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from sqlalchemy import (
+    CTE,
     BindParameter,
     ColumnElement,
     Executable,
@@ -40,6 +43,7 @@ from sqlalchemy import (
     cast,
     func,
     insert,
+    literal,
     literal_column,
     select,
 )
@@ -51,6 +55,7 @@ from todo_api.database import UTCDateTime, fetch_all, in_transaction
 from todo_api.tasks.models import change_counters_table as change_counters
 from todo_api.tasks.models import task_tombstones_table as tombstones
 from todo_api.tasks.models import tasks_table as tasks
+from todo_api.tasks.positions import appended_position
 
 # The ETag is computed by the database with the row, so that the list page, rendered
 # straight from rows, carries it with no work per row in Python.
@@ -60,6 +65,8 @@ _ETAG = (_QUOTE + cast(tasks.c.version, String) + _QUOTE).label("etag")
 TASK_COLUMNS = (
     tasks.c.id,
     tasks.c.list_id,
+    tasks.c.parent_id,
+    tasks.c.position,
     tasks.c.title,
     tasks.c.description,
     tasks.c.completed,
@@ -122,21 +129,65 @@ class VersionedWrite:
     postgresql: Executable
     # Run after the counter's bump, in its transaction.
     sqlite: Executable
-    # Run after `sqlite` when it wrote a row, in the same transaction (a DELETE's tombstone).
+    # Run after `sqlite` when it wrote a row, in the same transaction (a moved task's
+    # subtasks following it).
     sqlite_then: Executable | None = None
 
 
-def versioned(write: Insert | Update) -> VersionedWrite:
-    """A write whose row's `version` takes the owner's next number, in both forms."""
+def versioned(
+    write: Insert | Update, *, numbered: Callable[[Any], dict[str, Any]] | None = None
+) -> VersionedWrite:
+    """A write whose row's `version` takes the owner's next number, in both forms; with
+    `numbered`, also the values it derives from that number (a task's position)."""
+
+    def values(number: Any) -> dict[str, Any]:
+        return {"version": number, **(numbered(number) if numbered else {})}
+
     return VersionedWrite(
-        postgresql=write.values(version=_NEXT_POSTGRESQL).add_cte(_SEQUENCE),
-        sqlite=write.values(version=_NEXT_SQLITE),
+        postgresql=write.values(values(_NEXT_POSTGRESQL)).add_cte(_SEQUENCE),
+        sqlite=write.values(values(_NEXT_SQLITE)),
     )
+
+
+def committed_meanwhile(taken: Any, count: Any) -> ColumnElement[bool]:
+    """Whether another write of the owner committed between the start of this statement
+    (its snapshot, which every subquery reads) and its taking `count` numbers, the last of
+    them `taken`: then rows that write made are invisible to this statement's subqueries
+    (a subtask its walk down a tree missed)."""
+    seen = select(change_counters.c.last_seq).where(change_counters.c.user_id == OWNER)
+    meanwhile: ColumnElement[bool] = taken != func.coalesce(seen.scalar_subquery(), 0) + count
+    return meanwhile
+
+
+def subtree(root: ColumnElement[bool], name: str = "subtree") -> CTE:
+    """The ids of the owner's task matching `root` and of all its descendants, with their
+    depth below it (the root is 1)."""
+    top = select(tasks.c.id, literal(1).label("depth")).where(root).cte(name, recursive=True)
+    child = tasks.alias(f"{name}_child")
+    return top.union_all(
+        select(child.c.id, top.c.depth + 1).where(
+            child.c.parent_id == top.c.id, child.c.user_id == OWNER
+        )
+    )
+
+
+def _last_among_siblings(number: Any) -> dict[str, Any]:
+    return {"position": appended_position(number)}
+
+
+def _relisted(number: Any) -> dict[str, Any]:
+    # SET reads the old row: a task that changes list goes top-level, last there.
+    stays = tasks.c.list_id == bindparam("new_list_id")
+    return {
+        "parent_id": case((stays, tasks.c.parent_id), else_=None),
+        "position": case((stays, tasks.c.position), else_=appended_position(number)),
+    }
 
 
 @cache
 def insert_task() -> VersionedWrite:
-    return versioned(tasks.insert().returning(*TASK_COLUMNS))
+    # A new task goes after its siblings, with no look-up of theirs (positions.py).
+    return versioned(tasks.insert().returning(*TASK_COLUMNS), numbered=_last_among_siblings)
 
 
 @cache
@@ -145,7 +196,9 @@ def update_task(
 ) -> VersionedWrite:
     """PUT and PATCH: the `fields` from bound parameters `new_<field>`, and `completed`. A
     PATCH that only moves the task (`moving_only`) matches nothing when the task is already
-    in that list: such a move changes nothing, not even the version."""
+    in that list: such a move changes nothing, not even the version. A task that changes
+    list goes top-level, last there, and its subtasks follow it, numbered as it is: in the
+    same statement on PostgreSQL, right after it on SQLite."""
     values: dict[str, Any] = {field: bindparam(f"new_{field}") for field in sorted(fields)}
     values["updated_at"] = NOW
     # completed_at is the time of the latest change to completed: kept while a completed
@@ -159,7 +212,39 @@ def update_task(
     where = _where(conditional)
     if moving_only:
         where = and_(where, tasks.c.list_id != bindparam("new_list_id"))
-    return versioned(tasks.update().where(where).values(values).returning(*TASK_COLUMNS))
+    update = tasks.update().where(where).values(values)
+    if "list_id" not in fields:
+        return versioned(update.returning(*TASK_COLUMNS))
+    followers = _followers(conditional, _NEXT_POSTGRESQL).cte("followers")
+    # A subtask made while this statement waited for the counter is not among the followers:
+    # the row says so, and the repository moves it after (subtrees.relist_late_followers).
+    late = committed_meanwhile(_NEXT_POSTGRESQL, 1).label("followers_late")
+    return VersionedWrite(
+        postgresql=update.values({**_relisted(_NEXT_POSTGRESQL), "version": _NEXT_POSTGRESQL})
+        .returning(*TASK_COLUMNS, late)
+        .add_cte(_SEQUENCE)
+        .add_cte(followers),
+        sqlite=update.values({**_relisted(_NEXT_SQLITE), "version": _NEXT_SQLITE}).returning(
+            *TASK_COLUMNS
+        ),
+        sqlite_then=_followers(False, _NEXT_SQLITE),
+    )
+
+
+def _followers(conditional: bool, number: Any) -> Update:
+    """The subtasks of a task that changes list, moved with it (those already in the new
+    list are where they belong). On PostgreSQL a CTE of the task's own update, reading the
+    tree as the statement started; on SQLite run right after that update."""
+    below = subtree(_where(conditional), "followed")
+    return (
+        tasks.update()
+        .where(
+            tasks.c.id.in_(select(below.c.id).where(below.c.depth > 1)),
+            tasks.c.user_id == OWNER,
+            tasks.c.list_id != bindparam("new_list_id"),
+        )
+        .values(list_id=bindparam("new_list_id"), version=number, updated_at=NOW)
+    )
 
 
 @cache
@@ -177,39 +262,6 @@ def toggle_task(conditional: bool) -> VersionedWrite:
         .returning(*TASK_COLUMNS)
     )
     return versioned(toggle)
-
-
-@cache
-def delete_task(conditional: bool) -> VersionedWrite:
-    """A DELETE that records a tombstone numbered from the owner's change counter (sync).
-
-    PostgreSQL, one statement: WITH seq AS (bump the counter), gone AS (DELETE ... RETURNING)
-    INSERT INTO task_tombstones SELECT ... FROM gone. The DELETE's WHERE reads the new number,
-    so the counter row is locked before the task's row, the order every other write takes:
-    a DELETE and an UPDATE of one task never wait for each other in opposite orders (a
-    deadlock). SQLite: the bump, the DELETE, then the tombstone.
-    """
-    where = _where(conditional)
-    gone = (
-        tasks.delete()
-        .where(where, _NEXT_POSTGRESQL.is_not(None))
-        .returning(tasks.c.id, tasks.c.user_id)
-        .cte("gone")
-    )
-    record = insert(tombstones).from_select(
-        ["user_id", "seq", "task_id", "deleted_at"],
-        select(gone.c.user_id, _NEXT_POSTGRESQL, gone.c.id, NOW),
-    )
-    return VersionedWrite(
-        postgresql=record.returning(tombstones.c.task_id).add_cte(_SEQUENCE).add_cte(gone),
-        sqlite=tasks.delete().where(where).returning(tasks.c.id),
-        sqlite_then=insert(tombstones).values(
-            user_id=bindparam("owner"),
-            task_id=bindparam("task_id"),
-            seq=_NEXT_SQLITE,
-            deleted_at=NOW,
-        ),
-    )
 
 
 # Numbers taken by a transaction that writes several rows (a list's deletion): the counter

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 SORT_KEYS = tuple(
     f"{direction}{key}"
-    for key in ("created_at", "updated_at", "title", "due_at", "priority")
+    for key in ("created_at", "updated_at", "title", "due_at", "priority", "position")
     for direction in ("", "-")
 )
 DEFAULT_SORT = "-created_at"
@@ -39,6 +39,7 @@ DEFAULT_LIST_LIMIT = 50
         'todo add "Send the report" -d "Q3 figures" -p high --due 2026-12-01 -t work',
         "todo add Call the bank --due 2026-12-01T09:30",
         "todo add Oat milk --list groceries",
+        "todo add Buy stamps --parent 3f2a",
     )
 )
 @click.argument("title", nargs=-1, required=True)
@@ -52,6 +53,7 @@ DEFAULT_LIST_LIMIT = 50
     metavar="NAME",
     help="Into this list (its name, in any case) [default: your default list].",
 )
+@click.option("--parent", metavar="ID", help="As a subtask of this task, in its list.")
 @service_options
 def add(
     title: tuple[str, ...],
@@ -60,6 +62,7 @@ def add(
     due: datetime | None,
     tags: tuple[str, ...],
     list_name: str | None,
+    parent: str | None,
     server: str | None,
     json_output: bool,
 ) -> None:
@@ -83,6 +86,10 @@ def add(
             from todo_cli.lookup import find_list
 
             fields["list_id"] = find_list(client.list_lists(), list_name)["id"]
+        if parent is not None:
+            from todo_cli.lookup import find_task
+
+            fields["parent_id"] = find_task(client, parent).id
         task = client.create_task(fields)
     _print_task_result("Added", task, json_output)
 
@@ -114,10 +121,11 @@ def add(
 @click.option(
     "--sort",
     type=click.Choice(SORT_KEYS),
-    default=DEFAULT_SORT,
-    show_default=True,
     metavar="KEY",
-    help=f"One of {', '.join(SORT_KEYS)}.",
+    help=(
+        f"One of {', '.join(SORT_KEYS)} [default: position (the manual order) with --list, "
+        f"else {DEFAULT_SORT}]."
+    ),
 )
 @click.option(
     "--limit",
@@ -139,22 +147,22 @@ def list_tasks(
     tags: tuple[str, ...],
     priorities: tuple[str, ...],
     search: str | None,
-    sort: str,
+    sort: str | None,
     limit: int | None,
     every: bool,
     list_name: str | None,
     server: str | None,
     json_output: bool,
 ) -> None:
-    """List your tasks, newest first.
+    """List your tasks, newest first; with --list, that list in its manual order.
 
     Columns: short id, done mark, priority, due date (red when overdue), the list when the
-    tasks shown are in several lists, title, tags. With --json, the array of the tasks of
-    every page fetched.
+    tasks shown are in several lists, title (subtasks indented under their parents), tags.
+    With --json, the array of the tasks of every page fetched.
     """
     if open_only and done_only:
         raise click.UsageError("--open and --done cannot be used together")
-    filters: dict[str, Any] = {"sort": sort}
+    filters: dict[str, Any] = {"sort": sort or ("position" if list_name else DEFAULT_SORT)}
     if open_only or done_only:
         filters["completed"] = "true" if done_only else "false"
     if tags:
@@ -191,7 +199,9 @@ def list_tasks(
     if not found.tasks:
         render.print_note("No tasks.")
         return
-    render.print_task_table(found.tasks, list_names=list_names)
+    from todo_cli.tree import nested
+
+    render.print_task_table(nested(found.tasks), list_names=list_names)
     if found.total > len(found.tasks):
         render.print_note(
             f"Showing {len(found.tasks)} of {found.total} tasks: --all for every one."

@@ -1,7 +1,7 @@
 """App passwords: the `app_passwords` table, what calendar apps sign in to `/dav/` with.
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0007
 Create Date: 2026-12-07
 
 Safe on a live PostgreSQL: one short transaction that creates a new, empty table and its
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008"
-down_revision: str | None = "0005"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
