@@ -61,6 +61,7 @@ TASK_FIELDS = {
     "priority",
     "due_at",
     "tags",
+    "recurrence",
     "etag",
 }
 

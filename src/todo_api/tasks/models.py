@@ -9,6 +9,7 @@ from typing import Any, ClassVar, cast
 from sqlalchemy import (
     JSON,
     BigInteger,
+    CheckConstraint,
     ForeignKeyConstraint,
     Index,
     SmallInteger,
@@ -27,6 +28,7 @@ from sqlmodel import Column, Field, SQLModel
 from todo_api.database import UTCDateTime, built_only_on
 from todo_api.lengths import SUBJECT_MAX_LENGTH, TITLE_MAX_LENGTH
 from todo_api.lists.models import task_lists_table
+from todo_api.tasks.recurrence import RULE_MAX_LENGTH, TIME_ZONE_MAX_LENGTH
 from todo_api.tasks.schemas import PRIORITY_NAMES, PRIORITY_RANKS, Priority
 
 TAGS_GIN_INDEX = "ix_tasks_tags"
@@ -74,6 +76,14 @@ def _empty_json_array(_element: EmptyTags, _compiler: SQLCompiler, **_kw: Any) -
     return "'[]'"
 
 
+# A recurrence is all three columns or none, and needs a due date (its first occurrence).
+RECURRENCE_CHECK = (
+    "(recurrence_rule IS NULL AND recurrence_time_zone IS NULL AND recurrence_from IS NULL)"
+    " OR (recurrence_rule IS NOT NULL AND recurrence_time_zone IS NOT NULL"
+    " AND recurrence_from IN ('due', 'completion') AND due_at IS NOT NULL)"
+)
+
+
 class Task(SQLModel, table=True):
     __tablename__: ClassVar[str] = "tasks"
     __table_args__ = (
@@ -93,6 +103,7 @@ class Task(SQLModel, table=True):
         ForeignKeyConstraint(
             ["user_id", "list_id"], [task_lists_table.c.user_id, task_lists_table.c.id]
         ),
+        CheckConstraint(RECURRENCE_CHECK, name="recurrence"),
     )
 
     id: uuid.UUID = Field(primary_key=True)
@@ -112,6 +123,10 @@ class Task(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     completed_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    # tasks/recurrence.py: null, or the rule, its zone and `due` or `completion`.
+    recurrence_rule: str | None = Field(default=None, sa_type=String(RULE_MAX_LENGTH))
+    recurrence_time_zone: str | None = Field(default=None, sa_type=String(TIME_ZONE_MAX_LENGTH))
+    recurrence_from: str | None = Field(default=None, sa_type=String(10))
     # The task's place in its owner's change sequence (change_counters), set by every
     # write: the ETag is derived from it, and it only ever grows.
     version: int = Field(

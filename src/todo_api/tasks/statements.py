@@ -28,7 +28,9 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BindParameter,
+    Boolean,
     ColumnElement,
     Executable,
     Insert,
@@ -41,11 +43,17 @@ from sqlalchemy import (
     func,
     insert,
     literal_column,
+    null,
+    or_,
     select,
+    type_coerce,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from todo_api.database import UTCDateTime, fetch_all, in_transaction
 from todo_api.tasks.models import change_counters_table as change_counters
@@ -56,6 +64,61 @@ from todo_api.tasks.models import tasks_table as tasks
 # straight from rows, carries it with no work per row in Python.
 _QUOTE = literal_column("'\"'", String)
 _ETAG = (_QUOTE + cast(tasks.c.version, String) + _QUOTE).label("etag")
+
+
+class JsonObject(FunctionElement[Any]):
+    """A JSON object from alternating keys and values: PostgreSQL's json_build_object,
+    SQLite's json_object."""
+
+    type = JSON()
+    inherit_cache = True
+
+
+@compiles(JsonObject, "postgresql")
+def _json_build_object(element: JsonObject, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_build_object({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(JsonObject)
+def _json_object(element: JsonObject, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_object({compiler.process(element.clauses, **kw)})"
+
+
+class NoRecurrence(ColumnElement[bool]):
+    """The task has no recurrence, as a column of RETURNING."""
+
+    type = Boolean()
+    inherit_cache = True
+
+
+@compiles(NoRecurrence)
+def _no_recurrence(_element: NoRecurrence, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"{compiler.process(tasks.c.recurrence_rule, **kw)} IS NULL"
+
+
+@compiles(NoRecurrence, "sqlite")
+def _no_recurrence_sqlite(_element: NoRecurrence, compiler: SQLCompiler, **kw: Any) -> str:
+    # SQLite 3.40 answers `column IS NULL` wrongly (false) in the RETURNING of an INSERT
+    # into this table; typeof() reads the stored value itself.
+    return f"typeof({compiler.process(tasks.c.recurrence_rule, **kw)}) = 'null'"
+
+
+# A task's recurrence as the object of its response, built by the database with the row so
+# that pages and sync, rendered straight from rows, carry it as GET does.
+_RECURRENCE = type_coerce(
+    case(
+        (NoRecurrence(), null()),
+        else_=JsonObject(
+            literal_column("'rule'"),
+            tasks.c.recurrence_rule,
+            literal_column("'time_zone'"),
+            tasks.c.recurrence_time_zone,
+            literal_column("'from'"),
+            tasks.c.recurrence_from,
+        ),
+    ),
+    JSON(),
+).label("recurrence")
 # The columns of a task response, in every statement that returns tasks.
 TASK_COLUMNS = (
     tasks.c.id,
@@ -69,6 +132,7 @@ TASK_COLUMNS = (
     tasks.c.created_at,
     tasks.c.updated_at,
     tasks.c.completed_at,
+    _RECURRENCE,
     _ETAG,
 )
 TASK_FIELDS = tuple(column.key for column in TASK_COLUMNS)
@@ -139,9 +203,20 @@ def insert_task() -> VersionedWrite:
     return versioned(tasks.insert().returning(*TASK_COLUMNS))
 
 
+# A write that a recurring task must not take in one statement, since its result needs the
+# rule computed in Python (tasks/recurring.py): those match only tasks without recurrence,
+# and the service takes the miss from there. A toggle needs it only to complete.
+NOT_RECURRING: ColumnElement[bool] = tasks.c.recurrence_rule.is_(None)
+_TOGGLE_NEEDS_NO_RULE = or_(NOT_RECURRING, tasks.c.completed)
+
+
 @cache
 def update_task(
-    fields: frozenset[str], completed: bool | None, conditional: bool, moving_only: bool = False
+    fields: frozenset[str],
+    completed: bool | None,
+    conditional: bool,
+    moving_only: bool = False,
+    only_if_not_recurring: bool = False,
 ) -> VersionedWrite:
     """PUT and PATCH: the `fields` from bound parameters `new_<field>`, and `completed`. A
     PATCH that only moves the task (`moving_only`) matches nothing when the task is already
@@ -159,6 +234,8 @@ def update_task(
     where = _where(conditional)
     if moving_only:
         where = and_(where, tasks.c.list_id != bindparam("new_list_id"))
+    if only_if_not_recurring:
+        where = and_(where, NOT_RECURRING)
     return versioned(tasks.update().where(where).values(values).returning(*TASK_COLUMNS))
 
 
@@ -168,7 +245,7 @@ def toggle_task(conditional: bool) -> VersionedWrite:
     # lock and none is lost.
     toggle = (
         tasks.update()
-        .where(_where(conditional))
+        .where(_where(conditional), _TOGGLE_NEEDS_NO_RULE)
         .values(
             completed=~tasks.c.completed,
             completed_at=case((tasks.c.completed, None), else_=NOW),
