@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
+from datetime import datetime
 from functools import cache
 from typing import Annotated, Any, Literal
 
@@ -38,6 +39,16 @@ _POSITIVE = re.compile(r"[1-9][0-9]{0,5}")
 _UNTIL = re.compile(r"[0-9]{8}(T[0-9]{6}Z?)?")
 _BYDAY = re.compile(rf"([+-]?)([0-9]{{1,2}})?{_WEEKDAY}")
 _SIGNED = re.compile(r"([+-]?)([0-9]{1,3})")
+
+
+def _is_until(value: str) -> bool:
+    if _UNTIL.fullmatch(value) is None:
+        return False
+    try:
+        datetime.strptime(value[:15], "%Y%m%dT%H%M%S" if len(value) > 8 else "%Y%m%d")
+    except ValueError:
+        return False
+    return True
 
 
 def _numbers(name: str, value: str, highest: int) -> None:
@@ -92,7 +103,7 @@ def rule_parts(rule: str) -> dict[str, str]:
     for name in ("INTERVAL", "COUNT"):
         if name in parts:
             _positive(name, parts[name])
-    if "UNTIL" in parts and _UNTIL.fullmatch(parts["UNTIL"]) is None:
+    if "UNTIL" in parts and not _is_until(parts["UNTIL"]):
         raise ValueError("UNTIL is a date (20261231) or a date-time (20261231T170000Z)")
     if "BYMONTH" in parts:
         for month in parts["BYMONTH"].split(","):
