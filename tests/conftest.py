@@ -83,6 +83,7 @@ ONE_BACKEND_MODULES = {
     "tests.test_todo_cli",
     "tests.test_todo_cli_tasks",
     "tests.test_todo_cli_lists",
+    "tests.test_todo_cli_recurrence",
     "tests.test_todo_cli_debug",
     "tests.test_todo_cli_network",
     "tests.test_todo_cli_terminal",
