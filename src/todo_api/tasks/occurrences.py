@@ -114,7 +114,10 @@ def _shift_until(until: datetime, years: int) -> datetime:
 def has_occurrence(rule: str, time_zone: str, due_at: datetime) -> bool:
     """Whether the rule has an occurrence at or after `due_at` (a recurrence's first)."""
     zone = zoneinfo.ZoneInfo(time_zone)
-    local = _local(due_at, zone).replace(microsecond=0)
+    try:
+        local = _local(due_at, zone).replace(microsecond=0)
+    except OverflowError:  # the local time would be before year 1 or after 9999
+        return False
     return _first(rule, local, local, zone, inclusive=True) is not None
 
 
@@ -127,16 +130,23 @@ def next_due(
     if count is not None and int(count) <= 1:
         return None
     zone = zoneinfo.ZoneInfo(time_zone)
-    local_due = _local(due_at, zone)
+    try:
+        local_due = _local(due_at, zone)
+        local_completion = _local(completed_at, zone)
+    except OverflowError:
+        return None
     # dateutil works in whole seconds; the due time's fraction is kept.
     fraction = local_due.microsecond
     if recur_from == "due":
         start = after = local_due.replace(microsecond=0)
     else:
         # The rule starts again on the day of completion, at the task's local time of day.
-        after = _local(completed_at, zone)
+        after = local_completion
         start = datetime.combine(after.date(), local_due.time()).replace(microsecond=0)
     found = _first(rule, start, after, zone, inclusive=False)
     if found is None:
         return None
-    return _placed(found.replace(microsecond=fraction), zone)
+    try:
+        return _placed(found.replace(microsecond=fraction), zone)
+    except OverflowError:  # in UTC past year 9999: none left
+        return None
