@@ -293,3 +293,18 @@ async def test_erasure_removes_recurring_tasks(
     assert (await client.get("/tasks", headers=alice.headers)).json()["total"] == 0
     changes = (await client.get("/tasks/changes", headers=alice.headers)).json()
     assert changes["tasks"] == []
+
+
+async def test_the_openapi_document_has_a_typed_recurrence_with_examples(
+    client: httpx.AsyncClient,
+) -> None:
+    schemas = (await client.get("/openapi.json")).json()["components"]["schemas"]
+    recurrence = schemas["Recurrence"]
+    assert set(recurrence["properties"]) == {"rule", "time_zone", "from"}
+    assert recurrence["properties"]["from"]["enum"] == ["due", "completion"]
+    assert recurrence["properties"]["rule"]["maxLength"] == 500
+    assert recurrence["additionalProperties"] is False
+    assert recurrence["examples"]
+    for body in ("TaskCreate", "TaskReplace", "TaskPatch", "TaskRead"):
+        field = schemas[body]["properties"]["recurrence"]
+        assert {"$ref": "#/components/schemas/Recurrence"} in field["anyOf"], body

@@ -78,6 +78,15 @@ def test_done_on_the_last_occurrence_completes_without_a_next_date(person: Perso
     assert person.task(task["id"]).json()["completed"] is True
 
 
+def test_show_says_how_a_task_repeats(person: Person) -> None:
+    recurrence = {"rule": "FREQ=DAILY;INTERVAL=3", "time_zone": "UTC", "from": "completion"}
+    task = person.create_task("Water plants", due_at=MONDAY_9_BERLIN, recurrence=recurrence)
+    output = person.todo.ok("show", task["id"])
+    assert "  repeats   FREQ=DAILY;INTERVAL=3 (UTC) after completion" in output.splitlines()
+    plain = person.create_task("Once")
+    assert "  repeats   -" in person.todo.ok("show", plain["id"]).splitlines()
+
+
 def test_edit_every_and_no_repeat(person: Person) -> None:
     task = person.create_task("Rent", due_at="2026-01-31T09:00:00Z")
     edited = json.loads(

@@ -265,7 +265,12 @@ class TaskPatch(_StrictBody):
     priority: Annotated[PriorityField, Field(default=None)]
     due_at: DueTime | None = None
     tags: Annotated[Tags, Field(default=None)]
-    recurrence: Recurrence | None = None
+    recurrence: Recurrence | None = Field(
+        default=None,
+        description=(
+            "Make the task repeat (from its due_at, given here or already set), or stop it: null."
+        ),
+    )
     list_id: Annotated[
         ListId,
         Field(
