@@ -271,3 +271,75 @@ async def test_concurrent_completions_of_a_counted_task_never_overshoot(
     fetched = (await client.get(f"/tasks/{task['id']}", headers=alice.headers)).json()
     assert (fetched["completed"], fetched["due_at"]) == (True, "2026-01-06T08:00:00Z")
     assert fetched["recurrence"]["rule"] == "FREQ=DAILY;COUNT=1"
+
+
+async def test_put_that_completes_and_clears_the_recurrence_completes(
+    client: httpx.AsyncClient, create_task: TaskFactory, alice: ApiUser
+) -> None:
+    task = await create_task(alice, due_at="2026-01-05T09:00:00+01:00", recurrence=_weekly())
+    body = {"title": "t", "due_at": task["due_at"], "completed": True, "recurrence": None}
+    response = await client.put(f"/tasks/{task['id']}", json=body, headers=alice.headers)
+    assert response.status_code == 200, response.text
+    assert (response.json()["completed"], response.json()["recurrence"]) == (True, None)
+    assert response.json()["due_at"] == task["due_at"]
+
+
+async def test_put_that_completes_with_a_new_rule_advances_by_it(
+    client: httpx.AsyncClient, create_task: TaskFactory, alice: ApiUser
+) -> None:
+    task = await create_task(alice, due_at="2026-01-05T09:00:00+01:00", recurrence=_weekly())
+    body = {
+        "title": "t",
+        "due_at": task["due_at"],
+        "completed": True,
+        "recurrence": {"rule": "FREQ=MONTHLY", "time_zone": "Europe/Berlin"},
+    }
+    response = await client.put(f"/tasks/{task['id']}", json=body, headers=alice.headers)
+    assert response.status_code == 200, response.text
+    assert (response.json()["completed"], response.json()["due_at"]) == (
+        False,
+        "2026-02-05T08:00:00Z",
+    )
+
+
+async def test_a_stale_if_match_on_a_recurring_tasks_write_is_412_and_changes_nothing(
+    client: httpx.AsyncClient, create_task: TaskFactory, alice: ApiUser
+) -> None:
+    task = await create_task(alice, due_at="2026-01-05T09:00:00+01:00", recurrence=_weekly())
+    url = f"/tasks/{task['id']}"
+    await client.patch(url, json={"title": "changed"}, headers=alice.headers)
+    current = (await client.get(url, headers=alice.headers)).json()
+    stale = {**alice.headers, "If-Match": task["etag"]}
+    for body in ({"due_at": "2026-01-12T09:00:00Z"}, {"completed": True}, {"recurrence": None}):
+        assert_problem(await client.patch(url, json=body, headers=stale), 412)
+    assert_problem(await client.patch(f"{url}/toggle", headers=stale), 412)
+    assert (await client.get(url, headers=alice.headers)).json() == current
+    fresh = {**alice.headers, "If-Match": current["etag"]}
+    moved = await client.patch(url, json={"completed": True}, headers=fresh)
+    assert moved.json()["due_at"] == "2026-01-12T08:00:00Z"
+
+
+async def test_completing_a_recurring_task_while_moving_it_to_another_list(
+    client: httpx.AsyncClient, create_task: TaskFactory, alice: ApiUser
+) -> None:
+    made = await client.post("/lists", json={"name": "Weekly"}, headers=alice.headers)
+    task = await create_task(alice, due_at="2026-01-05T09:00:00+01:00", recurrence=_weekly())
+    body = {"completed": True, "list_id": made.json()["id"]}
+    response = await client.patch(f"/tasks/{task['id']}", json=body, headers=alice.headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["list_id"] == made.json()["id"]
+    assert response.json()["due_at"] == "2026-01-12T08:00:00Z"
+    unknown = {"completed": True, "list_id": "00000000-0000-4000-8000-000000000000"}
+    response = await client.patch(f"/tasks/{task['id']}", json=unknown, headers=alice.headers)
+    assert assert_problem(response, 422)["errors"][0]["loc"] == ["body", "list_id"]
+
+
+async def test_from_completion_with_count_counts_down(
+    client: httpx.AsyncClient, create_task: TaskFactory, alice: ApiUser
+) -> None:
+    recurrence = {"rule": "FREQ=WEEKLY;COUNT=2", "from": "completion"}
+    task = await create_task(alice, due_at="2026-01-05T09:00:00Z", recurrence=recurrence)
+    task = await _toggle(client, alice, task)
+    assert task["recurrence"]["rule"] == "FREQ=WEEKLY;COUNT=1"
+    assert datetime.fromisoformat(task["due_at"]) > datetime.fromisoformat(task["updated_at"])
+    assert (await _toggle(client, alice, task))["completed"] is True

@@ -10,9 +10,11 @@ statement a write of a plain task is. How each write goes:
 - When such a statement matches nothing, the one look-up that tells 404 from 403 from 412
   (`TaskRepository.find`) also returns the task's rule, and the change is computed from
   that row and written by a compare-and-set: an update under the version just read
-  (`rewrite`). A completion of a recurring task is so three statements (measured with
-  tests/test_round_trips.py: 3 round trips on PostgreSQL against 1 for a plain task), in
-  autocommit, with no transaction held across them. Should another write come in between,
+  (`rewrite`). A completion of a recurring task is so three statements, in autocommit,
+  with no transaction held across them: 3 round trips on PostgreSQL against 1 for a plain
+  task (tests/test_recurrence_round_trips.py); bench/recurrence.py on the shared 2-core
+  machine, medians: 17 ms wall and 5.3 ms CPU per completion against 8.1 ms and 2.4 ms for
+  a plain toggle, of which the next occurrence itself is 0.2 ms. Should another write come in between,
   the compare-and-set matches nothing and the change is computed again from the new row:
   two concurrent completions advance the task twice, neither is lost; an `If-Match` then
   no longer matches (412), as for any other write.
