@@ -343,3 +343,16 @@ async def test_from_completion_with_count_counts_down(
     assert task["recurrence"]["rule"] == "FREQ=WEEKLY;COUNT=1"
     assert datetime.fromisoformat(task["due_at"]) > datetime.fromisoformat(task["updated_at"])
     assert (await _toggle(client, alice, task))["completed"] is True
+
+
+async def test_a_local_time_that_a_spring_change_skips_takes_the_offset_before_it(
+    client: httpx.AsyncClient, create_task: TaskFactory, alice: ApiUser
+) -> None:
+    recurrence = {"rule": "FREQ=DAILY", "time_zone": "Europe/Berlin"}
+    task = await create_task(alice, due_at="2026-03-28T02:30:00+01:00", recurrence=recurrence)
+    # 02:30 does not exist on 29 March in Berlin: 02:30 at +01:00 is 03:30 summer time.
+    task = await _toggle(client, alice, task)
+    assert task["due_at"] == "2026-03-29T01:30:00Z"
+    # The day after, 02:30 exists again, in summer time.
+    task = await _toggle(client, alice, task)
+    assert task["due_at"] == "2026-03-30T00:30:00Z"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any, ClassVar, cast
 
 from sqlalchemy import (
@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    Time,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
@@ -76,11 +77,13 @@ def _empty_json_array(_element: EmptyTags, _compiler: SQLCompiler, **_kw: Any) -
     return "'[]'"
 
 
-# A recurrence is all three columns or none, and needs a due date (its first occurrence).
+# A recurrence is all four columns or none, and needs a due date (its first occurrence).
 RECURRENCE_CHECK = (
-    "(recurrence_rule IS NULL AND recurrence_time_zone IS NULL AND recurrence_from IS NULL)"
+    "(recurrence_rule IS NULL AND recurrence_time_zone IS NULL AND recurrence_from IS NULL"
+    " AND recurrence_local_time IS NULL)"
     " OR (recurrence_rule IS NOT NULL AND recurrence_time_zone IS NOT NULL"
-    " AND recurrence_from IN ('due', 'completion') AND due_at IS NOT NULL)"
+    " AND recurrence_from IN ('due', 'completion') AND recurrence_local_time IS NOT NULL"
+    " AND due_at IS NOT NULL)"
 )
 
 
@@ -127,6 +130,8 @@ class Task(SQLModel, table=True):
     recurrence_rule: str | None = Field(default=None, sa_type=String(RULE_MAX_LENGTH))
     recurrence_time_zone: str | None = Field(default=None, sa_type=String(TIME_ZONE_MAX_LENGTH))
     recurrence_from: str | None = Field(default=None, sa_type=String(10))
+    # The local time of day its occurrences keep in its zone (tasks/occurrences.py).
+    recurrence_local_time: time | None = Field(default=None, sa_type=Time)
     # The task's place in its owner's change sequence (change_counters), set by every
     # write: the ETag is derived from it, and it only ever grows.
     version: int = Field(

@@ -7,7 +7,10 @@ local time that a spring change skips (02:30 on the last Sunday of March in Berl
 the offset before the change, as `zoneinfo` does with `fold=0`: 03:30 summer time.
 
 The due_at is the first occurrence, counted by COUNT: the next one is the rule's first after
-it, and none is left when COUNT is 1.
+it, and none is left when COUNT is 1. The local time of day that occurrences keep is stored
+with the rule (`local_time_of` the due_at it was given with), since a due_at moved past a
+skipped hour no longer tells it: a daily 02:30 task is due at 03:30 on the day the clocks
+skip 02:00 to 03:00, and at 02:30 again the day after.
 
 Bounded search: dateutil looks for an occurrence until year 9999, which for a rule that
 never matches (FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30) takes seconds. The Gregorian calendar
@@ -111,6 +114,14 @@ def _shift_until(until: datetime, years: int) -> datetime:
         return datetime(_LAST_YEAR, 12, 31, 23, 59, 59)
 
 
+def local_time_of(due_at: datetime, time_zone: str) -> time:
+    """The local time of day of `due_at` in the zone: the one its occurrences keep."""
+    try:
+        return _local(due_at, zoneinfo.ZoneInfo(time_zone)).time()
+    except OverflowError:  # no occurrence there anyway (has_occurrence)
+        return due_at.time()
+
+
 def has_occurrence(rule: str, time_zone: str, due_at: datetime) -> bool:
     """Whether the rule has an occurrence at or after `due_at` (a recurrence's first)."""
     zone = zoneinfo.ZoneInfo(time_zone)
@@ -122,10 +133,16 @@ def has_occurrence(rule: str, time_zone: str, due_at: datetime) -> bool:
 
 
 def next_due(
-    rule: str, time_zone: str, recur_from: RecurFrom, due_at: datetime, completed_at: datetime
+    rule: str,
+    time_zone: str,
+    recur_from: RecurFrom,
+    due_at: datetime,
+    completed_at: datetime,
+    local_time: time | None = None,
 ) -> datetime | None:
-    """The due_at after a completion at `completed_at` of a task due at `due_at`, or None
-    when no occurrence is left."""
+    """The due_at after a completion at `completed_at` of a task due at `due_at` whose
+    occurrences are at `local_time` (by default the due_at's own), or None when no
+    occurrence is left."""
     count = rule_parts(rule).get("COUNT")
     if count is not None and int(count) <= 1:
         return None
@@ -135,14 +152,15 @@ def next_due(
         local_completion = _local(completed_at, zone)
     except OverflowError:
         return None
-    # dateutil works in whole seconds; the due time's fraction is kept.
-    fraction = local_due.microsecond
+    time_of_day = local_time or local_due.time()
+    # dateutil works in whole seconds; the time's fraction is kept.
+    fraction = time_of_day.microsecond
     if recur_from == "due":
-        start = after = local_due.replace(microsecond=0)
+        start = after = datetime.combine(local_due.date(), time_of_day.replace(microsecond=0))
     else:
         # The rule starts again on the day of completion, at the task's local time of day.
         after = local_completion
-        start = datetime.combine(after.date(), local_due.time()).replace(microsecond=0)
+        start = datetime.combine(after.date(), time_of_day.replace(microsecond=0))
     found = _first(rule, start, after, zone, inclusive=False)
     if found is None:
         return None

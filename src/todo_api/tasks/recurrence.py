@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from datetime import datetime
+from datetime import datetime, time
 from functools import cache
 from typing import Annotated, Any, Literal
 
@@ -212,18 +212,23 @@ class Recurrence(BaseModel):
     )
 
 
-# The task's storage columns for its recurrence (models.py): all null, or all set.
-RECURRENCE_COLUMNS = ("recurrence_rule", "recurrence_time_zone", "recurrence_from")
+# The task's storage columns for its recurrence (models.py): all null, or all set. The last
+# is the local time of day its occurrences keep (occurrences.py), not part of the object.
+RECURRENCE_COLUMNS = (
+    "recurrence_rule",
+    "recurrence_time_zone",
+    "recurrence_from",
+    "recurrence_local_time",
+)
 
 
-def recurrence_columns(recurrence: Recurrence | dict[str, Any] | None) -> dict[str, Any]:
-    """The column values of a recurrence (a `Recurrence`, or one dumped by field name)."""
+def recurrence_columns(recurrence: Recurrence | None, local_time: time | None) -> dict[str, Any]:
+    """The column values of a recurrence whose occurrences are at `local_time`."""
     if recurrence is None:
         return dict.fromkeys(RECURRENCE_COLUMNS)
-    if isinstance(recurrence, Recurrence):
-        recurrence = recurrence.model_dump(by_alias=False)
     return {
-        "recurrence_rule": recurrence["rule"],
-        "recurrence_time_zone": recurrence["time_zone"],
-        "recurrence_from": recurrence["from_"],
+        "recurrence_rule": recurrence.rule,
+        "recurrence_time_zone": recurrence.time_zone,
+        "recurrence_from": recurrence.from_,
+        "recurrence_local_time": local_time,
     }

@@ -14,10 +14,10 @@ statement a write of a plain task is. How each write goes:
   with no transaction held across them: 3 round trips on PostgreSQL against 1 for a plain
   task (tests/test_recurrence_round_trips.py); bench/recurrence.py on the shared 2-core
   machine, medians: 17 ms wall and 5.3 ms CPU per completion against 8.1 ms and 2.4 ms for
-  a plain toggle, of which the next occurrence itself is 0.2 ms. Should another write come in between,
-  the compare-and-set matches nothing and the change is computed again from the new row:
-  two concurrent completions advance the task twice, neither is lost; an `If-Match` then
-  no longer matches (412), as for any other write.
+  a plain toggle, of which the next occurrence itself is 0.2 ms. Should another write come
+  in between, the compare-and-set matches nothing and the change is computed again from the
+  new row: two concurrent completions advance the task twice, neither is lost; an
+  `If-Match` then no longer matches (412), as for any other write.
 - A PATCH that gives a recurrence but no due_at, or a recurrence with `completed: true`,
   needs the stored task from the start and goes to `rewrite` directly.
 """
@@ -32,11 +32,11 @@ from typing import Any
 
 from todo_api.errors import DatabaseContentionError, InvalidParameterError
 from todo_api.tasks.conditions import IfMatch
-from todo_api.tasks.occurrences import has_occurrence, next_due
+from todo_api.tasks.occurrences import has_occurrence, local_time_of, next_due
 from todo_api.tasks.recurrence import Recurrence, counted_down, recurrence_columns
 from todo_api.tasks.repository import AnyRow, TaskRepository
 
-__all__ = ["TaskWrite", "check_recurrence", "recurrence_columns", "rewrite", "toggle"]
+__all__ = ["TaskWrite", "check_recurrence", "columns_of", "rewrite", "toggle"]
 # The service's answer to a row that does not do: 404, 403 or 412 (TaskService._missing).
 Missing = Callable[[AnyRow | None, IfMatch | None], Exception]
 
@@ -68,6 +68,13 @@ def check_recurrence(recurrence: Recurrence | None, due_at: datetime | None) -> 
         raise _no_occurrence()
 
 
+def columns_of(recurrence: Recurrence | None, due_at: datetime | None) -> dict[str, Any]:
+    """The storage columns of a recurrence starting at `due_at` (checked before)."""
+    if recurrence is None or due_at is None:
+        return recurrence_columns(None, None)
+    return recurrence_columns(recurrence, local_time_of(due_at, recurrence.time_zone))
+
+
 @dataclass(frozen=True, slots=True)
 class TaskWrite:
     """A PUT, PATCH or toggle, as TaskService runs it: `columns` to set (a recurrence as its
@@ -96,9 +103,11 @@ class TaskWrite:
             return cls(columns, completed, only_if_not_recurring=guarded)
         sent = columns.pop("recurrence")
         recurrence = None if sent is None else Recurrence.model_validate(sent)
-        columns.update(recurrence_columns(recurrence))
-        if recurrence is not None and "due_at" in columns:
+        if recurrence is None:
+            columns.update(recurrence_columns(None, None))
+        elif "due_at" in columns:
             check_recurrence(recurrence, columns["due_at"])
+            columns.update(columns_of(recurrence, columns["due_at"]))
         return cls(
             columns,
             completed,
@@ -187,22 +196,24 @@ def _change(found: AnyRow, write: TaskWrite, now: datetime) -> tuple[dict[str, A
     if not write.sends_recurrence and found.recurrence is not None:
         recurrence = Recurrence.model_validate(found.recurrence)
     due_at = columns["due_at"] if write.due_at_sent else found.due_at
+    local_time = found.recurrence_local_time
     if recurrence is not None:
         if due_at is None:
             raise _needs_due_at("recurrence" if write.sends_recurrence else "due_at")
-        if (write.sends_recurrence or write.due_at_sent) and not has_occurrence(
-            recurrence.rule, recurrence.time_zone, due_at
-        ):
-            raise _no_occurrence()
+        if write.sends_recurrence or write.due_at_sent:
+            # A new rule or a new first occurrence: checked, and its local time kept.
+            if not has_occurrence(recurrence.rule, recurrence.time_zone, due_at):
+                raise _no_occurrence()
+            columns.update(columns_of(recurrence, due_at))
+            local_time = columns["recurrence_local_time"]
     completed = (not found.completed) if write.toggle else write.completed
     if completed is True and not found.completed and recurrence is not None:
-        following = next_due(recurrence.rule, recurrence.time_zone, recurrence.from_, due_at, now)
+        following = next_due(
+            recurrence.rule, recurrence.time_zone, recurrence.from_, due_at, now, local_time
+        )
         if following is not None:
             columns["due_at"] = following
-            columns.update(
-                recurrence_columns(
-                    recurrence.model_copy(update={"rule": counted_down(recurrence.rule)})
-                )
-            )
+            counted = recurrence.model_copy(update={"rule": counted_down(recurrence.rule)})
+            columns.update(recurrence_columns(counted, local_time))
             completed = False
     return columns, completed

@@ -142,7 +142,7 @@ class TaskService:
             "created_at": now,
             "updated_at": now,
             "completed_at": now if data.completed else None,
-            **recurring.recurrence_columns(data.recurrence),
+            **recurring.columns_of(data.recurrence, data.due_at),
         }
         row = await self._into_list(
             list_id, lambda: self.tasks.insert(values, safe_to_repeat=self.safe_to_repeat)

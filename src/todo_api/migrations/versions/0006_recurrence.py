@@ -1,13 +1,13 @@
-"""Recurring tasks: `tasks.recurrence_rule`, `recurrence_time_zone`, `recurrence_from`.
+"""Recurring tasks: `tasks.recurrence_rule`, `_time_zone`, `_from` and `_local_time`.
 
 Revision ID: 0006
 Revises: 0005
 Create Date: 2026-12-07
 
 Safe on a live PostgreSQL with many tasks:
-1. The three columns are added nullable and without a default: PostgreSQL records them in
+1. The four columns are added nullable and without a default: PostgreSQL records them in
    the catalogue without rewriting or scanning the table, under a moment's lock.
-2. The check that a recurrence is all three columns or none, with a due date, is added
+2. The check that a recurrence is all four columns or none, with a due date, is added
    NOT VALID (a moment's lock, no scan), then validated in a transaction of its own, which
    reads the table under a lock that lets reads and writes go on. Every existing task has
    no recurrence, so it passes.
@@ -31,14 +31,17 @@ depends_on: str | Sequence[str] | None = None
 CHECK_NAME = "ck_tasks_recurrence"
 # The service's own (tasks/models.py), copied so that this revision never changes with it.
 CHECK = (
-    "(recurrence_rule IS NULL AND recurrence_time_zone IS NULL AND recurrence_from IS NULL)"
+    "(recurrence_rule IS NULL AND recurrence_time_zone IS NULL AND recurrence_from IS NULL"
+    " AND recurrence_local_time IS NULL)"
     " OR (recurrence_rule IS NOT NULL AND recurrence_time_zone IS NOT NULL"
-    " AND recurrence_from IN ('due', 'completion') AND due_at IS NOT NULL)"
+    " AND recurrence_from IN ('due', 'completion') AND recurrence_local_time IS NOT NULL"
+    " AND due_at IS NOT NULL)"
 )
 COLUMNS = (
     sa.Column("recurrence_rule", sa.String(length=500), nullable=True),
     sa.Column("recurrence_time_zone", sa.String(length=64), nullable=True),
     sa.Column("recurrence_from", sa.String(length=10), nullable=True),
+    sa.Column("recurrence_local_time", sa.Time(), nullable=True),
 )
 
 
