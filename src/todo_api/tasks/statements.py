@@ -28,9 +28,7 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     BindParameter,
-    Boolean,
     ColumnElement,
     Executable,
     Insert,
@@ -43,22 +41,18 @@ from sqlalchemy import (
     func,
     insert,
     literal_column,
-    null,
     or_,
     select,
-    type_coerce,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.functions import FunctionElement
 
 from todo_api.database import UTCDateTime, fetch_all, in_transaction
 from todo_api.tasks.models import change_counters_table as change_counters
 from todo_api.tasks.models import task_tombstones_table as tombstones
 from todo_api.tasks.models import tasks_table as tasks
+from todo_api.tasks.recurrence_sql import RECURRENCE_OBJECT
 
 # The ETag is computed by the database with the row, so that the list page, rendered
 # straight from rows, carries it with no work per row in Python.
@@ -66,59 +60,6 @@ _QUOTE = literal_column("'\"'", String)
 _ETAG = (_QUOTE + cast(tasks.c.version, String) + _QUOTE).label("etag")
 
 
-class JsonObject(FunctionElement[Any]):
-    """A JSON object from alternating keys and values: PostgreSQL's json_build_object,
-    SQLite's json_object."""
-
-    type = JSON()
-    inherit_cache = True
-
-
-@compiles(JsonObject, "postgresql")
-def _json_build_object(element: JsonObject, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"json_build_object({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(JsonObject)
-def _json_object(element: JsonObject, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"json_object({compiler.process(element.clauses, **kw)})"
-
-
-class NoRecurrence(ColumnElement[bool]):
-    """The task has no recurrence, as a column of RETURNING."""
-
-    type = Boolean()
-    inherit_cache = True
-
-
-@compiles(NoRecurrence)
-def _no_recurrence(_element: NoRecurrence, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"{compiler.process(tasks.c.recurrence_rule, **kw)} IS NULL"
-
-
-@compiles(NoRecurrence, "sqlite")
-def _no_recurrence_sqlite(_element: NoRecurrence, compiler: SQLCompiler, **kw: Any) -> str:
-    # SQLite 3.40 answers `column IS NULL` wrongly (false) in the RETURNING of an INSERT
-    # into this table; typeof() reads the stored value itself.
-    return f"typeof({compiler.process(tasks.c.recurrence_rule, **kw)}) = 'null'"
-
-
-# A task's recurrence as the object of its response, built by the database with the row so
-# that pages and sync, rendered straight from rows, carry it as GET does.
-_RECURRENCE = type_coerce(
-    case(
-        (NoRecurrence(), null()),
-        else_=JsonObject(
-            literal_column("'rule'"),
-            tasks.c.recurrence_rule,
-            literal_column("'time_zone'"),
-            tasks.c.recurrence_time_zone,
-            literal_column("'from'"),
-            tasks.c.recurrence_from,
-        ),
-    ),
-    JSON(),
-).label("recurrence")
 # The columns of a task response, in every statement that returns tasks.
 TASK_COLUMNS = (
     tasks.c.id,
@@ -132,7 +73,7 @@ TASK_COLUMNS = (
     tasks.c.created_at,
     tasks.c.updated_at,
     tasks.c.completed_at,
-    _RECURRENCE,
+    RECURRENCE_OBJECT,
     _ETAG,
 )
 TASK_FIELDS = tuple(column.key for column in TASK_COLUMNS)
