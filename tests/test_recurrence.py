@@ -138,6 +138,7 @@ async def test_a_rule_without_an_occurrence_at_or_after_due_at_is_422(
         ({"rule": "FREQ=DAILY", "time_zone": "x" * 65}, "time_zone"),
         ({"rule": "FREQ=DAILY", "from": "start"}, "from"),
         ({"rule": "FREQ=DAILY", "every": 2}, "every"),
+        ({"rule": "FREQ=DAILY", "from_": "due"}, "from_"),
         ({"rule": 5}, "rule"),
         ({"time_zone": "UTC"}, "rule"),
     ],

@@ -187,7 +187,8 @@ class Recurrence(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         strict=True,
-        validate_by_name=True,
+        # Only `from`: `from_` is a Python name, not a field of the API.
+        validate_by_name=False,
         validate_by_alias=True,
         serialize_by_alias=True,
         json_schema_extra={
