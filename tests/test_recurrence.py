@@ -309,3 +309,30 @@ async def test_the_openapi_document_has_a_typed_recurrence_with_examples(
     for body in ("TaskCreate", "TaskReplace", "TaskPatch", "TaskRead"):
         field = schemas[body]["properties"]["recurrence"]
         assert {"$ref": "#/components/schemas/Recurrence"} in field["anyOf"], body
+
+
+@pytest.mark.parametrize(
+    ("due_at", "time_zone", "created"),
+    [
+        ("9999-12-31T23:59:59Z", "UTC", True),
+        ("9999-12-31T23:59:59Z", "Asia/Tokyo", False),  # local time after year 9999
+        ("0001-01-01T00:00:00Z", "America/New_York", False),  # local time before year 1
+        ("0001-01-01T00:00:00Z", "UTC", True),
+    ],
+)
+async def test_due_dates_at_the_ends_of_time_never_fail(
+    client: httpx.AsyncClient, alice: ApiUser, due_at: str, time_zone: str, created: bool
+) -> None:
+    recurrence = {"rule": "FREQ=YEARLY", "time_zone": time_zone}
+    body = {"title": "t", "due_at": due_at, "recurrence": recurrence}
+    response = await client.post("/tasks", json=body, headers=alice.headers)
+    if not created:
+        assert assert_problem(response, 422)["errors"][0]["loc"] == ["body", "recurrence", "rule"]
+        return
+    assert response.status_code == 201, response.text
+    toggled = await client.patch(f"/tasks/{response.json()['id']}/toggle", headers=alice.headers)
+    assert toggled.status_code == 200, toggled.text
+    if due_at.startswith("9999"):
+        assert toggled.json()["completed"] is True  # no year after 9999
+    else:
+        assert toggled.json()["due_at"] == "0002-01-01T00:00:00Z"
