@@ -40,8 +40,11 @@ __all__ = ["TaskWrite", "check_recurrence", "columns_of", "rewrite", "toggle"]
 # The service's answer to a row that does not do: 404, 403 or 412 (TaskService._missing).
 Missing = Callable[[AnyRow | None, IfMatch | None], Exception]
 
-# Compare-and-set attempts before the write gives up as contended (503, Retry-After).
-ATTEMPTS = 8
+# Compare-and-set attempts before the write gives up as contended (503, Retry-After). Each
+# miss means another write of the task succeeded meanwhile, so the attempts only run out
+# under more concurrent writes of one task than any client makes (15 at once all succeed:
+# tests/test_recurrence_completion.py); each attempt is two round trips.
+ATTEMPTS = 64
 
 
 def _no_occurrence() -> InvalidParameterError:
