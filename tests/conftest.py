@@ -63,6 +63,7 @@ TASK_FIELDS = {
     "priority",
     "due_at",
     "tags",
+    "recurrence",
     "etag",
 }
 
@@ -86,6 +87,7 @@ ONE_BACKEND_MODULES = {
     "tests.test_todo_cli_lists",
     "tests.test_todo_cli_app_passwords",
     "tests.test_todo_cli_placement",
+    "tests.test_todo_cli_recurrence",
     "tests.test_todo_cli_debug",
     "tests.test_todo_cli_network",
     "tests.test_todo_cli_terminal",

@@ -283,7 +283,9 @@ def test_the_list_key_ends_validated_and_not_null_without_a_leftover_check(
         columns = inspect(connection).get_columns("tasks")
         return bool(next(column for column in columns if column["name"] == "list_id")["nullable"])
 
-    assert on(migrated_postgres_url, constraints) == [
-        ("fk_tasks_user_id_list_id_task_lists", "f", True)
+    # The recurrence check (0006) is the only other one, validated as well.
+    assert sorted(on(migrated_postgres_url, constraints)) == [
+        ("ck_tasks_recurrence", "c", True),
+        ("fk_tasks_user_id_list_id_task_lists", "f", True),
     ]
     assert on(migrated_postgres_url, list_id_nullable) is False

@@ -1,4 +1,6 @@
-"""Validation rules as properties: valid titles round-trip exactly, invalid ones store nothing.
+"""Validation rules as properties: valid titles round-trip exactly, invalid ones store nothing;
+any rule made of RRULE parts is kept as sent or refused naming it, and a recurring task's
+next due date is later and at the same local time.
 
 Each property runs a bounded, derandomized number of examples through the HTTP API on every
 configured database. One user per test function owns every task the examples create.
@@ -8,7 +10,9 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 from hypothesis import HealthCheck, given, settings
@@ -143,6 +147,91 @@ async def test_search_is_case_insensitive_beyond_ascii(
     for query in ("éclair", "ÉCLAIR", "æble", "σοφία", "ΣΟΦΊΑ"):
         response = await client.get("/tasks", params={"q": query}, headers=alice.headers)
         assert [item["id"] for item in response.json()["items"]] == [task["id"]], query
+
+
+# RRULE parts, valid and not, in any order and case: each rule is accepted as sent or is 422
+# naming it, never anything else.
+rule_parts = st.sampled_from(
+    [
+        "FREQ=DAILY",
+        "FREQ=WEEKLY",
+        "FREQ=MONTHLY",
+        "FREQ=YEARLY",
+        "FREQ=HOURLY",
+        "INTERVAL=2",
+        "INTERVAL=0",
+        "COUNT=3",
+        "UNTIL=20270101",
+        "UNTIL=20200101T000000Z",
+        "BYDAY=MO,FR",
+        "BYDAY=-1SU",
+        "BYDAY=9MO",
+        "BYMONTHDAY=31",
+        "BYMONTHDAY=-1",
+        "BYMONTH=2",
+        "BYSETPOS=-1",
+        "BYSETPOS=40",
+        "WKST=SU",
+        "BYHOUR=9",
+        "X=1",
+        "",
+    ]
+)
+rules = (
+    st.lists(rule_parts, min_size=1, max_size=5)
+    .map(";".join)
+    .map(lambda rule: rule.lower() if len(rule) % 3 == 0 else rule)
+)
+ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Asia/Kathmandu"]
+
+
+@PROPERTY_SETTINGS
+@given(rule=rules)
+async def test_any_rule_is_kept_as_sent_or_refused_naming_it(
+    client: httpx.AsyncClient, alice: ApiUser, rule: str
+) -> None:
+    body = {"title": "t", "due_at": "2026-01-05T09:00:00Z", "recurrence": {"rule": rule}}
+    response = await client.post("/tasks", json=body, headers=alice.headers)
+    if response.status_code == 201:
+        assert response.json()["recurrence"]["rule"] == rule
+    else:
+        problem = assert_problem(response, 422)
+        assert problem["errors"][0]["loc"][:3] == ["body", "recurrence", "rule"]
+
+
+@PROPERTY_SETTINGS
+@given(
+    rule=st.sampled_from(
+        ["FREQ=DAILY", "FREQ=WEEKLY;BYDAY=SU", "FREQ=MONTHLY;BYDAY=-1SU", "FREQ=YEARLY"]
+    ),
+    zone=st.sampled_from(ZONES),
+    due=st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2040, 1, 1)),
+)
+async def test_the_next_due_date_is_later_at_the_same_local_time(
+    client: httpx.AsyncClient, alice: ApiUser, rule: str, zone: str, due: datetime
+) -> None:
+    local = due.replace(microsecond=0, tzinfo=ZoneInfo(zone))
+    body = {
+        "title": "t",
+        "due_at": local.isoformat(),
+        "recurrence": {"rule": rule, "time_zone": zone},
+    }
+    created = await client.post("/tasks", json=body, headers=alice.headers)
+    assert created.status_code == 201, created.text
+    task = created.json()
+    toggled = await client.patch(f"/tasks/{task['id']}/toggle", headers=alice.headers)
+    assert toggled.status_code == 200, toggled.text
+    before = datetime.fromisoformat(task["due_at"])
+    after = datetime.fromisoformat(toggled.json()["due_at"])
+    assert after > before
+    assert toggled.json()["completed"] is False
+    wall = after.astimezone(ZoneInfo(zone))
+    first = before.astimezone(ZoneInfo(zone))
+    # The same local time, unless that day skips it (a spring change), where it moves on by
+    # the change.
+    if wall.time() != first.time():
+        wanted = datetime.combine(wall.date(), first.time(), tzinfo=ZoneInfo(zone))
+        assert wanted.astimezone(UTC).astimezone(ZoneInfo(zone)).time() != wanted.time()
 
 
 def _json_ascii(body: dict[str, Any]) -> bytes:

@@ -7,7 +7,9 @@ the middle of a catch-up. After each full catch-up the replica must equal the se
 tasks, read by walking the list's cursor, and the server's lists. Lists are created,
 renamed and deleted (with their tasks) among the task writes, and tasks are created in and
 moved between them; subtasks are created, moved among their siblings (a renumbered group
-is a change of each), and deleted with their parents (a tombstone each).
+is a change of each), and deleted with their parents (a tombstone each). Some tasks recur:
+their toggles move them on (a change in sync like any other), and their recurrence is set
+and cleared.
 """
 
 from __future__ import annotations
@@ -108,6 +110,22 @@ class SyncMachine(RuleBasedStateMachine):
         made = self.call(user, "POST", "/tasks", json={"title": title, "completed": completed})
         assert made.status_code == 201, made.text
         return TaskRef(made.json()["id"], user)
+
+    @rule(target=tasks, user=users, title=titles, count=st.integers(min_value=1, max_value=3))
+    def create_recurring(self, user: int, title: str, count: int) -> TaskRef:
+        recurrence = {"rule": f"FREQ=DAILY;COUNT={count}", "time_zone": "Europe/Berlin"}
+        body = {"title": title, "due_at": "2026-03-28T09:00:00+01:00", "recurrence": recurrence}
+        made = self.call(user, "POST", "/tasks", json=body)
+        assert made.status_code == 201, made.text
+        return TaskRef(made.json()["id"], user)
+
+    @rule(ref=tasks, repeat=st.booleans())
+    def set_or_clear_recurrence(self, ref: TaskRef, repeat: bool) -> None:
+        body: dict[str, Any] = {"recurrence": None}
+        if repeat:
+            body = {"recurrence": {"rule": "FREQ=WEEKLY"}, "due_at": "2026-10-20T08:00:00Z"}
+        answer = self.call(ref.owner, "PATCH", f"/tasks/{ref.id}", json=body)
+        assert answer.status_code in (200, 404), answer.text
 
     @rule(target=tasks, ref=lists, title=titles)
     def create_in_list(self, ref: ListRef, title: str) -> TaskRef:

@@ -154,6 +154,7 @@ def print_task(task: Task, *, now: datetime | None = None) -> None:
         ("priority", str(task.get("priority") or "none")),
         ("due", describe_due_in_full(due, now, completed=completed)),
         ("tags", ", ".join(task.get("tags") or []) or "-"),
+        ("repeats", _repeats(task.get("recurrence"))),
         ("created", local_time(parse_time(task.get("created_at")))),
         ("updated", local_time(parse_time(task.get("updated_at")))),
     ]
@@ -164,6 +165,13 @@ def print_task(task: Task, *, now: datetime | None = None) -> None:
         lines.append("")
         lines += [f"  {line}" for line in str(description).splitlines()]
     print("\n".join(lines))
+
+
+def _repeats(recurrence: Any) -> str:
+    if not isinstance(recurrence, dict):
+        return "-"
+    after = " after completion" if recurrence.get("from") == "completion" else ""
+    return f"{recurrence.get('rule')} ({recurrence.get('time_zone')}){after}"
 
 
 def parse_time(value: Any) -> datetime | None:

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any, ClassVar, cast
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    CheckConstraint,
     ForeignKeyConstraint,
     Index,
     SmallInteger,
     String,
     Table,
     Text,
+    Time,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
@@ -28,6 +30,7 @@ from todo_api.database import UTCDateTime, built_only_on
 from todo_api.lengths import SUBJECT_MAX_LENGTH, TITLE_MAX_LENGTH
 from todo_api.lists.models import task_lists_table
 from todo_api.tasks.positions import MAX_POSITION_LENGTH, UNORDERED_POSITION
+from todo_api.tasks.recurrence import RULE_MAX_LENGTH, TIME_ZONE_MAX_LENGTH
 from todo_api.tasks.schemas import PRIORITY_NAMES, PRIORITY_RANKS, Priority
 
 TAGS_GIN_INDEX = "ix_tasks_tags"
@@ -79,6 +82,16 @@ def _empty_json_array(_element: EmptyTags, _compiler: SQLCompiler, **_kw: Any) -
     return "'[]'"
 
 
+# A recurrence is all four columns or none, and needs a due date (its first occurrence).
+RECURRENCE_CHECK = (
+    "(recurrence_rule IS NULL AND recurrence_time_zone IS NULL AND recurrence_from IS NULL"
+    " AND recurrence_local_time IS NULL)"
+    " OR (recurrence_rule IS NOT NULL AND recurrence_time_zone IS NOT NULL"
+    " AND recurrence_from IN ('due', 'completion') AND recurrence_local_time IS NOT NULL"
+    " AND due_at IS NOT NULL)"
+)
+
+
 class Task(SQLModel, table=True):
     __tablename__: ClassVar[str] = "tasks"
     __table_args__ = (
@@ -103,6 +116,7 @@ class Task(SQLModel, table=True):
         # list_id.
         Index("ix_tasks_parent_id_position_id", "parent_id", "position", "id"),
         Index("ix_tasks_list_id_position_id", "list_id", "position", "id"),
+        CheckConstraint(RECURRENCE_CHECK, name="recurrence"),
     )
 
     id: uuid.UUID = Field(primary_key=True)
@@ -130,6 +144,12 @@ class Task(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     completed_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    # tasks/recurrence.py: null, or the rule, its zone and `due` or `completion`.
+    recurrence_rule: str | None = Field(default=None, sa_type=String(RULE_MAX_LENGTH))
+    recurrence_time_zone: str | None = Field(default=None, sa_type=String(TIME_ZONE_MAX_LENGTH))
+    recurrence_from: str | None = Field(default=None, sa_type=String(10))
+    # The local time of day its occurrences keep in its zone (tasks/occurrences.py).
+    recurrence_local_time: time | None = Field(default=None, sa_type=Time)
     # The task's place in its owner's change sequence (change_counters), set by every
     # write: the ETag is derived from it, and it only ever grows.
     version: int = Field(

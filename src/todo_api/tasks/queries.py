@@ -46,9 +46,10 @@ from todo_api.tasks.statements import OWNED, TASK_COLUMNS
 GET_TASK = select(*TASK_COLUMNS).where(OWNED)
 # After a miss: whose the task is, and (for a write repeated after a lost connection) the
 # state it is in. The task's columns come first, as a task's response expects.
-FIND_TASK = select(*TASK_COLUMNS, tasks.c.user_id.label("owner")).where(
-    tasks.c.id == bindparam("task_id")
-)
+# And the local time of a recurring task's occurrences (tasks/recurring.py).
+FIND_TASK = select(
+    *TASK_COLUMNS, tasks.c.user_id.label("owner"), tasks.c.recurrence_local_time
+).where(tasks.c.id == bindparam("task_id"))
 
 _SORT_KEYS = {
     "created_at": tasks.c.created_at,

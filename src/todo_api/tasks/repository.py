@@ -99,12 +99,16 @@ class TaskRepository:
         now: datetime,
         versions: tuple[int, ...] | None,
         safe_to_repeat: bool,
+        only_if_not_recurring: bool = False,
     ) -> AnyRow | None:
         """Set `fields` (and `completed`, when not None) of the task, if it is the owner's and
-        (with `versions`) at one of those versions; its new row, or None."""
+        (with `versions`) at one of those versions (and, `only_if_not_recurring`, has no
+        recurrence); its new row, or None."""
         # A move alone, to the list the task is in, matches nothing (statements.update_task).
         moving_only = completed is None and set(fields) == {"list_id"}
-        write = update_task(frozenset(fields), completed, versions is not None, moving_only)
+        write = update_task(
+            frozenset(fields), completed, versions is not None, moving_only, only_if_not_recurring
+        )
         params = {f"new_{field}": value for field, value in fields.items()}
         params["task_id"], params["now"] = task_id, now
         if versions is not None:

@@ -22,6 +22,7 @@ from pydantic import (
 from typing_extensions import TypedDict
 
 from todo_api.lengths import TITLE_MAX_LENGTH
+from todo_api.tasks.recurrence import Recurrence
 from todo_api.text import valid_unicode
 
 DESCRIPTION_MAX_LENGTH = 10_000
@@ -227,6 +228,10 @@ class _TaskContent(_StrictBody):
     priority: PriorityField = "none"
     due_at: DueTime | None = None
     tags: Tags = Field(default_factory=list)
+    recurrence: Annotated[
+        Recurrence | None,
+        Field(description="How the task repeats (needs `due_at`); null: it does not."),
+    ] = None
 
 
 class TaskCreate(_TaskContent):
@@ -250,7 +255,15 @@ class TaskCreate(_TaskContent):
 
 class TaskReplace(_TaskContent):
     """PUT: a full replacement of the content; omitted optional fields return to their
-    defaults. It never moves the task: its list is placement, not content."""
+    defaults. It never moves the task: its list is placement, not content. Without
+    `recurrence` the task keeps its recurrence, so a version 2 client never drops one; an
+    explicit null clears it."""
+
+    def replacement(self) -> dict[str, Any]:
+        fields = self.model_dump()
+        if "recurrence" not in self.model_fields_set:
+            del fields["recurrence"]
+        return fields
 
 
 class TaskPatch(_StrictBody):
@@ -266,6 +279,12 @@ class TaskPatch(_StrictBody):
     priority: Annotated[PriorityField, Field(default=None)]
     due_at: DueTime | None = None
     tags: Annotated[Tags, Field(default=None)]
+    recurrence: Recurrence | None = Field(
+        default=None,
+        description=(
+            "Make the task repeat (from its due_at, given here or already set), or stop it: null."
+        ),
+    )
     list_id: Annotated[
         ListId,
         Field(
@@ -290,7 +309,7 @@ class TaskPatch(_StrictBody):
         if not self.model_fields_set:
             raise ValueError(
                 "give at least one of title, description, completed, priority, due_at, tags, "
-                "list_id, parent_id"
+                "recurrence, list_id, parent_id"
             )
         return self
 
@@ -326,6 +345,10 @@ class TaskRead(BaseModel):
     created_at: datetime
     updated_at: datetime
     completed_at: datetime | None
+    recurrence: Recurrence | None = Field(
+        description="How the task repeats; null when it does not.",
+        examples=[{"rule": "FREQ=WEEKLY;BYDAY=MO", "time_zone": "Europe/Berlin", "from": "due"}],
+    )
     etag: str = Field(
         description="The task's current entity tag, the same string as the ETag header.",
         examples=['"42"'],

@@ -47,6 +47,7 @@ from todo_api.idempotency.service import IdempotencyService, StoredResponse
 from todo_api.lists.repository import ListRepository
 from todo_api.lists.service import ListService, unknown_list
 from todo_api.opaque_tokens import OpaqueTokens
+from todo_api.tasks import recurring
 from todo_api.tasks.changes import changes_page, changes_start, has_default_list
 from todo_api.tasks.conditions import IfMatch, PreconditionFailedError
 from todo_api.tasks.cursors import (
@@ -125,6 +126,7 @@ class TaskService:
         )
 
     async def create(self, data: TaskCreate) -> TaskRead:
+        recurring.check_recurrence(data.recurrence, data.due_at)
         now = utc_now()
         # The default list by its id, with no look-up (lists/service.py).
         list_id = data.list_id or self.lists.default_list_id
@@ -140,6 +142,7 @@ class TaskService:
             "created_at": now,
             "updated_at": now,
             "completed_at": now if data.completed else None,
+            **recurring.columns_of(data.recurrence, data.due_at),
         }
         if data.parent_id is not None:
             parent_id, given_list = data.parent_id, data.list_id
@@ -164,7 +167,7 @@ class TaskService:
         self, task_id: uuid.UUID, data: TaskReplace, if_match: IfMatch | None = None
     ) -> TaskRead:
         # Every field, so the omitted ones return to their defaults.
-        return await self.patch(task_id, data.model_dump(), if_match)
+        return await self.patch(task_id, data.replacement(), if_match)
 
     async def patch(
         self, task_id: uuid.UUID, changes: dict[str, Any], if_match: IfMatch | None = None
@@ -175,18 +178,13 @@ class TaskService:
             move = Move(fields.pop("list_id", ABSENT), fields.pop("parent_id"), ABSENT, True)
             return await self._place(task_id, move, if_match, then=fields)
         completed = fields.pop("completed", None)
+        write = recurring.TaskWrite.of(fields, completed)
         now = utc_now()
         versions = _versions(if_match)
 
         async def update() -> AnyRow | None:
-            return await self.tasks.update(
-                task_id,
-                fields,
-                completed,
-                now=now,
-                versions=versions,
-                safe_to_repeat=self._update_repeatable(versions),
-            )
+            repeatable = self._update_repeatable(versions)
+            return await write.run(self.tasks, task_id, now, if_match, self._missing, repeatable)
 
         # A move to another list: one statement, the subtasks following (statements.py).
         list_id = fields.get("list_id")
@@ -250,7 +248,9 @@ class TaskService:
         row = await self.tasks.toggle(
             task_id, now=now, versions=versions, safe_to_repeat=self._update_repeatable(versions)
         )
-        return await self._updated(row, task_id, now, if_match)
+        if row is None:  # a miss, or an open recurring task to advance (recurring.py)
+            row = await recurring.toggle(self.tasks, task_id, now, if_match, self._missing)
+        return _to_read(row)
 
     async def delete(self, task_id: uuid.UUID, if_match: IfMatch | None = None) -> None:
         gone = await self.tasks.delete(

@@ -45,6 +45,7 @@ from sqlalchemy import (
     insert,
     literal,
     literal_column,
+    or_,
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -56,11 +57,14 @@ from todo_api.tasks.models import change_counters_table as change_counters
 from todo_api.tasks.models import task_tombstones_table as tombstones
 from todo_api.tasks.models import tasks_table as tasks
 from todo_api.tasks.positions import appended_position
+from todo_api.tasks.recurrence_sql import RECURRENCE_OBJECT
 
 # The ETag is computed by the database with the row, so that the list page, rendered
 # straight from rows, carries it with no work per row in Python.
 _QUOTE = literal_column("'\"'", String)
 _ETAG = (_QUOTE + cast(tasks.c.version, String) + _QUOTE).label("etag")
+
+
 # The columns of a task response, in every statement that returns tasks.
 TASK_COLUMNS = (
     tasks.c.id,
@@ -76,6 +80,7 @@ TASK_COLUMNS = (
     tasks.c.created_at,
     tasks.c.updated_at,
     tasks.c.completed_at,
+    RECURRENCE_OBJECT,
     _ETAG,
 )
 TASK_FIELDS = tuple(column.key for column in TASK_COLUMNS)
@@ -190,9 +195,20 @@ def insert_task() -> VersionedWrite:
     return versioned(tasks.insert().returning(*TASK_COLUMNS), numbered=_last_among_siblings)
 
 
+# A write that a recurring task must not take in one statement, since its result needs the
+# rule computed in Python (tasks/recurring.py): those match only tasks without recurrence,
+# and the service takes the miss from there. A toggle needs it only to complete.
+NOT_RECURRING: ColumnElement[bool] = tasks.c.recurrence_rule.is_(None)
+_TOGGLE_NEEDS_NO_RULE = or_(NOT_RECURRING, tasks.c.completed)
+
+
 @cache
 def update_task(
-    fields: frozenset[str], completed: bool | None, conditional: bool, moving_only: bool = False
+    fields: frozenset[str],
+    completed: bool | None,
+    conditional: bool,
+    moving_only: bool = False,
+    only_if_not_recurring: bool = False,
 ) -> VersionedWrite:
     """PUT and PATCH: the `fields` from bound parameters `new_<field>`, and `completed`. A
     PATCH that only moves the task (`moving_only`) matches nothing when the task is already
@@ -212,6 +228,8 @@ def update_task(
     where = _where(conditional)
     if moving_only:
         where = and_(where, tasks.c.list_id != bindparam("new_list_id"))
+    if only_if_not_recurring:
+        where = and_(where, NOT_RECURRING)
     update = tasks.update().where(where).values(values)
     if "list_id" not in fields:
         return versioned(update.returning(*TASK_COLUMNS))
@@ -253,7 +271,7 @@ def toggle_task(conditional: bool) -> VersionedWrite:
     # lock and none is lost.
     toggle = (
         tasks.update()
-        .where(_where(conditional))
+        .where(_where(conditional), _TOGGLE_NEEDS_NO_RULE)
         .values(
             completed=~tasks.c.completed,
             completed_at=case((tasks.c.completed, None), else_=NOW),

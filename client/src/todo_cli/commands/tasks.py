@@ -20,6 +20,7 @@ from todo_cli.commands.options import (
 )
 from todo_cli.due import to_rfc3339
 from todo_cli.errors import DeclinedError
+from todo_cli.recurrence import every_option, tz_option
 
 if TYPE_CHECKING:
     from todo_cli.client import Task
@@ -40,6 +41,7 @@ DEFAULT_LIST_LIMIT = 50
         "todo add Call the bank --due 2026-12-01T09:30",
         "todo add Oat milk --list groceries",
         "todo add Buy stamps --parent 3f2a",
+        "todo add Standup --due 2026-12-07T09:00 --every 'FREQ=WEEKLY;BYDAY=MO,TH'",
     )
 )
 @click.argument("title", nargs=-1, required=True)
@@ -54,6 +56,8 @@ DEFAULT_LIST_LIMIT = 50
     help="Into this list (its name, in any case) [default: your default list].",
 )
 @click.option("--parent", metavar="ID", help="As a subtask of this task, in its list.")
+@every_option
+@tz_option
 @service_options
 def add(
     title: tuple[str, ...],
@@ -63,6 +67,8 @@ def add(
     tags: tuple[str, ...],
     list_name: str | None,
     parent: str | None,
+    every: str | None,
+    time_zone: str | None,
     server: str | None,
     json_output: bool,
 ) -> None:
@@ -72,7 +78,14 @@ def add(
     Idempotency-Key and is retried when the connection is lost or the service is briefly
     unavailable, without ever creating the task twice.
     """
+    from todo_cli import recurrence
+
+    recurrence.check_options(every, time_zone)
+    if every is not None and due is None:
+        raise click.UsageError("--every needs --due: the first occurrence")
     fields: dict[str, Any] = {"title": " ".join(title)}
+    if every is not None:
+        fields["recurrence"] = recurrence.recurrence(every, time_zone)
     if description is not None:
         fields["description"] = description
     if priority is not None:
@@ -227,7 +240,8 @@ def show(task_id: str, server: str | None, json_output: bool) -> None:
 @task_id_argument
 @service_options
 def done(task_id: str, server: str | None, json_output: bool) -> None:
-    """Mark a task done (again: it stays done).
+    """Mark a task done (again: it stays done). A recurring task moves to its next due
+    date instead, and stays open; the new date is printed.
 
     Retried like `todo add` when the connection is lost or the service is briefly unavailable.
     """
@@ -250,6 +264,8 @@ def undo(task_id: str, server: str | None, json_output: bool) -> None:
         "todo edit 3f2a --title 'Buy oat milk' -p low",
         "todo edit 3f2a --due tomorrow -t errands --untag home",
         "todo edit 3f2a --no-due -d ''",
+        "todo edit 3f2a --every FREQ=MONTHLY --tz Europe/Berlin",
+        "todo edit 3f2a --no-repeat",
     )
 )
 @task_id_argument
@@ -260,6 +276,9 @@ def undo(task_id: str, server: str | None, json_output: bool) -> None:
 @click.option("--no-due", is_flag=True, help="Remove the due date.")
 @click.option("-t", "--tag", "tags", multiple=True, metavar="TAG", help="Add a tag (repeatable).")
 @click.option("--untag", "untags", multiple=True, metavar="TAG", help="Remove a tag (repeatable).")
+@every_option
+@tz_option
+@click.option("--no-repeat", is_flag=True, help="Stop repeating.")
 @service_options
 def edit(
     task_id: str,
@@ -270,10 +289,13 @@ def edit(
     no_due: bool,
     tags: tuple[str, ...],
     untags: tuple[str, ...],
+    every: str | None,
+    time_zone: str | None,
+    no_repeat: bool,
     server: str | None,
     json_output: bool,
 ) -> None:
-    """Change a task's title, description, priority, due date or tags.
+    """Change a task's title, description, priority, due date, tags or repetition.
 
     Only what is given changes. Tags are added to and removed from the task's current ones;
     if the task changes on the service in between, nothing is overwritten and the command
@@ -292,9 +314,15 @@ def edit(
         fields["due_at"] = to_rfc3339(due)
     if no_due:
         fields["due_at"] = None
+    from todo_cli import recurrence
+
+    recurrence.check_options(every, time_zone, no_repeat=no_repeat)
+    if every is not None or no_repeat:
+        fields["recurrence"] = None if no_repeat else recurrence.recurrence(every or "", time_zone)
     if not fields and not tags and not untags:
         raise click.UsageError(
-            "nothing to change: give --title, -d, -p, --due, --no-due, -t or --untag"
+            "nothing to change: give --title, -d, -p, --due, --no-due, -t, --untag, --every "
+            "or --no-repeat"
         )
     from todo_cli.lookup import find_task
 
@@ -348,6 +376,11 @@ def _set_completed(task_id: str, completed: bool, server: str | None, json_outpu
         # An explicit value, not the toggle: sent twice (a retry), it still means "done".
         task = client.update_task(found.id, {"completed": completed}, idempotency_key=True)
     _print_task_result("Completed" if completed else "Reopened", task, json_output)
+    from todo_cli.recurrence import next_due_line
+
+    if completed and not json_output and (line := next_due_line(task)):
+        # A recurring task stays open, moved to its next occurrence.
+        render.print_line(line)
 
 
 def edited_tags(current: list[str], added: tuple[str, ...], removed: tuple[str, ...]) -> list[str]:
