@@ -27,6 +27,7 @@ from typing import Any
 from todo_api.errors import InvalidParameterError
 from todo_api.tasks.conditions import PreconditionFailedError
 from todo_api.tasks.positions import appended, between
+from todo_api.tasks.recurring import rewrite_placed
 from todo_api.tasks.repository import AnyRow, TaskRepository
 
 # A task with three ancestors cannot have children.
@@ -224,8 +225,5 @@ async def place(
     if then:
         content = dict(then)
         completed = content.pop("completed", None)
-        changed = await tasks.update(
-            task_id, content, completed, now=now, versions=None, safe_to_repeat=False
-        )
-        row = changed or row
+        row = await rewrite_placed(tasks, task_id, content, completed, now) or row
     return row

@@ -36,7 +36,7 @@ from todo_api.tasks.occurrences import has_occurrence, local_time_of, next_due
 from todo_api.tasks.recurrence import Recurrence, counted_down, recurrence_columns
 from todo_api.tasks.repository import AnyRow, TaskRepository
 
-__all__ = ["TaskWrite", "check_recurrence", "columns_of", "rewrite", "toggle"]
+__all__ = ["TaskWrite", "check_recurrence", "columns_of", "rewrite", "rewrite_placed", "toggle"]
 # The service's answer to a row that does not do: 404, 403 or 412 (TaskService._missing).
 Missing = Callable[[AnyRow | None, IfMatch | None], Exception]
 
@@ -190,6 +190,26 @@ async def rewrite(
         if row is not None:
             return row
     raise DatabaseContentionError()
+
+
+async def rewrite_placed(
+    tasks: TaskRepository,
+    task_id: uuid.UUID,
+    fields: dict[str, Any],
+    completed: bool | None,
+    now: datetime,
+) -> AnyRow | None:
+    """A PATCH's other fields, applied inside the transaction that has just placed the task
+    (placement.py): under the same rules as any write (a recurrence checked against its due
+    date, a completion that advances a recurring task), from the row as placed. Its own
+    transaction already holds the task, so no compare-and-set is needed."""
+    found = await tasks.find(task_id)
+    if found is None:
+        return None
+    columns, completed = _change(found, TaskWrite.of(fields, completed), now)
+    return await tasks.update(
+        task_id, columns, completed, now=now, versions=None, safe_to_repeat=False
+    )
 
 
 def _change(found: AnyRow, write: TaskWrite, now: datetime) -> tuple[dict[str, Any], bool | None]:
