@@ -49,7 +49,19 @@ _WHITE_SPACE = "\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u
 WHITE_SPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B)))
 WHITE_SPACE += "\u2028\u2029\u202f\u205f\u3000"
 NO_NUL_PATTERN = "^[^\\x00]*$"
-TITLE_PATTERN = f"^[^\\x00]*[^\\x00{_WHITE_SPACE}][^\\x00]*$"
+# White space around, then 1 to TITLE_MAX_LENGTH characters that neither start nor end with
+# it: the length is of the trimmed title, so the document states it in the pattern and not
+# as a maxLength of the raw string, which a title padded with spaces may exceed.
+TITLE_PATTERN = (
+    f"^[{_WHITE_SPACE}]*[^\\x00{_WHITE_SPACE}]"
+    f"([^\\x00]{{0,{TITLE_MAX_LENGTH - 2}}}[^\\x00{_WHITE_SPACE}])?[{_WHITE_SPACE}]*$"
+)
+
+
+def _title_schema(schema: dict[str, Any]) -> None:
+    schema.pop("minLength", None)
+    schema.pop("maxLength", None)
+    schema["pattern"] = TITLE_PATTERN
 
 Title = Annotated[
     str,
@@ -60,7 +72,7 @@ Title = Annotated[
             f"1 to {TITLE_MAX_LENGTH} characters once surrounding white space is trimmed; "
             "no NUL character and no lone surrogate."
         ),
-        json_schema_extra={"pattern": TITLE_PATTERN},
+        json_schema_extra=_title_schema,
         examples=["Buy milk"],
     ),
 ]
