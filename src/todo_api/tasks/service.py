@@ -1,5 +1,4 @@
-"""`TaskService`: the rules of one user's tasks, for every front door (REST today; CalDAV and
-live updates next), over `TaskRepository`'s rows.
+"""`TaskService`: the rules of one user's tasks for every front door, over `TaskRepository`.
 
 The rules kept here and nowhere else:
 - ownership and preconditions: once an owner-scoped statement finds nothing, one look-up
@@ -109,9 +108,8 @@ class TaskService:
         keep_days: int = 30,
         key_ttl: timedelta = timedelta(days=1),
     ) -> TaskService:
-        """The tasks of `owner` on a connection the caller already holds (scripts, tests);
-        without `tokens`, cursors and sync tokens are sealed with a key of this process.
-        The defaults are the settings' own."""
+        """The tasks of `owner` on a connection the caller holds (scripts, tests); without
+        `tokens`, a key of this process seals cursors and sync tokens."""
         held = RequestConnection.held(connection)
         tasks = TaskRepository(held, owner)
         keys = IdempotencyService(held, owner, key_ttl)
@@ -124,7 +122,8 @@ class TaskService:
             safe_to_repeat=safe_to_repeat,
         )
 
-    async def create(self, data: TaskCreate) -> TaskRead:
+    async def create(self, data: TaskCreate, stored: dict[str, Any] | None = None) -> TaskRead:
+        # `stored`: columns a front door keeps beside the content (CalDAV's text and name).
         now = utc_now()
         # The default list by its id, with no look-up (lists/service.py).
         list_id = data.list_id or self.lists.default_list_id
@@ -140,6 +139,7 @@ class TaskService:
             "created_at": now,
             "updated_at": now,
             "completed_at": now if data.completed else None,
+            **(stored or {}),
         }
         row = await self._into_list(
             list_id, lambda: self.tasks.insert(values, safe_to_repeat=self.safe_to_repeat)

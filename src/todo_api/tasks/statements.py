@@ -190,24 +190,35 @@ def delete_task(conditional: bool) -> VersionedWrite:
     deadlock). SQLite: the bump, the DELETE, then the tombstone.
     """
     where = _where(conditional)
+    # The tombstone keeps where the task was, for CalDAV's sync report (dav/).
+    place = (tasks.c.list_id.label("gone_list_id"), tasks.c.dav_name.label("gone_dav_name"))
     gone = (
         tasks.delete()
         .where(where, _NEXT_POSTGRESQL.is_not(None))
-        .returning(tasks.c.id, tasks.c.user_id)
+        .returning(tasks.c.id, tasks.c.user_id, *place)
         .cte("gone")
     )
     record = insert(tombstones).from_select(
-        ["user_id", "seq", "task_id", "deleted_at"],
-        select(gone.c.user_id, _NEXT_POSTGRESQL, gone.c.id, NOW),
+        ["user_id", "seq", "task_id", "deleted_at", "list_id", "dav_name"],
+        select(
+            gone.c.user_id,
+            _NEXT_POSTGRESQL,
+            gone.c.id,
+            NOW,
+            gone.c.gone_list_id,
+            gone.c.gone_dav_name,
+        ),
     )
     return VersionedWrite(
         postgresql=record.returning(tombstones.c.task_id).add_cte(_SEQUENCE).add_cte(gone),
-        sqlite=tasks.delete().where(where).returning(tasks.c.id),
+        sqlite=tasks.delete().where(where).returning(tasks.c.id, *place),
         sqlite_then=insert(tombstones).values(
             user_id=bindparam("owner"),
             task_id=bindparam("task_id"),
             seq=_NEXT_SQLITE,
             deleted_at=NOW,
+            list_id=bindparam("gone_list_id", type_=tasks.c.list_id.type),
+            dav_name=bindparam("gone_dav_name"),
         ),
     )
 
@@ -255,5 +266,6 @@ async def run_write(
         params["version"] = await connection.scalar(_BUMP_SQLITE, {"owner": params["owner"]})
         row = (await connection.execute(write.sqlite, params)).first()
         if row is not None and write.sqlite_then is not None:
-            await connection.execute(write.sqlite_then, params)
+            # The written row's columns too (a tombstone keeps the deleted task's place).
+            await connection.execute(write.sqlite_then, {**params, **row._mapping})
         return row

@@ -1,0 +1,296 @@
+"""The `/dav/` tree and `/.well-known/caldav`: read the method's inputs, call the service,
+answer in WebDAV's terms. Left out of the OpenAPI document: WebDAV's methods (PROPFIND,
+REPORT...) are not HTTP methods OpenAPI can describe.
+
+Each level of the tree is its own route, so metrics and logs name a template
+(`/dav/calendars/{user}/{collection}/{resource}`), never a user's path.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+
+from todo_api.connections import RequestConnectionDep
+from todo_api.database import utc_now
+from todo_api.dav import paths, properties
+from todo_api.dav.authentication import DavUser
+from todo_api.dav.reports import run_report
+from todo_api.dav.repository import DavRepository
+from todo_api.dav.service import DavPreconditionError, DavService, sync_token
+from todo_api.dav.xml import (
+    CALDAV,
+    DAV,
+    XML_MEDIA_TYPE,
+    DavXmlError,
+    PropertyRequest,
+    error_body,
+    multistatus,
+    property_statuses,
+    qname,
+    read_property_update,
+    read_propfind,
+    read_report,
+)
+from todo_api.errors import ForbiddenError, InvalidParameterError, problem_response
+from todo_api.idempotency.service import IdempotencyService
+from todo_api.lists.repository import ListRepository
+from todo_api.lists.service import ListService
+from todo_api.state import resources_of
+from todo_api.tasks.repository import AnyRow, TaskRepository
+from todo_api.tasks.service import TaskService
+
+DAV_HEADERS = {
+    "DAV": "1, 3, calendar-access",
+    "Allow": "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, MKCALENDAR, REPORT",
+}
+DISPLAYNAME = qname(DAV, "displayname")
+router = APIRouter(include_in_schema=False)
+
+
+async def dav_service(
+    request: Request, subject: DavUser, connection: RequestConnectionDep
+) -> DavService:
+    settings = resources_of(request).settings
+    ttl = timedelta(seconds=settings.idempotency_key_ttl_seconds)
+    tasks = TaskRepository(connection, subject)
+    keys = IdempotencyService(connection, subject, ttl)
+    lists = ListService(ListRepository(connection, subject), tasks, keys)
+    task_service = TaskService(
+        tasks,
+        keys,
+        lists,
+        tokens=resources_of(request).opaque_tokens,
+        keep_days=settings.sync_tombstone_days,
+        safe_to_repeat=request.method in ("GET", "HEAD", "PROPFIND", "REPORT"),
+    )
+    repository = DavRepository(connection, subject)
+    return DavService(task_service, lists, repository, settings.sync_tombstone_days)
+
+
+DavServiceDep = Annotated[DavService, Depends(dav_service, scope="function")]
+
+
+def _own(service: DavService, user: str) -> None:
+    if user != paths.user_segment(service.owner):
+        raise ForbiddenError("This address belongs to another user.")
+
+
+def _multistatus(body: bytes) -> Response:
+    return Response(body, status_code=207, media_type=XML_MEDIA_TYPE)
+
+
+def _depth(request: Request) -> int:
+    depth = request.headers.get("depth", "infinity").strip().lower()
+    if depth in ("0", "1"):
+        return int(depth)
+    raise DavPreconditionError(DAV, "propfind-finite-depth", "Depth must be 0 or 1.")
+
+
+@router.get("/.well-known/caldav")
+@router.api_route("/.well-known/caldav", methods=["PROPFIND", "OPTIONS"])
+async def well_known() -> RedirectResponse:
+    return RedirectResponse(paths.ROOT, status_code=301)
+
+
+@router.options("/dav/")
+@router.options("/dav/principals/{user}/")
+@router.options("/dav/calendars/{user}/")
+@router.options("/dav/calendars/{user}/{collection}/")
+@router.options("/dav/calendars/{user}/{collection}/{resource}")
+async def options() -> Response:
+    return Response(status_code=200, headers=DAV_HEADERS)
+
+
+@router.api_route("/dav/", methods=["PROPFIND"])
+async def propfind_root(request: Request, service: DavServiceDep) -> Response:
+    wanted = read_propfind(await request.body())
+    _depth(request)
+    subject = service.owner
+    return _multistatus(
+        multistatus([properties.answer(paths.ROOT, properties.root(subject), wanted)])
+    )
+
+
+@router.api_route("/dav/principals/{user}/", methods=["PROPFIND"])
+async def propfind_principal(request: Request, user: str, service: DavServiceDep) -> Response:
+    wanted = read_propfind(await request.body())
+    _depth(request)
+    _own(service, user)
+    subject = service.owner
+    answer = properties.answer(paths.principal(subject), properties.principal(subject), wanted)
+    return _multistatus(multistatus([answer]))
+
+
+@router.api_route("/dav/calendars/{user}/", methods=["PROPFIND"])
+async def propfind_home(request: Request, user: str, service: DavServiceDep) -> Response:
+    wanted = read_propfind(await request.body())
+    depth = _depth(request)
+    _own(service, user)
+    subject = service.owner
+    answers = [properties.answer(paths.home(subject), properties.home(subject), wanted)]
+    if depth == 1:
+        counter = await service.counter()
+        for row in await service.collections():
+            segment = paths.list_segment(row.id, row.dav_name)
+            answers.append(_collection_answer(subject, segment, row, counter, wanted))
+    return _multistatus(multistatus(answers))
+
+
+def _collection_answer(
+    subject: str, segment: str, row: AnyRow, counter: int, wanted: PropertyRequest
+) -> str:
+    token = sync_token(counter, utc_now())
+    values = properties.collection(subject, row, token, str(counter))
+    return properties.answer(paths.collection(subject, segment), values, wanted)
+
+
+@router.api_route("/dav/calendars/{user}/{collection}/", methods=["PROPFIND"])
+async def propfind_collection(
+    request: Request, user: str, collection: str, service: DavServiceDep
+) -> Response:
+    wanted = read_propfind(await request.body())
+    depth = _depth(request)
+    _own(service, user)
+    row = await service.collection(collection)
+    subject = service.owner
+    counter = await service.counter()
+    answers = [_collection_answer(subject, collection, row, counter, wanted)]
+    if depth == 1:
+        members = await service.members(row, with_data=properties.wants_data(wanted))
+        for member in members:
+            path, values = properties.task(subject, collection, member)
+            answers.append(properties.answer(path, values, wanted))
+    return _multistatus(multistatus(answers))
+
+
+@router.api_route("/dav/calendars/{user}/{collection}/{resource}", methods=["PROPFIND"])
+async def propfind_resource(
+    request: Request, user: str, collection: str, resource: str, service: DavServiceDep
+) -> Response:
+    wanted = read_propfind(await request.body())
+    _depth(request)
+    _own(service, user)
+    _list, row = await service.resource(collection, resource)
+    path, values = properties.task(service.owner, collection, row)
+    return _multistatus(multistatus([properties.answer(path, values, wanted)]))
+
+
+@router.api_route("/dav/calendars/{user}/{collection}/", methods=["REPORT"])
+async def report(request: Request, user: str, collection: str, service: DavServiceDep) -> Response:
+    wanted = read_report(await request.body())
+    _own(service, user)
+    return _multistatus(await run_report(service, service.owner, collection, wanted))
+
+
+@router.api_route("/dav/calendars/{user}/{collection}/", methods=["MKCALENDAR"])
+async def mkcalendar(
+    request: Request, user: str, collection: str, service: DavServiceDep
+) -> Response:
+    update = read_property_update(await request.body(), qname(CALDAV, "mkcalendar"))
+    _own(service, user)
+    names = dict(update.set)
+    await service.make_collection(collection, _list_name(names.get(DISPLAYNAME)))
+    return Response(status_code=201, headers={"Cache-Control": "no-store"})
+
+
+@router.api_route("/dav/calendars/{user}/{collection}/", methods=["PROPPATCH"])
+async def proppatch(
+    request: Request, user: str, collection: str, service: DavServiceDep
+) -> Response:
+    update = read_property_update(await request.body(), qname(DAV, "propertyupdate"))
+    _own(service, user)
+    await service.collection(collection)
+    others = [name for name, _value in update.set if name != DISPLAYNAME] + list(update.remove)
+    names = dict(update.set)
+    statuses: list[tuple[str, int]]
+    if others:
+        # All or nothing (RFC 4918 section 9.2): only displayname can be changed here.
+        statuses = [(name, 403) for name in others]
+        statuses += [(DISPLAYNAME, 424)] if DISPLAYNAME in names else []
+    else:
+        if DISPLAYNAME in names:
+            await service.rename_collection(collection, _list_name(names[DISPLAYNAME]) or "")
+        statuses = [(DISPLAYNAME, 200)] if DISPLAYNAME in names else []
+    path = paths.collection(service.owner, collection)
+    return _multistatus(multistatus([property_statuses(path, statuses)]))
+
+
+def _list_name(name: str | None) -> str | None:
+    if name is not None and not name.strip():
+        raise InvalidParameterError(["body", "displayname"], "must not be empty", "value_error")
+    return name
+
+
+@router.delete("/dav/calendars/{user}/{collection}/")
+async def delete_collection(
+    request: Request, user: str, collection: str, service: DavServiceDep
+) -> Response:
+    _own(service, user)
+    await service.delete_collection(collection, request.headers.get("if-match"))
+    return Response(status_code=204)
+
+
+@router.api_route("/dav/calendars/{user}/{collection}/{resource}", methods=["GET", "HEAD"])
+async def get_resource(
+    request: Request, user: str, collection: str, resource: str, service: DavServiceDep
+) -> Response:
+    _own(service, user)
+    _list, row = await service.resource(collection, resource)
+    headers = {"ETag": row.etag}
+    if request.headers.get("if-none-match") in ("*", row.etag):
+        return Response(status_code=304, headers=headers)
+    body = properties.task_document(row).encode()
+    return Response(body, media_type="text/calendar; charset=utf-8", headers=headers)
+
+
+@router.put("/dav/calendars/{user}/{collection}/{resource}")
+async def put_resource(
+    request: Request, user: str, collection: str, resource: str, service: DavServiceDep
+) -> Response:
+    _own(service, user)
+    media_type = request.headers.get("content-type", "text/calendar").split(";")[0].strip()
+    if media_type.lower() not in ("text/calendar", ""):
+        raise DavPreconditionError(CALDAV, "supported-calendar-data", "Send text/calendar.")
+    try:
+        text = (await request.body()).decode("utf-8")
+    except UnicodeDecodeError:
+        raise DavPreconditionError(CALDAV, "valid-calendar-data", "Send UTF-8.") from None
+    written = await service.put(
+        collection,
+        resource,
+        text,
+        if_match=request.headers.get("if-match"),
+        if_none_match=request.headers.get("if-none-match"),
+    )
+    return Response(
+        status_code=201 if written.created else 204, headers={"ETag": written.task.etag}
+    )
+
+
+@router.delete("/dav/calendars/{user}/{collection}/{resource}")
+async def delete_resource(
+    request: Request, user: str, collection: str, resource: str, service: DavServiceDep
+) -> Response:
+    _own(service, user)
+    await service.delete_resource(collection, resource, request.headers.get("if-match"))
+    return Response(status_code=204)
+
+
+async def _precondition_failed(_request: Request, error: Exception) -> Response:
+    assert isinstance(error, DavPreconditionError)
+    body = error_body(qname(error.namespace, error.condition), error.detail)
+    return Response(body, status_code=error.status_code, media_type=XML_MEDIA_TYPE)
+
+
+async def _malformed(_request: Request, error: Exception) -> Response:
+    return problem_response(400, str(error))
+
+
+def install_dav(app: FastAPI) -> None:
+    app.include_router(router)
+    app.add_exception_handler(DavPreconditionError, _precondition_failed)
+    app.add_exception_handler(DavXmlError, _malformed)
