@@ -1,0 +1,9 @@
+"""CalDAV (RFC 4791, with WebDAV RFC 4918, RFC 5397 and RFC 6578) for tasks, under `/dav/`.
+
+The modules, from the outside in: `routes.py` (each level of the tree, read the inputs,
+answer), `authentication.py` (who the request speaks for), `reports.py` (REPORTs),
+`properties.py` (what each resource says of itself), `service.py` (CalDAV's own rules, over
+TaskService and ListService, which keep every rule of tasks and lists), `repository.py`
+(CalDAV's bulk reads), `ical.py` (a task as a VTODO and back), `filters.py`
+(calendar-query), `xml.py` (every piece of WebDAV XML), `paths.py` (the addresses).
+"""
