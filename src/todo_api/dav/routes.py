@@ -106,13 +106,14 @@ async def options() -> Response:
 
 
 @router.api_route("/dav/", methods=["PROPFIND"])
+# Clients given only the server's address ask its root for the current user's principal.
+@router.api_route("/", methods=["PROPFIND"])
 async def propfind_root(request: Request, service: DavServiceDep) -> Response:
     wanted = read_propfind(await request.body())
     _depth(request)
     subject = service.owner
-    return _multistatus(
-        multistatus([properties.answer(paths.ROOT, properties.root(subject), wanted)])
-    )
+    answer = properties.answer(request.url.path, properties.root(subject), wanted)
+    return _multistatus(multistatus([answer]))
 
 
 @router.api_route("/dav/principals/{user}/", methods=["PROPFIND"])
