@@ -118,7 +118,8 @@ def collection(subject: str, row: AnyRow, counter_token: str, ctag: str) -> dict
 def task_document(row: AnyRow) -> str:
     """A member row's VCALENDAR text (`ical` is present when it was read)."""
     stored: str | None = row._mapping.get("ical")
-    return render(task_fields(row), row.dav_uid or str(row.id), stored)
+    stored_fields: str | None = row._mapping.get("ical_fields")
+    return render(task_fields(row), row.dav_uid or str(row.id), stored, stored_fields)
 
 
 def task(subject: str, segment: str, row: AnyRow) -> tuple[str, dict[str, Value]]:

@@ -40,7 +40,7 @@ LIST_ID = bindparam("list_id", type_=tasks.c.list_id.type)
 # A member of a collection: the task's response fields, then its name, UID and (when the
 # caller wants the calendar data) the client's text.
 _MEMBER = (*TASK_COLUMNS, tasks.c.dav_name, tasks.c.dav_uid)
-_MEMBER_WITH_DATA = (*_MEMBER, tasks.c.ical)
+_MEMBER_WITH_DATA = (*_MEMBER, tasks.c.ical, tasks.c.ical_fields)
 _IN_LIST = and_(tasks.c.user_id == OWNER, tasks.c.list_id == LIST_ID)
 
 _LISTS = select(

@@ -20,7 +20,7 @@ from typing import Any, ClassVar, TypeVar
 from pydantic import ValidationError
 
 from todo_api.database import utc_now
-from todo_api.dav.ical import CalendarDataError, parse_todo
+from todo_api.dav.ical import CalendarDataError, fingerprint, parse_todo
 from todo_api.dav.repository import DavRepository
 from todo_api.errors import AppError, InvalidParameterError, NotFoundError
 from todo_api.lists.schemas import ListCreate, ListRename
@@ -152,6 +152,8 @@ class DavService:
             content = TaskReplace.model_validate(parsed.fields)
         except ValidationError as error:
             raise _caldav("valid-calendar-object-resource", _first_problem(error)) from None
+        fields = content.model_dump()
+        stored = {"ical": text, "ical_fields": fingerprint(fields), "dav_uid": parsed.uid}
         rows = await self.dav.named(collection.id, [name], with_data=False)
         none_match = parse_entity_tags(if_none_match)
         if rows:
@@ -159,14 +161,13 @@ class DavService:
                 none_match.any_tag or none_match.weakly_match(rows[0].etag)
             ):
                 raise PreconditionFailedError("A resource exists at this address.")
-            changes: dict[str, Any] = {**content.model_dump(), "ical": text, "dav_uid": parsed.uid}
+            changes: dict[str, Any] = {**content.model_dump(), **stored}
             task = await self.tasks.patch(rows[0].id, changes, IfMatch.from_header(if_match))
             return Written(task, created=False)
         if if_match is not None:
             raise PreconditionFailedError("Nothing is stored at this address yet.")
-        data = TaskCreate(**content.model_dump(), list_id=collection.id)
-        stored = {"ical": text, "dav_uid": parsed.uid, "dav_name": name}
-        return Written(await self.tasks.create(data, stored), created=True)
+        data = TaskCreate(**fields, list_id=collection.id)
+        return Written(await self.tasks.create(data, {**stored, "dav_name": name}), created=True)
 
     async def delete_resource(self, segment: str, name: str, if_match: str | None) -> None:
         collection = await self.collection(segment)

@@ -124,6 +124,7 @@ class Task(SQLModel, table=True):
     dav_name: str | None = Field(default=None, sa_type=String(DAV_NAME_MAX_LENGTH))
     dav_uid: str | None = Field(default=None, sa_type=String(DAV_NAME_MAX_LENGTH))
     ical: str | None = Field(default=None, sa_type=Text)
+    ical_fields: str | None = Field(default=None, sa_type=Text)
 
 
 class ChangeCounter(SQLModel, table=True):

@@ -7,7 +7,9 @@ Create Date: 2026-12-07
 - `tasks.dav_name`, `tasks.dav_uid`: the resource name and the iCalendar UID a client chose
   when it created the task with PUT (NULL for a task made through the REST API, whose name
   is `<id>.ics` and UID its id); `tasks.ical`: the VCALENDAR text the client sent, so that
-  what the service does not model (alarms, DTSTART, X- properties) comes back as sent.
+  what the service does not model (alarms, DTSTART, X- properties) comes back as sent;
+  `tasks.ical_fields`: the task's fields as that text set them (JSON), so that a task no
+  other front door changed since is answered with the text as sent, without parsing it.
 - `task_lists.dav_name`: the URL segment a client chose with MKCALENDAR (NULL: the list's
   id), unique per user.
 - `task_tombstones.list_id`, `task_tombstones.dav_name`: where a deleted task lived, so a
@@ -40,6 +42,7 @@ def upgrade() -> None:
     op.add_column("tasks", sa.Column("dav_name", sa.String(length=255), nullable=True))
     op.add_column("tasks", sa.Column("dav_uid", sa.String(length=255), nullable=True))
     op.add_column("tasks", sa.Column("ical", sa.Text(), nullable=True))
+    op.add_column("tasks", sa.Column("ical_fields", sa.Text(), nullable=True))
     op.add_column("task_lists", sa.Column("dav_name", sa.String(length=255), nullable=True))
     op.add_column("task_tombstones", sa.Column("list_id", sa.Uuid(), nullable=True))
     op.add_column("task_tombstones", sa.Column("dav_name", sa.String(length=255), nullable=True))
@@ -75,6 +78,7 @@ def downgrade() -> None:
     with op.batch_alter_table("task_lists") as batch:
         batch.drop_column("dav_name")
     with op.batch_alter_table("tasks") as batch:
+        batch.drop_column("ical_fields")
         batch.drop_column("ical")
         batch.drop_column("dav_uid")
         batch.drop_column("dav_name")
