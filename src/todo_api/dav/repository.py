@@ -43,24 +43,36 @@ _MEMBER = (*TASK_COLUMNS, tasks.c.dav_name, tasks.c.dav_uid)
 _MEMBER_WITH_DATA = (*_MEMBER, tasks.c.ical, tasks.c.ical_fields)
 _IN_LIST = and_(tasks.c.user_id == OWNER, tasks.c.list_id == LIST_ID)
 
+_COUNTER = select(change_counters.c.last_seq).where(change_counters.c.user_id == OWNER)
+# A list, with the owner's change counter riding along (the collection's ctag and sync
+# token), so a collection's properties cost one statement.
 _LISTS = select(
     task_lists.c.id,
     task_lists.c.name,
     task_lists.c.is_default,
     task_lists.c.dav_name,
     task_lists.c.version,
+    _COUNTER.scalar_subquery().label("counter"),
 ).where(task_lists.c.user_id == OWNER)
 _ALL_LISTS = _LISTS.order_by(task_lists.c.is_default.desc(), task_lists.c.name)
-_LIST_BY_SEGMENT = _LISTS.where(
-    or_(
-        task_lists.c.dav_name == bindparam("segment"),
-        and_(
-            task_lists.c.dav_name.is_(None),
-            task_lists.c.id == bindparam("segment_id", type_=task_lists.c.id.type),
-        ),
-    )
+_AT_SEGMENT = or_(
+    task_lists.c.dav_name == bindparam("segment"),
+    and_(
+        task_lists.c.dav_name.is_(None),
+        task_lists.c.id == bindparam("segment_id", type_=task_lists.c.id.type),
+    ),
 )
-_COUNTER = select(change_counters.c.last_seq).where(change_counters.c.user_id == OWNER)
+_LIST_BY_SEGMENT = _LISTS.where(_AT_SEGMENT)
+_NAMED = or_(
+    tasks.c.dav_name == bindparam("name"),
+    and_(tasks.c.dav_name.is_(None), tasks.c.id == bindparam("name_id", type_=tasks.c.id.type)),
+)
+# One resource by its collection's segment and its own name, in one statement.
+_RESOURCE = (
+    select(*_MEMBER_WITH_DATA)
+    .join(task_lists, and_(task_lists.c.id == tasks.c.list_id, task_lists.c.user_id == OWNER))
+    .where(tasks.c.user_id == OWNER, _AT_SEGMENT, _NAMED)
+)
 _NAME_LIST = update(task_lists).where(
     task_lists.c.user_id == OWNER,
     task_lists.c.id == bindparam("list_id", type_=task_lists.c.id.type),
@@ -112,11 +124,13 @@ class DavRepository:
         return await self._read(_ALL_LISTS, {})
 
     async def list_by_segment(self, segment: str) -> AnyRow | None:
-        try:
-            segment_id: uuid.UUID | None = uuid.UUID(segment)
-        except ValueError:
-            segment_id = None
-        rows = await self._read(_LIST_BY_SEGMENT, {"segment": segment, "segment_id": segment_id})
+        rows = await self._read(_LIST_BY_SEGMENT, _segment(segment))
+        return rows[0] if rows else None
+
+    async def resource(self, segment: str, name: str) -> AnyRow | None:
+        """The task at `name` in the collection at `segment`, with its stored text."""
+        params = {**_segment(segment), "name": name, "name_id": _id_of_name(name)}
+        rows = await self._read(_RESOURCE, params)
         return rows[0] if rows else None
 
     async def name_list(self, list_id: uuid.UUID, segment: str) -> bool:
@@ -167,6 +181,14 @@ class DavRepository:
         return await fetch_all(
             connection, statement, {"owner": self.owner, **params}, safe_to_repeat=True
         )
+
+
+def _segment(segment: str) -> dict[str, Any]:
+    try:
+        segment_id: uuid.UUID | None = uuid.UUID(segment)
+    except ValueError:
+        segment_id = None
+    return {"segment": segment, "segment_id": segment_id}
 
 
 def _id_of_name(name: str) -> uuid.UUID | None:

@@ -134,16 +134,14 @@ async def propfind_home(request: Request, user: str, service: DavServiceDep) -> 
     subject = service.owner
     answers = [properties.answer(paths.home(subject), properties.home(subject), wanted)]
     if depth == 1:
-        counter = await service.counter()
         for row in await service.collections():
             segment = paths.list_segment(row.id, row.dav_name)
-            answers.append(_collection_answer(subject, segment, row, counter, wanted))
+            answers.append(_collection_answer(subject, segment, row, wanted))
     return _multistatus(multistatus(answers))
 
 
-def _collection_answer(
-    subject: str, segment: str, row: AnyRow, counter: int, wanted: PropertyRequest
-) -> str:
+def _collection_answer(subject: str, segment: str, row: AnyRow, wanted: PropertyRequest) -> str:
+    counter = row.counter or 0
     token = sync_token(counter, utc_now())
     values = properties.collection(subject, row, token, str(counter))
     return properties.answer(paths.collection(subject, segment), values, wanted)
@@ -158,8 +156,7 @@ async def propfind_collection(
     _own(service, user)
     row = await service.collection(collection)
     subject = service.owner
-    counter = await service.counter()
-    answers = [_collection_answer(subject, collection, row, counter, wanted)]
+    answers = [_collection_answer(subject, collection, row, wanted)]
     if depth == 1:
         members = await service.members(row, with_data=properties.wants_data(wanted))
         for member in members:
@@ -175,7 +172,7 @@ async def propfind_resource(
     wanted = read_propfind(await request.body())
     _depth(request)
     _own(service, user)
-    _list, row = await service.resource(collection, resource)
+    row = await service.resource(collection, resource)
     path, values = properties.task(service.owner, collection, row)
     return _multistatus(multistatus([properties.answer(path, values, wanted)]))
 
@@ -240,7 +237,7 @@ async def get_resource(
     request: Request, user: str, collection: str, resource: str, service: DavServiceDep
 ) -> Response:
     _own(service, user)
-    _list, row = await service.resource(collection, resource)
+    row = await service.resource(collection, resource)
     headers = {"ETag": row.etag}
     if request.headers.get("if-none-match") in ("*", row.etag):
         return Response(status_code=304, headers=headers)

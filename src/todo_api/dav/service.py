@@ -120,13 +120,12 @@ class DavService:
 
     # --- resources -----------------------------------------------------------------------
 
-    async def resource(self, segment: str, name: str) -> tuple[AnyRow, AnyRow]:
-        """(the collection, the task with its stored text)."""
-        collection = await self.collection(segment)
-        rows = await self.dav.named(collection.id, [name], with_data=True)
-        if not rows:
+    async def resource(self, segment: str, name: str) -> AnyRow:
+        """The task at this address, with its stored text: one statement."""
+        row = await self.dav.resource(segment, name)
+        if row is None:
             raise ResourceNotFoundError
-        return collection, rows[0]
+        return row
 
     async def put(
         self,
@@ -170,11 +169,8 @@ class DavService:
         return Written(await self.tasks.create(data, {**stored, "dav_name": name}), created=True)
 
     async def delete_resource(self, segment: str, name: str, if_match: str | None) -> None:
-        collection = await self.collection(segment)
-        rows = await self.dav.named(collection.id, [name], with_data=False)
-        if not rows:
-            raise ResourceNotFoundError
-        await self.tasks.delete(rows[0].id, IfMatch.from_header(if_match))
+        row = await self.resource(segment, name)
+        await self.tasks.delete(row.id, IfMatch.from_header(if_match))
 
     async def members(self, collection: AnyRow, *, with_data: bool) -> list[AnyRow]:
         return await self.dav.members(collection.id, with_data=with_data)
@@ -183,9 +179,6 @@ class DavService:
         return await self.dav.named(collection.id, names, with_data=with_data)
 
     # --- sync ----------------------------------------------------------------------------
-
-    async def counter(self) -> int:
-        return await self.dav.counter()
 
     def sync_start(self, token: str) -> SyncStart:
         """Where a sync-collection report starts; 403 valid-sync-token for a token this
