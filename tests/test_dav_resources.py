@@ -223,3 +223,18 @@ async def test_completing_over_caldav_completes_the_task(
     got = await dav.request("GET", f"{collection}t.ics")
     assert "STATUS:NEEDS-ACTION" in got.text
     assert "COMPLETED:" not in got.text
+
+
+async def test_a_uid_is_one_resource_per_calendar(
+    client: httpx.AsyncClient, alice: ApiUser, create_task: TaskFactory
+) -> None:
+    dav = Dav(client, alice)
+    collection = await dav.default_collection()
+    assert (await dav.put(f"{collection}first.ics", todo("same-uid"))).status_code == 201
+    second = await dav.put(f"{collection}second.ics", todo("same-uid"))
+    assert second.status_code == 403
+    assert b"no-uid-conflict" in second.content
+    task = await create_task(alice, title="REST")
+    third = await dav.put(f"{collection}third.ics", todo(task["id"]))
+    assert third.status_code == 403
+    assert len((await client.get("/tasks", headers=alice.headers)).json()["items"]) == 2

@@ -67,6 +67,11 @@ _NAMED = or_(
     tasks.c.dav_name == bindparam("name"),
     and_(tasks.c.dav_name.is_(None), tasks.c.id == bindparam("name_id", type_=tasks.c.id.type)),
 )
+_HOLDING = or_(
+    tasks.c.dav_uid == bindparam("uid"),
+    and_(tasks.c.dav_uid.is_(None), tasks.c.id == bindparam("uid_id", type_=tasks.c.id.type)),
+)
+_NAMED_OR_HOLDING = select(*_MEMBER).where(_IN_LIST, or_(_NAMED, _HOLDING))
 # One resource by its collection's segment and its own name, in one statement.
 _RESOURCE = (
     select(*_MEMBER_WITH_DATA)
@@ -166,6 +171,15 @@ class DavRepository:
             params = {"list_id": list_id, "names": chunk, "ids": ids}
             rows.extend(await self._read(_named(with_data), params))
         return rows
+
+    async def named_or_holding(self, list_id: uuid.UUID, name: str, uid: str) -> list[AnyRow]:
+        """The members of a list at `name` or holding the UID `uid` (a PUT's look-up)."""
+        params = {"list_id": list_id, "name": name, "name_id": _id_of_name(name), "uid": uid}
+        try:
+            params["uid_id"] = uuid.UUID(uid)
+        except ValueError:
+            params["uid_id"] = None
+        return await self._read(_NAMED_OR_HOLDING, params)
 
     async def changes(
         self, list_id: uuid.UUID, since: int, *, with_data: bool

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from todo_api.database import utc_now
 from todo_api.dav.ical import CalendarDataError, fingerprint, parse_todo
+from todo_api.dav.paths import resource_name
 from todo_api.dav.repository import DavRepository
 from todo_api.errors import AppError, InvalidParameterError, NotFoundError
 from todo_api.lists.schemas import ListCreate, ListRename
@@ -153,7 +154,11 @@ class DavService:
             raise _caldav("valid-calendar-object-resource", _first_problem(error)) from None
         fields = content.model_dump()
         stored = {"ical": text, "ical_fields": fingerprint(fields), "dav_uid": parsed.uid}
-        rows = await self.dav.named(collection.id, [name], with_data=False)
+        found = await self.dav.named_or_holding(collection.id, name, parsed.uid)
+        rows = [row for row in found if resource_name(row.id, row.dav_name) == name]
+        if any((row.dav_uid or str(row.id)) == parsed.uid for row in found if row not in rows):
+            # RFC 4791 section 5.3.2.1: one UID, one resource in a collection.
+            raise _caldav("no-uid-conflict", "Another resource of this calendar has this UID.")
         none_match = parse_entity_tags(if_none_match)
         if rows:
             if none_match is not None and (
