@@ -2,7 +2,8 @@
 
 The modules, from the outside in: `routes.py` (each level of the tree, read the inputs,
 answer), `authentication.py` (who the request speaks for), `reports.py` (REPORTs),
-`properties.py` (what each resource says of itself), `service.py` (CalDAV's own rules, over
+`properties.py` (what each resource says of itself), `calendar_text.py` (a task's
+VCALENDAR text for GET and reports), `service.py` (CalDAV's own rules, over
 TaskService and ListService, which keep every rule of tasks and lists), `repository.py`
 (CalDAV's bulk reads), `ical.py` (a task as a VTODO and back), `filters.py`
 (calendar-query), `xml.py` (every piece of WebDAV XML), `paths.py` (the addresses).

@@ -11,7 +11,7 @@ from email.utils import format_datetime
 from typing import Any
 
 from todo_api.dav import paths
-from todo_api.dav.ical import render
+from todo_api.dav.calendar_text import render
 from todo_api.dav.xml import (
     APPLE,
     CALDAV,
