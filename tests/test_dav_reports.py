@@ -162,3 +162,40 @@ async def test_unknown_or_expired_sync_tokens_are_403_valid_sync_token(
         response = await dav.report(collection, sync_body(token))
         assert response.status_code == 403, token
         assert b"valid-sync-token" in response.content
+
+
+async def test_calendar_query_on_categories_and_a_task_with_a_start(
+    client: httpx.AsyncClient, alice: ApiUser
+) -> None:
+    dav = Dav(client, alice)
+    collection = await dav.default_collection()
+    started = todo("s", "DTSTART:20300105T090000Z", "DUE:20300110T090000Z", "CATEGORIES:Garden")
+    await dav.put(f"{collection}started.ics", started)
+    await dav.put(f"{collection}plain.ics", todo("p", "CATEGORIES:Work,Home"))
+
+    async def names(filter_xml: str) -> set[str]:
+        found = multistatus(await dav.report(collection, query_body(filter_xml)))
+        return {href.rsplit("/", 1)[-1] for href in found.hrefs()}
+
+    garden = (
+        '<C:comp-filter name="VTODO"><C:prop-filter name="CATEGORIES">'
+        "<C:text-match>garden</C:text-match></C:prop-filter></C:comp-filter>"
+    )
+    assert await names(garden) == {"started.ics"}
+    # DTSTART with DUE: the task spans 5 to 10 January 2030.
+    inside = (
+        '<C:comp-filter name="VTODO">'
+        '<C:time-range start="20300107T000000Z" end="20300108T000000Z"/></C:comp-filter>'
+    )
+    assert "started.ics" in await names(inside)
+    after = (
+        '<C:comp-filter name="VTODO">'
+        '<C:time-range start="20300111T000000Z" end="20300112T000000Z"/></C:comp-filter>'
+    )
+    assert "started.ics" not in await names(after)
+    due_in_range = (
+        '<C:comp-filter name="VTODO"><C:prop-filter name="DUE">'
+        '<C:time-range start="20300110T000000Z" end="20300111T000000Z"/>'
+        "</C:prop-filter></C:comp-filter>"
+    )
+    assert await names(due_in_range) == {"started.ics"}
