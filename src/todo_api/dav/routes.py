@@ -8,19 +8,14 @@ Each level of the tree is its own route, so metrics and logs name a template
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
-from todo_api.connections import RequestConnectionDep
 from todo_api.database import utc_now
 from todo_api.dav import paths, properties
-from todo_api.dav.authentication import DavUser
+from todo_api.dav.dependencies import DavServiceDep
 from todo_api.dav.reports import run_report
-from todo_api.dav.repository import DavRepository
-from todo_api.dav.service import DavPreconditionError, DavService, sync_token
+from todo_api.dav.service import DavPreconditionError, sync_token
 from todo_api.dav.xml import (
     CALDAV,
     DAV,
@@ -35,13 +30,8 @@ from todo_api.dav.xml import (
     read_propfind,
     read_report,
 )
-from todo_api.errors import ForbiddenError, InvalidParameterError, problem_response
-from todo_api.idempotency.service import IdempotencyService
-from todo_api.lists.repository import ListRepository
-from todo_api.lists.service import ListService
-from todo_api.state import resources_of
-from todo_api.tasks.repository import AnyRow, TaskRepository
-from todo_api.tasks.service import TaskService
+from todo_api.errors import InvalidParameterError, problem_response
+from todo_api.tasks.repository import AnyRow
 
 DAV_HEADERS = {
     "DAV": "1, 3, calendar-access",
@@ -49,34 +39,6 @@ DAV_HEADERS = {
 }
 DISPLAYNAME = qname(DAV, "displayname")
 router = APIRouter(include_in_schema=False)
-
-
-async def dav_service(
-    request: Request, subject: DavUser, connection: RequestConnectionDep
-) -> DavService:
-    settings = resources_of(request).settings
-    ttl = timedelta(seconds=settings.idempotency_key_ttl_seconds)
-    tasks = TaskRepository(connection, subject)
-    keys = IdempotencyService(connection, subject, ttl)
-    lists = ListService(ListRepository(connection, subject), tasks, keys)
-    task_service = TaskService(
-        tasks,
-        keys,
-        lists,
-        tokens=resources_of(request).opaque_tokens,
-        keep_days=settings.sync_tombstone_days,
-        safe_to_repeat=request.method in ("GET", "HEAD", "PROPFIND", "REPORT"),
-    )
-    repository = DavRepository(connection, subject)
-    return DavService(task_service, lists, repository, settings.sync_tombstone_days)
-
-
-DavServiceDep = Annotated[DavService, Depends(dav_service, scope="function")]
-
-
-def _own(service: DavService, user: str) -> None:
-    if user != paths.user_segment(service.owner):
-        raise ForbiddenError("This address belongs to another user.")
 
 
 def _multistatus(body: bytes) -> Response:
@@ -117,20 +79,18 @@ async def propfind_root(request: Request, service: DavServiceDep) -> Response:
 
 
 @router.api_route("/dav/principals/{user}/", methods=["PROPFIND"])
-async def propfind_principal(request: Request, user: str, service: DavServiceDep) -> Response:
+async def propfind_principal(request: Request, service: DavServiceDep) -> Response:
     wanted = read_propfind(await request.body())
     _depth(request)
-    _own(service, user)
     subject = service.owner
     answer = properties.answer(paths.principal(subject), properties.principal(subject), wanted)
     return _multistatus(multistatus([answer]))
 
 
 @router.api_route("/dav/calendars/{user}/", methods=["PROPFIND"])
-async def propfind_home(request: Request, user: str, service: DavServiceDep) -> Response:
+async def propfind_home(request: Request, service: DavServiceDep) -> Response:
     wanted = read_propfind(await request.body())
     depth = _depth(request)
-    _own(service, user)
     subject = service.owner
     answers = [properties.answer(paths.home(subject), properties.home(subject), wanted)]
     if depth == 1:
@@ -149,11 +109,10 @@ def _collection_answer(subject: str, segment: str, row: AnyRow, wanted: Property
 
 @router.api_route("/dav/calendars/{user}/{collection}/", methods=["PROPFIND"])
 async def propfind_collection(
-    request: Request, user: str, collection: str, service: DavServiceDep
+    request: Request, collection: str, service: DavServiceDep
 ) -> Response:
     wanted = read_propfind(await request.body())
     depth = _depth(request)
-    _own(service, user)
     row = await service.collection(collection)
     subject = service.owner
     answers = [_collection_answer(subject, collection, row, wanted)]
@@ -167,40 +126,32 @@ async def propfind_collection(
 
 @router.api_route("/dav/calendars/{user}/{collection}/{resource}", methods=["PROPFIND"])
 async def propfind_resource(
-    request: Request, user: str, collection: str, resource: str, service: DavServiceDep
+    request: Request, collection: str, resource: str, service: DavServiceDep
 ) -> Response:
     wanted = read_propfind(await request.body())
     _depth(request)
-    _own(service, user)
     row = await service.resource(collection, resource)
     path, values = properties.task(service.owner, collection, row)
     return _multistatus(multistatus([properties.answer(path, values, wanted)]))
 
 
 @router.api_route("/dav/calendars/{user}/{collection}/", methods=["REPORT"])
-async def report(request: Request, user: str, collection: str, service: DavServiceDep) -> Response:
+async def report(request: Request, collection: str, service: DavServiceDep) -> Response:
     wanted = read_report(await request.body())
-    _own(service, user)
     return _multistatus(await run_report(service, service.owner, collection, wanted))
 
 
 @router.api_route("/dav/calendars/{user}/{collection}/", methods=["MKCALENDAR"])
-async def mkcalendar(
-    request: Request, user: str, collection: str, service: DavServiceDep
-) -> Response:
+async def mkcalendar(request: Request, collection: str, service: DavServiceDep) -> Response:
     update = read_property_update(await request.body(), qname(CALDAV, "mkcalendar"))
-    _own(service, user)
     names = dict(update.set)
     await service.make_collection(collection, _list_name(names.get(DISPLAYNAME)))
     return Response(status_code=201, headers={"Cache-Control": "no-store"})
 
 
 @router.api_route("/dav/calendars/{user}/{collection}/", methods=["PROPPATCH"])
-async def proppatch(
-    request: Request, user: str, collection: str, service: DavServiceDep
-) -> Response:
+async def proppatch(request: Request, collection: str, service: DavServiceDep) -> Response:
     update = read_property_update(await request.body(), qname(DAV, "propertyupdate"))
-    _own(service, user)
     await service.collection(collection)
     others = [name for name, _value in update.set if name != DISPLAYNAME] + list(update.remove)
     names = dict(update.set)
@@ -224,19 +175,15 @@ def _list_name(name: str | None) -> str | None:
 
 
 @router.delete("/dav/calendars/{user}/{collection}/")
-async def delete_collection(
-    request: Request, user: str, collection: str, service: DavServiceDep
-) -> Response:
-    _own(service, user)
+async def delete_collection(request: Request, collection: str, service: DavServiceDep) -> Response:
     await service.delete_collection(collection, request.headers.get("if-match"))
     return Response(status_code=204)
 
 
 @router.api_route("/dav/calendars/{user}/{collection}/{resource}", methods=["GET", "HEAD"])
 async def get_resource(
-    request: Request, user: str, collection: str, resource: str, service: DavServiceDep
+    request: Request, collection: str, resource: str, service: DavServiceDep
 ) -> Response:
-    _own(service, user)
     row = await service.resource(collection, resource)
     headers = {"ETag": row.etag}
     if request.headers.get("if-none-match") in ("*", row.etag):
@@ -247,9 +194,8 @@ async def get_resource(
 
 @router.put("/dav/calendars/{user}/{collection}/{resource}")
 async def put_resource(
-    request: Request, user: str, collection: str, resource: str, service: DavServiceDep
+    request: Request, collection: str, resource: str, service: DavServiceDep
 ) -> Response:
-    _own(service, user)
     media_type = request.headers.get("content-type", "text/calendar").split(";")[0].strip()
     if media_type.lower() not in ("text/calendar", ""):
         raise DavPreconditionError(CALDAV, "supported-calendar-data", "Send text/calendar.")
@@ -271,9 +217,8 @@ async def put_resource(
 
 @router.delete("/dav/calendars/{user}/{collection}/{resource}")
 async def delete_resource(
-    request: Request, user: str, collection: str, resource: str, service: DavServiceDep
+    request: Request, collection: str, resource: str, service: DavServiceDep
 ) -> Response:
-    _own(service, user)
     await service.delete_resource(collection, resource, request.headers.get("if-match"))
     return Response(status_code=204)
 
