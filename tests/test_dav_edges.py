@@ -98,3 +98,11 @@ async def test_a_task_moved_to_another_list_moves_between_calendars(
     got = await dav.request("GET", f"{dav.home}later/m.ics")
     assert got.status_code == 200
     assert "X-KEPT:yes" in got.text
+
+
+async def test_a_put_into_a_missing_calendar_is_409(
+    client: httpx.AsyncClient, alice: ApiUser
+) -> None:
+    dav = Dav(client, alice)
+    assert_problem(await dav.put(f"{dav.home}nowhere/x.ics", todo("x")), 409)
+    assert (await client.get("/tasks", headers=alice.headers)).json()["items"] == []

@@ -23,7 +23,7 @@ from todo_api.database import utc_now
 from todo_api.dav.ical import CalendarDataError, fingerprint, parse_todo
 from todo_api.dav.paths import resource_name
 from todo_api.dav.repository import DavRepository
-from todo_api.errors import AppError, InvalidParameterError, NotFoundError
+from todo_api.errors import AppError, ConflictError, InvalidParameterError, NotFoundError
 from todo_api.lists.schemas import ListCreate, ListRename
 from todo_api.lists.service import ListService
 from todo_api.tasks.conditions import IfMatch, PreconditionFailedError, parse_entity_tags
@@ -57,6 +57,10 @@ def _dav(condition: str, detail: str, status: int = 403) -> DavPreconditionError
 
 class ResourceNotFoundError(NotFoundError):
     detail = "Nothing is stored at this address."
+
+
+class MissingCalendarError(ConflictError):
+    detail = "No calendar is at this address: make it first (MKCALENDAR)."
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +141,11 @@ class DavService:
         if_match: str | None,
         if_none_match: str | None,
     ) -> Written:
-        collection = await self.collection(segment)
+        try:
+            collection = await self.collection(segment)
+        except ResourceNotFoundError:
+            # RFC 4918 section 9.7.1: a PUT whose parent collection is missing is 409.
+            raise MissingCalendarError from None
         if not 1 <= len(name) <= MAX_NAME or name in (".", ".."):
             raise _caldav(
                 "valid-calendar-object-resource", "A resource name is 1 to 255 characters."
