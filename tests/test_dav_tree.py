@@ -125,22 +125,59 @@ async def test_proppatch_renames_and_delete_deletes_the_list(
     assert_problem(missing, 404)
 
 
-async def test_proppatch_of_an_unsupported_property_changes_nothing(
+async def test_proppatch_of_a_protected_property_changes_nothing(
     client: httpx.AsyncClient, alice: ApiUser
 ) -> None:
     dav = Dav(client, alice)
     assert (await dav.mkcalendar("home", "Home")).status_code == 201
     body = (
         '<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:"><D:set><D:prop>'
-        '<D:displayname>Elsewhere</D:displayname><X:color xmlns:X="urn:x">red</X:color>'
+        "<D:displayname>Elsewhere</D:displayname><D:getetag>x</D:getetag>"
         "</D:prop></D:set></D:propertyupdate>"
     )
     found = multistatus(await dav.request("PROPPATCH", f"{dav.home}home/", body))
-    statuses = [s.text for s in found.response("/home/").iter(f"{D}status")]
-    assert any("403" in (s or "") for s in statuses)
-    assert any("424" in (s or "") for s in statuses)
-    names = await list_names(client, alice)
-    assert names == ["Home", "Tasks"] or names == ["Tasks", "Home"]
+    statuses = [s.text or "" for s in found.response("/home/").iter(f"{D}status")]
+    assert any("403" in status for status in statuses)
+    assert any("424" in status for status in statuses)
+    assert sorted(await list_names(client, alice)) == ["Home", "Tasks"]
+
+
+async def test_calendar_colour_and_order_are_kept(
+    client: httpx.AsyncClient, alice: ApiUser
+) -> None:
+    dav = Dav(client, alice)
+    apple = "http://apple.com/ns/ical/"
+    made = await dav.request(
+        "MKCALENDAR",
+        f"{dav.home}colours/",
+        '<?xml version="1.0"?><C:mkcalendar xmlns:D="DAV:" '
+        f'xmlns:C="urn:ietf:params:xml:ns:caldav" xmlns:A="{apple}"><D:set><D:prop>'
+        "<D:displayname>Colours</D:displayname><A:calendar-color>#FF0000FF</A:calendar-color>"
+        "</D:prop></D:set></C:mkcalendar>",
+    )
+    assert made.status_code == 201
+    body = (
+        f'<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:A="{apple}"><D:set>'
+        "<D:prop><A:calendar-order>7</A:calendar-order></D:prop></D:set></D:propertyupdate>"
+    )
+    found = multistatus(await dav.request("PROPPATCH", f"{dav.home}colours/", body))
+    assert "200" in (found.response("/colours/").findtext(f"{D}propstat/{D}status") or "")
+    wanted = (f"{{{apple}}}calendar-color", f"{{{apple}}}calendar-order", f"{D}displayname")
+    listing = multistatus(await dav.propfind(f"{dav.home}colours/", *wanted))
+    colour = listing.prop("/colours/", f"{{{apple}}}calendar-color")
+    order = listing.prop("/colours/", f"{{{apple}}}calendar-order")
+    assert colour is not None
+    assert colour.text == "#FF0000FF"
+    assert order is not None
+    assert order.text == "7"
+    remove = (
+        f'<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:A="{apple}"><D:remove>'
+        "<D:prop><A:calendar-color/></D:prop></D:remove></D:propertyupdate>"
+    )
+    assert (await dav.request("PROPPATCH", f"{dav.home}colours/", remove)).status_code == 207
+    listing = multistatus(await dav.propfind(f"{dav.home}colours/", *wanted))
+    assert listing.prop("/colours/", f"{{{apple}}}calendar-color") is None
+    assert await list_names(client, alice) == ["Tasks", "Colours"]
 
 
 async def test_malformed_and_hostile_xml_is_400(client: httpx.AsyncClient, alice: ApiUser) -> None:

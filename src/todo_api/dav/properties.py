@@ -10,10 +10,11 @@ from collections.abc import Callable, Mapping
 from email.utils import format_datetime
 from typing import Any
 
+import orjson
+
 from todo_api.dav import paths
 from todo_api.dav.calendar_text import render
 from todo_api.dav.xml import (
-    APPLE,
     CALDAV,
     CALENDARSERVER,
     DAV,
@@ -61,6 +62,35 @@ _VTODO_ONLY = '<C:comp name="VTODO"/>'
 _CALENDAR_MEDIA_TYPE = "text/calendar; charset=utf-8; component=vtodo"
 
 
+# Properties the service computes: a client cannot set or remove them (403 in PROPPATCH;
+# ignored in MKCALENDAR, where displayname names the list).
+PROTECTED = frozenset(
+    {
+        qname(DAV, name)
+        for name in (
+            "resourcetype",
+            "displayname",
+            "current-user-privilege-set",
+            "supported-report-set",
+            "owner",
+            "sync-token",
+            "getetag",
+            "getcontenttype",
+            "getlastmodified",
+            "current-user-principal",
+            "principal-URL",
+            "principal-collection-set",
+        )
+    }
+    | {
+        qname(CALDAV, "supported-calendar-component-set"),
+        qname(CALDAV, "supported-calendar-data"),
+        qname(CALDAV, "calendar-home-set"),
+        qname(CALENDARSERVER, "getctag"),
+    }
+)
+
+
 def _user(subject: str) -> dict[str, Value]:
     return {
         qname(DAV, "current-user-principal"): href(paths.principal(subject)),
@@ -97,7 +127,9 @@ def home(subject: str) -> dict[str, Value]:
 
 
 def collection(subject: str, row: AnyRow, counter_token: str, ctag: str) -> dict[str, Value]:
+    kept: dict[str, str] = orjson.loads(row.dav_properties or "{}")
     return {
+        **{name: escape_text(text) for name, text in kept.items()},
         qname(DAV, "resourcetype"): element(qname(DAV, "collection"))
         + element(qname(CALDAV, "calendar")),
         qname(DAV, "displayname"): escape_text(row.name),
@@ -110,7 +142,6 @@ def collection(subject: str, row: AnyRow, counter_token: str, ctag: str) -> dict
         qname(CALDAV, "supported-calendar-data"): (
             '<C:calendar-data content-type="text/calendar" version="2.0"/>'
         ),
-        qname(APPLE, "calendar-order"): "0" if row.is_default else "1",
         **_user(subject),
     }
 

@@ -52,6 +52,7 @@ _LISTS = select(
     task_lists.c.is_default,
     task_lists.c.dav_name,
     task_lists.c.version,
+    task_lists.c.dav_properties,
     _COUNTER.scalar_subquery().label("counter"),
 ).where(task_lists.c.user_id == OWNER)
 _ALL_LISTS = _LISTS.order_by(task_lists.c.is_default.desc(), task_lists.c.name)
@@ -152,6 +153,16 @@ class DavRepository:
         except IntegrityError:
             return False
         return True
+
+    async def keep_properties(self, list_id: uuid.UUID, properties: str | None) -> None:
+        """Store the properties a client set on a calendar that no column models."""
+        connection = await self.connection.get()
+        await execute(
+            connection,
+            _NAME_LIST.values(dav_properties=bindparam("properties")),
+            {"owner": self.owner, "list_id": list_id, "properties": properties},
+            safe_to_repeat=True,
+        )
 
     async def counter(self) -> int:
         rows = await self._read(_COUNTER, {})

@@ -145,7 +145,8 @@ async def report(request: Request, collection: str, service: DavServiceDep) -> R
 async def mkcalendar(request: Request, collection: str, service: DavServiceDep) -> Response:
     update = read_property_update(await request.body(), qname(CALDAV, "mkcalendar"))
     names = dict(update.set)
-    await service.make_collection(collection, _list_name(names.get(DISPLAYNAME)))
+    kept = {name: text for name, text in update.set if name not in properties.PROTECTED}
+    await service.make_collection(collection, _list_name(names.get(DISPLAYNAME)), kept)
     return Response(status_code=201, headers={"Cache-Control": "no-store"})
 
 
@@ -153,17 +154,19 @@ async def mkcalendar(request: Request, collection: str, service: DavServiceDep) 
 async def proppatch(request: Request, collection: str, service: DavServiceDep) -> Response:
     update = read_property_update(await request.body(), qname(DAV, "propertyupdate"))
     await service.collection(collection)
-    others = [name for name, _value in update.set if name != DISPLAYNAME] + list(update.remove)
-    names = dict(update.set)
-    statuses: list[tuple[str, int]]
-    if others:
-        # All or nothing (RFC 4918 section 9.2): only displayname can be changed here.
-        statuses = [(name, 403) for name in others]
-        statuses += [(DISPLAYNAME, 424)] if DISPLAYNAME in names else []
+    named = [name for name, _text in update.set] + list(update.remove)
+    # displayname is the list's name: it may be set, never removed.
+    refused = {name for name in named if name in properties.PROTECTED and name != DISPLAYNAME}
+    refused |= {DISPLAYNAME} & set(update.remove)
+    if refused:
+        # All or nothing (RFC 4918 section 9.2): the rest fails with the refused ones.
+        statuses = [(name, 403 if name in refused else 424) for name in dict.fromkeys(named)]
     else:
-        if DISPLAYNAME in names:
-            await service.rename_collection(collection, _list_name(names[DISPLAYNAME]) or "")
-        statuses = [(DISPLAYNAME, 200)] if DISPLAYNAME in names else []
+        names = dict(update.set)
+        changed = {name: text for name, text in update.set if name != DISPLAYNAME}
+        display_name = _list_name(names.get(DISPLAYNAME))
+        await service.update_properties(collection, display_name, changed, list(update.remove))
+        statuses = [(name, 200) for name in dict.fromkeys(named)]
     path = paths.collection(service.owner, collection)
     return _multistatus(multistatus([property_statuses(path, statuses)]))
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
+import orjson
 from pydantic import ValidationError
 
 from todo_api.database import utc_now
@@ -33,6 +34,9 @@ from todo_api.tasks.service import TaskService
 
 _TOKEN = re.compile(r"urn:x-todo-api:sync:(\d{1,19}):(\d{1,12})")
 MAX_NAME = 255
+# What a calendar keeps of the properties clients set that no column models.
+MAX_KEPT_PROPERTIES = 50
+MAX_KEPT_TEXT = 4096
 
 
 class DavPreconditionError(AppError):
@@ -105,7 +109,11 @@ class DavService:
             raise ResourceNotFoundError
         return row
 
-    async def make_collection(self, segment: str, display_name: str | None) -> None:
+    async def make_collection(
+        self, segment: str, display_name: str | None, kept: dict[str, str] | None = None
+    ) -> None:
+        """A list at the client's `segment`, with the properties it set that no column
+        models (`kept`: name to text)."""
         if not 1 <= len(segment) <= MAX_NAME:
             raise _dav("valid-resourcetype", f"A calendar's name is 1 to {MAX_NAME} characters.")
         if await self.dav.list_by_segment(segment) is not None:
@@ -114,6 +122,27 @@ class DavService:
         if not await self.dav.name_list(made.id, segment):
             await self.lists.delete(made.id)
             raise _dav("resource-must-be-null", "A calendar exists at this address.")
+        if kept:
+            await self.dav.keep_properties(made.id, _kept_text(kept))
+
+    async def update_properties(
+        self,
+        segment: str,
+        display_name: str | None,
+        changed: dict[str, str],
+        removed: list[str],
+    ) -> None:
+        """PROPPATCH: the list renamed when `display_name` is given; the properties no
+        column models set (`changed`) or removed."""
+        row = await self.collection(segment)
+        if display_name is not None:
+            await self.lists.rename(row.id, _valid(ListRename, display_name))
+        if changed or removed:
+            kept: dict[str, str] = orjson.loads(row.dav_properties or "{}")
+            kept.update(changed)
+            for name in removed:
+                kept.pop(name, None)
+            await self.dav.keep_properties(row.id, _kept_text(kept))
 
     async def rename_collection(self, segment: str, display_name: str) -> None:
         row = await self.collection(segment)
@@ -222,6 +251,12 @@ class DavService:
             return counter, await self.dav.members(collection.id, with_data=with_data), []
         changed, gone = await self.dav.changes(collection.id, start.since, with_data=with_data)
         return counter, changed, gone
+
+
+def _kept_text(kept: dict[str, str]) -> str | None:
+    if len(kept) > MAX_KEPT_PROPERTIES or any(len(text) > MAX_KEPT_TEXT for text in kept.values()):
+        raise _dav("cannot-modify-protected-property", "Too many or too long properties.")
+    return orjson.dumps(kept).decode() if kept else None
 
 
 def sync_token(seq: int, issued: datetime) -> str:

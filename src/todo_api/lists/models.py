@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import ClassVar, cast
 
-from sqlalchemy import BigInteger, Index, String, Table, UniqueConstraint, text
+from sqlalchemy import BigInteger, Index, String, Table, Text, UniqueConstraint, text
 from sqlmodel import Column, Field, SQLModel
 
 from todo_api.database import UTCDateTime
@@ -64,6 +64,8 @@ class TaskList(SQLModel, table=True):
     )
     # The URL segment a CalDAV client chose with MKCALENDAR; NULL: the list's id.
     dav_name: str | None = Field(default=None, sa_type=String(DAV_NAME_MAX_LENGTH))
+    # Properties a CalDAV client set that the service does not model (colour, order), JSON.
+    dav_properties: str | None = Field(default=None, sa_type=Text)
 
 
 class ListTombstone(SQLModel, table=True):

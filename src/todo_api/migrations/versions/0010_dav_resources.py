@@ -11,7 +11,8 @@ Create Date: 2026-12-07
   `tasks.ical_fields`: the task's fields as that text set them (JSON), so that a task no
   other front door changed since is answered with the text as sent, without parsing it.
 - `task_lists.dav_name`: the URL segment a client chose with MKCALENDAR (NULL: the list's
-  id), unique per user.
+  id), unique per user; `task_lists.dav_properties`: the properties a client set on the
+  calendar that the service does not model (its colour, its order...), as JSON.
 - `task_tombstones.list_id`, `task_tombstones.dav_name`: where a deleted task lived, so a
   collection's sync-collection report names the resource that went.
 
@@ -44,6 +45,7 @@ def upgrade() -> None:
     op.add_column("tasks", sa.Column("ical", sa.Text(), nullable=True))
     op.add_column("tasks", sa.Column("ical_fields", sa.Text(), nullable=True))
     op.add_column("task_lists", sa.Column("dav_name", sa.String(length=255), nullable=True))
+    op.add_column("task_lists", sa.Column("dav_properties", sa.Text(), nullable=True))
     op.add_column("task_tombstones", sa.Column("list_id", sa.Uuid(), nullable=True))
     op.add_column("task_tombstones", sa.Column("dav_name", sa.String(length=255), nullable=True))
     if not on_postgresql:
@@ -76,6 +78,7 @@ def downgrade() -> None:
         batch.drop_column("dav_name")
         batch.drop_column("list_id")
     with op.batch_alter_table("task_lists") as batch:
+        batch.drop_column("dav_properties")
         batch.drop_column("dav_name")
     with op.batch_alter_table("tasks") as batch:
         batch.drop_column("ical_fields")
