@@ -31,6 +31,20 @@ def matches(calendar: Component, query: CompFilter | None) -> bool:
     return _component_matches(calendar, query)
 
 
+def every_task_matches(query: CompFilter | None) -> bool:
+    """Whether the filter asks only for VCALENDARs (holding a VTODO): true of every task's
+    text, so no text needs parsing."""
+    if query is None:
+        return True
+    if query.name != "VCALENDAR" or query.is_not_defined or query.time_range or query.prop_filters:
+        return False
+    return all(
+        part.name == "VTODO"
+        and not (part.is_not_defined or part.time_range or part.prop_filters or part.comp_filters)
+        for part in query.comp_filters
+    )
+
+
 def _component_matches(component: Component, query: CompFilter) -> bool:
     if query.is_not_defined:
         return False

@@ -14,7 +14,7 @@ from icalendar import Calendar
 
 from todo_api.database import utc_now
 from todo_api.dav import paths, properties
-from todo_api.dav.filters import UnsupportedCollationError, matches
+from todo_api.dav.filters import UnsupportedCollationError, every_task_matches, matches
 from todo_api.dav.service import DavPreconditionError, DavService, sync_token
 from todo_api.dav.xml import (
     CALDAV,
@@ -33,6 +33,10 @@ async def run_report(service: DavService, subject: str, segment: str, report: Re
     if report.kind == "calendar-multiget":
         return await _multiget(service, subject, segment, collection, report, with_data)
     if report.kind == "calendar-query":
+        if every_task_matches(report.filter):
+            # "All my tasks" (Thunderbird's listing): every member matches, unparsed.
+            rows = await service.members(collection, with_data=with_data)
+            return multistatus(_answers(subject, segment, rows, report))
         rows = await service.members(collection, with_data=True)
         try:
             chosen = [row for row in rows if _matches(row, report)]
