@@ -91,6 +91,9 @@ ONE_BACKEND_MODULES = {
     "tests.test_todo_cli_debug",
     "tests.test_todo_cli_network",
     "tests.test_todo_cli_terminal",
+    "tests.test_dav_client",
+    "tests.test_dav_fuzz",
+    "tests.test_dav_vdirsyncer",
 }
 
 

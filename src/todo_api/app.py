@@ -18,6 +18,7 @@ from todo_api.auth.routes import router as auth_router
 from todo_api.auth.token_errors import TokenErrorMiddleware
 from todo_api.auth.tokens import TokenVerifier
 from todo_api.database import Database
+from todo_api.dav.routes import install_dav
 from todo_api.docs import install_docs
 from todo_api.errors import install_error_handlers
 from todo_api.health import router as health_router
@@ -161,6 +162,8 @@ def create_app(settings: Settings | None = None, *, jwks_clock: Clock = REAL_CLO
     app.include_router(lists_router)
     app.include_router(app_passwords_router)
     app.include_router(auth_router)
+    if settings.dav_enabled:
+        install_dav(app)
     install_openapi(app)
     docs_policies = install_docs(app)
     app.include_router(health_router)

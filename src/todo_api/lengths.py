@@ -12,3 +12,5 @@ EMAIL_MAX_LENGTH = 254
 # most three ("ΐ" into three), so the key column is three times as wide.
 LIST_NAME_MAX_LENGTH = 100
 LIST_NAME_KEY_MAX_LENGTH = 3 * LIST_NAME_MAX_LENGTH
+# A CalDAV resource name, collection segment or UID that a client chose.
+DAV_NAME_MAX_LENGTH = 255

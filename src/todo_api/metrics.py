@@ -34,7 +34,11 @@ MULTIPROCESS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 POOL_REFRESH_SECONDS = 5.0
 
 UNMATCHED_ROUTE = "unmatched"
-_KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_KNOWN_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+    # WebDAV and CalDAV (/dav/).
+    | {"PROPFIND", "PROPPATCH", "MKCALENDAR", "REPORT"}
+)
 
 REQUESTS = Counter(
     "http_requests_total",

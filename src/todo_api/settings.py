@@ -94,6 +94,8 @@ class Settings(BaseSettings):
     idempotency_key_ttl_seconds: int = Field(default=86_400, ge=1, le=30 * 86_400)
     # How long deletions are remembered for /tasks/changes; older sync tokens are 410.
     sync_tombstone_days: int = Field(default=30, ge=1, le=3650)
+    # Serve CalDAV under /dav/ and /.well-known/caldav.
+    dav_enabled: bool = True
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["json", "console"] | None = None

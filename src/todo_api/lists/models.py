@@ -6,11 +6,16 @@ import uuid
 from datetime import datetime
 from typing import ClassVar, cast
 
-from sqlalchemy import BigInteger, Index, String, Table, UniqueConstraint, text
+from sqlalchemy import BigInteger, Index, String, Table, Text, UniqueConstraint, text
 from sqlmodel import Column, Field, SQLModel
 
 from todo_api.database import UTCDateTime
-from todo_api.lengths import LIST_NAME_KEY_MAX_LENGTH, LIST_NAME_MAX_LENGTH, SUBJECT_MAX_LENGTH
+from todo_api.lengths import (
+    DAV_NAME_MAX_LENGTH,
+    LIST_NAME_KEY_MAX_LENGTH,
+    LIST_NAME_MAX_LENGTH,
+    SUBJECT_MAX_LENGTH,
+)
 
 DEFAULT_LIST_NAME = "Tasks"
 # The default list's id is a function of its owner: uuid5 of the subject in this namespace.
@@ -41,6 +46,8 @@ class TaskList(SQLModel, table=True):
             sqlite_where=text("is_default"),
             postgresql_where=text("is_default"),
         ),
+        # The URL segment a CalDAV client chose with MKCALENDAR (dav/).
+        Index("uq_task_lists_user_id_dav_name", "user_id", "dav_name", unique=True),
     )
 
     id: uuid.UUID = Field(primary_key=True)
@@ -55,6 +62,10 @@ class TaskList(SQLModel, table=True):
     version: int = Field(
         default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
     )
+    # The URL segment a CalDAV client chose with MKCALENDAR; NULL: the list's id.
+    dav_name: str | None = Field(default=None, sa_type=String(DAV_NAME_MAX_LENGTH))
+    # Properties a CalDAV client set that the service does not model (colour, order), JSON.
+    dav_properties: str | None = Field(default=None, sa_type=Text)
 
 
 class ListTombstone(SQLModel, table=True):

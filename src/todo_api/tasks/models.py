@@ -27,7 +27,7 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Column, Field, SQLModel
 
 from todo_api.database import UTCDateTime, built_only_on
-from todo_api.lengths import SUBJECT_MAX_LENGTH, TITLE_MAX_LENGTH
+from todo_api.lengths import DAV_NAME_MAX_LENGTH, SUBJECT_MAX_LENGTH, TITLE_MAX_LENGTH
 from todo_api.lists.models import task_lists_table
 from todo_api.tasks.positions import MAX_POSITION_LENGTH, UNORDERED_POSITION
 from todo_api.tasks.recurrence import RULE_MAX_LENGTH, TIME_ZONE_MAX_LENGTH
@@ -117,6 +117,8 @@ class Task(SQLModel, table=True):
         Index("ix_tasks_parent_id_position_id", "parent_id", "position", "id"),
         Index("ix_tasks_list_id_position_id", "list_id", "position", "id"),
         CheckConstraint(RECURRENCE_CHECK, name="recurrence"),
+        # A CalDAV resource by its name in its collection (dav/).
+        Index("ix_tasks_list_id_dav_name", "list_id", "dav_name"),
     )
 
     id: uuid.UUID = Field(primary_key=True)
@@ -155,6 +157,12 @@ class Task(SQLModel, table=True):
     version: int = Field(
         default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
     )
+    # CalDAV (dav/): the resource name and UID a client chose with PUT (NULL: `<id>.ics`
+    # and the id), and the VCALENDAR it sent, which keeps what the columns above do not.
+    dav_name: str | None = Field(default=None, sa_type=String(DAV_NAME_MAX_LENGTH))
+    dav_uid: str | None = Field(default=None, sa_type=String(DAV_NAME_MAX_LENGTH))
+    ical: str | None = Field(default=None, sa_type=Text)
+    ical_fields: str | None = Field(default=None, sa_type=Text)
 
 
 class ChangeCounter(SQLModel, table=True):
@@ -183,6 +191,9 @@ class TaskTombstone(SQLModel, table=True):
     seq: int = Field(primary_key=True, sa_type=BigInteger)
     task_id: uuid.UUID = Field(nullable=False)
     deleted_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    # Where the task was, for a CalDAV collection's sync report (NULL: a list's deletion).
+    list_id: uuid.UUID | None = Field(default=None)
+    dav_name: str | None = Field(default=None, sa_type=String(DAV_NAME_MAX_LENGTH))
 
 
 task_tombstones_table = cast(Table, TaskTombstone.__table__)  # type: ignore[attr-defined]

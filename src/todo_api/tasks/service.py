@@ -1,5 +1,5 @@
-"""`TaskService`: the rules of one user's tasks, for every front door (REST today; CalDAV and
-live updates next), over `TaskRepository`'s rows; those of parents and order: placement.py.
+"""`TaskService`: the rules of one user's tasks for every front door, over `TaskRepository`'s
+rows; those of parents and order: placement.py.
 
 The rules kept here and nowhere else:
 - ownership and preconditions: once an owner-scoped statement finds nothing, one look-up
@@ -110,9 +110,8 @@ class TaskService:
         keep_days: int = 30,
         key_ttl: timedelta = timedelta(days=1),
     ) -> TaskService:
-        """The tasks of `owner` on a connection the caller already holds (scripts, tests);
-        without `tokens`, cursors and sync tokens are sealed with a key of this process.
-        The defaults are the settings' own."""
+        """The tasks of `owner` on a connection the caller holds (scripts, tests); without
+        `tokens`, a key of this process seals cursors and sync tokens."""
         held = RequestConnection.held(connection)
         tasks = TaskRepository(held, owner)
         keys = IdempotencyService(held, owner, key_ttl)
@@ -125,8 +124,9 @@ class TaskService:
             safe_to_repeat=safe_to_repeat,
         )
 
-    async def create(self, data: TaskCreate) -> TaskRead:
+    async def create(self, data: TaskCreate, stored: dict[str, Any] | None = None) -> TaskRead:
         recurring.check_recurrence(data.recurrence, data.due_at)
+        # `stored`: columns a front door keeps beside the content (CalDAV's text and name).
         now = utc_now()
         # The default list by its id, with no look-up (lists/service.py).
         list_id = data.list_id or self.lists.default_list_id
@@ -143,6 +143,7 @@ class TaskService:
             "updated_at": now,
             "completed_at": now if data.completed else None,
             **recurring.columns_of(data.recurrence, data.due_at),
+            **(stored or {}),
         }
         if data.parent_id is not None:
             parent_id, given_list = data.parent_id, data.list_id

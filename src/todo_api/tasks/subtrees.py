@@ -52,6 +52,10 @@ def _root(conditional: bool) -> ColumnElement[bool]:
     return and_(OWNED, tasks.c.version.in_(_VERSIONS)) if conditional else OWNED
 
 
+# A tombstone keeps where its task was, for a CalDAV collection's sync report (dav/).
+_PLACE = (tasks.c.list_id.label("gone_list_id"), tasks.c.dav_name.label("gone_dav_name"))
+
+
 @cache
 def _delete_postgresql(conditional: bool, children: bool = False) -> Any:
     """WITH RECURSIVE subtree, seq (the counter moved on by the subtree's size), gone
@@ -88,13 +92,13 @@ def _delete_postgresql(conditional: bool, children: bool = False) -> Any:
             still,
             last.is_not(None),
         )
-        .returning(tasks.c.id, tasks.c.user_id)
+        .returning(tasks.c.id, tasks.c.user_id, *_PLACE)
         .cte("gone")
     )
     numbered = last + 1 - func.row_number().over(order_by=gone.c.id)
     record = insert(tombstones).from_select(
-        ["user_id", "seq", "task_id", "deleted_at"],
-        select(gone.c.user_id, numbered, gone.c.id, NOW),
+        ["user_id", "seq", "task_id", "deleted_at", "list_id", "dav_name"],
+        select(gone.c.user_id, numbered, gone.c.id, NOW, gone.c.gone_list_id, gone.c.gone_dav_name),
     )
     late = committed_meanwhile(last, size).label("late")
     return record.returning(tombstones.c.task_id, late).add_cte(sequence).add_cte(gone)
@@ -103,7 +107,7 @@ def _delete_postgresql(conditional: bool, children: bool = False) -> Any:
 @cache
 def _delete_sqlite(conditional: bool) -> Any:
     tree = subtree(_root(conditional))
-    return tasks.delete().where(tasks.c.id.in_(select(tree.c.id))).returning(tasks.c.id)
+    return tasks.delete().where(tasks.c.id.in_(select(tree.c.id))).returning(tasks.c.id, *_PLACE)
 
 
 _BUMP_ONE = {"by": 1}
@@ -111,7 +115,12 @@ _BUMP_ONE = {"by": 1}
 # many subtasks made under them, each in the instant before the statement before committed.
 _LATE_ROUNDS = 3
 _TOMBSTONE = insert(tombstones).values(
-    user_id=OWNER, seq=bindparam("seq"), task_id=bindparam("gone_id"), deleted_at=NOW
+    user_id=OWNER,
+    seq=bindparam("seq"),
+    task_id=bindparam("gone_id"),
+    deleted_at=NOW,
+    list_id=bindparam("gone_list_id", type_=tasks.c.list_id.type),
+    dav_name=bindparam("gone_dav_name"),
 )
 
 
@@ -138,18 +147,25 @@ async def run_delete(
     async with in_transaction(connection):
         owner = {"owner": params["owner"]}
         first = await connection.scalar(TAKE_NUMBERS["sqlite"], {**owner, **_BUMP_ONE})
-        gone = list((await connection.execute(_delete_sqlite(conditional), params)).scalars())
-        if len(gone) > 1:
-            await connection.scalar(TAKE_NUMBERS["sqlite"], {**owner, "by": len(gone) - 1})
-        if gone:
+        deleted = (await connection.execute(_delete_sqlite(conditional), params)).all()
+        if len(deleted) > 1:
+            await connection.scalar(TAKE_NUMBERS["sqlite"], {**owner, "by": len(deleted) - 1})
+        if deleted:
             await connection.execute(
                 _TOMBSTONE,
                 [
-                    {**owner, "now": params["now"], "seq": first + number, "gone_id": task_id}
-                    for number, task_id in enumerate(gone)
+                    {
+                        **owner,
+                        "now": params["now"],
+                        "seq": first + number,
+                        "gone_id": row.id,
+                        "gone_list_id": row.gone_list_id,
+                        "gone_dav_name": row.gone_dav_name,
+                    }
+                    for number, row in enumerate(deleted)
                 ],
             )
-        return gone
+        return [row.id for row in deleted]
 
 
 # The placement of one task, inside the transaction that took its number `version`.
