@@ -325,6 +325,5 @@ async def run_write(
         params["version"] = await connection.scalar(_BUMP_SQLITE, {"owner": params["owner"]})
         row = (await connection.execute(write.sqlite, params)).first()
         if row is not None and write.sqlite_then is not None:
-            # The written row's columns too (a tombstone keeps the deleted task's place).
-            await connection.execute(write.sqlite_then, {**params, **row._mapping})
+            await connection.execute(write.sqlite_then, params)
         return row
