@@ -4,6 +4,7 @@ and how a client resumes."""
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import timedelta
@@ -245,3 +246,29 @@ async def test_bad_requests_are_problems_and_open_nothing(
     carol = new_user()
     async with open_stream(http.base_url.__str__(), carol.headers):
         pass
+
+
+async def test_sigterm_ends_open_streams_at_once(
+    database_url: str, tmp_path: Path, alice: ApiUser, bob: ApiUser
+) -> None:
+    env = events_server_environment(database_url)
+    with running_server(tmp_path, env, "--no-migrate", "--graceful-timeout", "20") as own:
+        async with (
+            open_stream(own.url, alice.headers) as first,
+            open_stream(own.url, alice.headers) as second,
+            open_stream(own.url, bob.headers) as third,
+        ):
+            started = time.monotonic()
+            own.process.send_signal(signal.SIGTERM)
+            async with asyncio.timeout(5):
+                for stream in (first, second, third):
+                    await stream.ended.wait()
+            ended_in = time.monotonic() - started
+            await asyncio.to_thread(own.process.wait, 10)
+            exited_in = time.monotonic() - started
+    assert ended_in < 1.0
+    assert exited_in < 5.0
+    log = own.log()
+    assert "Application shutdown complete" in log
+    assert "Cancel" not in log
+    assert "Traceback" not in log
