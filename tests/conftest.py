@@ -85,6 +85,7 @@ ONE_BACKEND_MODULES = {
     "tests.test_todo_cli_debug",
     "tests.test_todo_cli_network",
     "tests.test_todo_cli_terminal",
+    "tests.test_events_browser",
 }
 
 
