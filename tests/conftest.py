@@ -86,6 +86,7 @@ ONE_BACKEND_MODULES = {
     "tests.test_todo_cli_network",
     "tests.test_todo_cli_terminal",
     "tests.test_events_browser",
+    "tests.test_todo_cli_watch",
 }
 
 

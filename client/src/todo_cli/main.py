@@ -17,7 +17,7 @@ import sys
 import click
 
 from todo_cli import __version__
-from todo_cli.commands import account, lists, tasks
+from todo_cli.commands import account, lists, tasks, watch
 from todo_cli.commands.options import CommandsInOrder, examples
 from todo_cli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, CliError
 
@@ -31,6 +31,7 @@ from todo_cli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, CliError
         "todo list --open --sort due_at",
         "todo done 3f2a",
         "todo lists add Groceries && todo add Oat milk --list groceries",
+        "todo watch",
     )
     + "\n\n\b\nEnvironment:\n"
     "  TODO_SERVER      the service's URL when --server is not given\n"
@@ -71,6 +72,7 @@ cli.add_command(tasks.undo)
 cli.add_command(tasks.edit)
 cli.add_command(tasks.rm)
 cli.add_command(lists.lists)
+cli.add_command(watch.watch)
 
 
 def main() -> None:
