@@ -29,6 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from todo_api.database import create_engine
+from todo_api.database.resilience import sever
 from todo_api.events.hub import StreamHub
 from todo_api.observability import describe_database
 from todo_api.settings import Settings
@@ -107,6 +108,11 @@ class ChangeListener:
             # Ends after PING_SECONDS; what arrives before the next call is kept by psycopg.
             async for notification in driver.notifies(timeout=PING_SECONDS):
                 self._hub.notify((notification.payload,))
-            async with asyncio.timeout(PING_TIMEOUT_SECONDS):
+            # Cut, not cancelled, when it overruns (database/resilience.py says why): the
+            # failed read then ends this connection at once.
+            watchdog = asyncio.get_running_loop().call_later(PING_TIMEOUT_SECONDS, sever, driver)
+            try:
                 await connection.execute(text("SELECT 1"))
                 await connection.commit()
+            finally:
+                watchdog.cancel()
