@@ -272,3 +272,13 @@ async def test_sigterm_ends_open_streams_at_once(
     assert "Application shutdown complete" in log
     assert "Cancel" not in log
     assert "Traceback" not in log
+
+
+async def test_a_token_past_its_exp_opens_no_stream_even_within_the_leeway(
+    http: httpx.AsyncClient,
+) -> None:
+    # The leeway (30 s) still accepts it for requests; a stream would end before it began.
+    expired = bearer(make_token(lifetime=timedelta(seconds=-5)))
+    assert (await http.get("/tasks", headers=expired)).status_code == 200
+    refused = await http.get("/events", headers=expired)
+    assert "exp" in assert_problem(refused, 401)["detail"]

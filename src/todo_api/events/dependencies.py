@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -9,6 +10,7 @@ import jwt
 from fastapi import Depends, Query, Request
 
 from todo_api.auth.dependencies import BearerToken, authenticate
+from todo_api.errors import UnauthorizedError
 from todo_api.events.hub import StreamHub
 from todo_api.events.repository import TicketRepository
 from todo_api.events.service import EventService, TicketService
@@ -71,6 +73,13 @@ async def stream_caller(
                 raise InvalidTicketError
         request.state.subject = redeemed.owner
         caller = StreamCaller(redeemed.owner, redeemed.stream_until)
+    if caller.ends_at <= time.time():
+        # Accepted within the leeway, but the stream would end before it began: the client
+        # needs a new token, not an empty stream to reconnect to again and again.
+        raise UnauthorizedError(
+            "The bearer token has expired; streams end at a token's `exp`.",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
     await limit_by_subject(request, resources.rate_limiter, caller.subject)
     return caller
 
