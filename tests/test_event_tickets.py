@@ -5,19 +5,24 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from tests.conftest import TEST_SECRET, ApiUser, assert_problem, bearer, make_token
 from tests.event_streams import events_server_environment, open_stream
 from tests.servers import Server, running_server
-from todo_api.database import utc_now
+from todo_api import pruning
+from todo_api.database import Database, utc_now
+from todo_api.events.models import used_event_tickets_table as used_tickets
+from todo_api.events.repository import TicketRepository
 from todo_api.events.tickets import Ticket, seal_ticket
 from todo_api.opaque_tokens import OpaqueTokens
+from todo_api.settings import Settings
 
 pytestmark = pytest.mark.server
 
@@ -134,3 +139,32 @@ async def test_no_log_line_holds_a_ticket_or_a_token(
     assert ticket not in log
     assert ticket.split(".")[1] not in log
     assert alice.headers["Authorization"].removeprefix("Bearer ") not in log
+
+
+async def test_the_records_of_used_tickets_go_once_they_expire(
+    settings_factory: Callable[..., Settings],
+) -> None:
+    now = utc_now()
+    spent, fresh = uuid.uuid4(), uuid.uuid4()
+    database = Database(settings_factory())
+    try:
+        repository = TicketRepository(database)
+        assert await repository.mark_used(spent, now - timedelta(seconds=1))
+        assert await repository.mark_used(fresh, now + timedelta(seconds=60))
+        # Used is used, whoever asks.
+        assert not await repository.mark_used(fresh, now + timedelta(seconds=60))
+        deleted = await pruning.prune_once(database, now)
+        async with database.connect() as connection:
+            left = set(
+                (
+                    await connection.scalars(
+                        select(used_tickets.c.ticket_id).where(
+                            used_tickets.c.ticket_id.in_([spent, fresh])
+                        )
+                    )
+                ).all()
+            )
+    finally:
+        await database.dispose()
+    assert deleted["used_event_tickets"] >= 1
+    assert left == {fresh}
