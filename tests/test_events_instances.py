@@ -92,3 +92,30 @@ async def test_the_listener_says_where_it_listens_without_the_password(
     assert "live updates listen for changes" in log
     assert "DATABASE_LISTEN_URL" in log
     assert "s3cret-pw" not in log
+
+
+async def test_a_stream_outlives_a_database_outage_and_carries_on(
+    tmp_path: Path, migrated_postgres_url: str, proxy: TcpProxy
+) -> None:
+    headers = bearer(make_token())
+    env = events_server_environment(proxy.url_for(migrated_postgres_url))
+    with running_server(tmp_path, env, "--no-migrate") as server:
+        async with (
+            open_stream(server.url, headers) as stream,
+            httpx.AsyncClient(base_url=server.url, timeout=15) as http,
+        ):
+            proxy.cut()
+            heard = len(stream.comments)
+            await asyncio.sleep(3)
+            # Still open, still sending its comment lines.
+            assert not stream.ended.is_set()
+            assert len(stream.comments) >= heard + 2
+            proxy.restore()
+            for _ in range(100):
+                made = await http.post("/tasks", json={"title": "back"}, headers=headers)
+                if made.status_code == 201:
+                    break
+                await asyncio.sleep(0.2)
+            assert made.status_code == 201
+            assert (await stream.next(within=15)).json() == made.json()
+    assert "Traceback" not in server.log()
