@@ -23,7 +23,7 @@ from driver.sampling import rss_kib
 from driver.streams import drain, open_streams
 from driver.targets import free_port
 
-CANDIDATES = ("starlette", "fastapi", "sse-starlette")
+CANDIDATES = ("starlette", "one-task", "fastapi", "sse-starlette")
 HEARTBEAT_SECONDS = 15.0
 
 
@@ -50,6 +50,43 @@ def make_app() -> Any:
         @app.get("/events")
         async def plain() -> StreamingResponse:
             return StreamingResponse(_idle(), media_type="text/event-stream")
+
+    elif kind == "one-task":
+        from starlette.types import Receive, Scope, Send
+
+        class OneTask(StreamingResponse):
+            """The stream in the request's own task; one plain task waits for the client
+            to leave, and wakes the stream to end it (no task group)."""
+
+            async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+                changed = asyncio.Event()
+                gone = False
+
+                async def watch() -> None:
+                    nonlocal gone
+                    while (await receive())["type"] != "http.disconnect":
+                        pass
+                    gone = True
+                    changed.set()
+
+                watcher = asyncio.create_task(watch())
+                try:
+                    await send(
+                        {"type": "http.response.start", "status": 200, "headers": self.raw_headers}
+                    )
+                    await send({"type": "http.response.body", "body": b": open\n\n", "more_body": True})
+                    while not gone:
+                        try:
+                            async with asyncio.timeout(HEARTBEAT_SECONDS):
+                                await changed.wait()
+                        except TimeoutError:
+                            await send({"type": "http.response.body", "body": b": k\n\n", "more_body": True})
+                finally:
+                    watcher.cancel()
+
+        @app.get("/events")
+        async def one_task() -> StreamingResponse:
+            return OneTask(_idle(), media_type="text/event-stream")
 
     elif kind == "fastapi":
         from fastapi.sse import EventSourceResponse

@@ -51,6 +51,9 @@ def options() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--nice", type=int, default=0, help="as bench/run.py --nice")
     parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument(
+        "--phases", default="cost,latency,capacity", help="which measurements, in this order"
+    )
     parser.add_argument("--compare-sse", action="store_true", help="see bench/sse_choice.py")
     parser.add_argument("--hold", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -223,12 +226,21 @@ def main() -> int:
         bench.db, bench.data_path = db, work_dir / "data.lua"
         write_lua_data(bench.data_path, bench.seeded)
         bench.monitor = PostgresMonitor(db)
+        phases = args.phases.split(",")
         server = start_server("service", db, secret, bench, work_dir)
         try:
-            lines.append(measure_cost(server, args, bench))
-            latency = measure_latency(server, secret, args.latency_streams, args.changes)
-            lines.append(asyncio.run(latency))
-            lines.append(asyncio.run(measure_capacity(server, secret, args.streams)))
+            if "cost" in phases:
+                lines.append(measure_cost(server, args, bench))
+            if "latency" in phases:
+                latency = measure_latency(server, secret, args.latency_streams, args.changes)
+                lines.append(asyncio.run(latency))
+            if "capacity" in phases:
+                # First in the worker that served the phases above, then in a fresh one.
+                lines.append(asyncio.run(measure_capacity(server, secret, args.streams)))
+                stop_server(server)
+                server = start_server("service", db, secret, bench, work_dir)
+                fresh = measure_capacity(server, secret, args.streams)
+                lines.append(f"fresh worker: {asyncio.run(fresh)}")
         finally:
             stop_server(server)
             bench.monitor.close()

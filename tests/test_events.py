@@ -58,18 +58,26 @@ async def test_a_change_reaches_the_stream_within_a_second(
 async def test_every_kind_of_change_arrives_in_commit_order(
     server: Server, http: httpx.AsyncClient, alice: ApiUser
 ) -> None:
+    # One change at a time: changes to one task that commit between two reads of a stream
+    # arrive as one event, with the task's state after the last of them (the sync rule).
     async with open_stream(server.url, alice.headers) as stream:
         made = await http.post("/lists", json={"name": "Errands"}, headers=alice.headers)
         list_id = made.json()["id"]
+        events = [await stream.next()]
         body = {"title": "milk", "list_id": list_id}
         task = (await http.post("/tasks", json=body, headers=alice.headers)).json()
+        events.append(await stream.next())
         await http.patch(f"/tasks/{task['id']}", json={"title": "oat milk"}, headers=alice.headers)
+        events.append(await stream.next())
         await http.patch(f"/tasks/{task['id']}/toggle", headers=alice.headers)
+        events.append(await stream.next())
         doomed = (await http.post("/tasks", json={"title": "x"}, headers=alice.headers)).json()
         await http.delete(f"/tasks/{doomed['id']}", headers=alice.headers)
+        events += await stream.take(2)
         await http.patch(f"/lists/{list_id}", json={"name": "Shop"}, headers=alice.headers)
+        events.append(await stream.next())
         await http.delete(f"/lists/{list_id}", headers=alice.headers)
-        events = await stream.take(9)
+        events += await stream.take(2)
     assert names(events) == [
         "list",
         "task",
@@ -89,6 +97,23 @@ async def test_every_kind_of_change_arrives_in_commit_order(
     assert events[7].json() == {"id": task["id"]}
     assert events[8].json() == {"id": list_id}
     assert len({event.id for event in events}) == len(events)
+
+
+async def test_a_burst_of_changes_ends_in_every_tasks_latest_state(
+    server: Server, http: httpx.AsyncClient, alice: ApiUser
+) -> None:
+    async with open_stream(server.url, alice.headers) as stream:
+        task = (await http.post("/tasks", json={"title": "v0"}, headers=alice.headers)).json()
+        for version in range(1, 6):
+            body = {"title": f"v{version}"}
+            await http.patch(f"/tasks/{task['id']}", json=body, headers=alice.headers)
+        seen = [await stream.next()]
+        while seen[-1].json()["title"] != "v5":
+            seen.append(await stream.next())
+        assert await stream.nothing_within(0.5)
+    titles = [event.json()["title"] for event in seen]
+    # In commit order, each at most once, ending with the latest.
+    assert titles == sorted(set(titles), key=lambda title: int(title[1:]))
 
 
 async def test_an_event_id_is_a_sync_token_of_tasks_changes(

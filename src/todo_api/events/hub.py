@@ -25,13 +25,19 @@ class ShuttingDownError(AppError):
 
 
 class Subscriber:
-    """One open stream: its user, and whether something may have changed for it."""
+    """One open stream: its user, whether something may have changed for it, and whether
+    its client has gone."""
 
-    __slots__ = ("changed", "owner")
+    __slots__ = ("changed", "gone", "owner")
 
     def __init__(self, owner: str) -> None:
         self.owner = owner
         self.changed = asyncio.Event()
+        self.gone = False
+
+    def client_left(self) -> None:
+        self.gone = True
+        self.changed.set()
 
     async def wait(self, seconds: float) -> bool:
         """Whether the stream was woken within `seconds` (cleared for the next wait)."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, status
-from fastapi.responses import StreamingResponse
 
 from todo_api.auth.dependencies import BearerToken, CurrentUser
 from todo_api.errors import problem_responses
@@ -17,17 +16,12 @@ from todo_api.events.dependencies import (
     token_expiry,
 )
 from todo_api.events.schemas import TicketRead
-from todo_api.events.stream import open_stream
+from todo_api.events.stream import EventStreamResponse, open_stream
 from todo_api.opaque_tokens import MAX_OPAQUE_TOKEN_LENGTH
 from todo_api.state import resources_of
 
 router = APIRouter(prefix="/events", tags=["live updates"])
 
-STREAM_HEADERS = {
-    # Every event is news: nothing in between may keep or buffer it (X-Accel-Buffering: nginx).
-    "Cache-Control": "no-store",
-    "X-Accel-Buffering": "no",
-}
 _EXAMPLE_STREAM = (
     "retry: 2000\n: stream open\n\n"
     "id: WzQyLDE3NjUxMDAwMDAsImI3ZTFjLi4uIl0.x1Y2\nevent: task\n"
@@ -38,7 +32,8 @@ _EXAMPLE_STREAM = (
 )
 _STREAM_DESCRIPTION = """\
 Server-Sent Events, in the order their changes committed: `task` (data: the task, as
-`GET /tasks/{id}` returns it), `task-deleted` (data: `{"id"}`), `list`, `list-deleted`, and
+`GET /tasks/{id}` returns it; changes to one task that commit in quick succession may come
+as one event with the latest state), `task-deleted` (data: `{"id"}`), `list`, `list-deleted`, and
 `reset` (the token is too old or its history was erased: sync again without `since`). Each
 event's `id` is a sync token: `/tasks/changes?since=<id>` returns what came after it.
 
@@ -76,7 +71,8 @@ async def create_ticket(
 
 @router.get(
     "",
-    response_class=StreamingResponse,
+    response_class=EventStreamResponse,
+    status_code=status.HTTP_200_OK,
     summary="Follow changes to your tasks and lists as they happen (Server-Sent Events)",
     description=_STREAM_DESCRIPTION,
     responses={
@@ -118,8 +114,8 @@ async def stream_events(
             examples=["WzQyLDE3NjUxMDAwMDAsbnVsbF0.x1Y2"],
         ),
     ] = None,
-) -> StreamingResponse:
-    body = await open_stream(
+) -> EventStreamResponse:
+    return await open_stream(
         hub,
         caller.subject,
         events,
@@ -128,4 +124,3 @@ async def stream_events(
         ends_at=caller.ends_at,
         heartbeat_seconds=resources_of(request).settings.events_heartbeat_seconds,
     )
-    return StreamingResponse(body, media_type="text/event-stream", headers=STREAM_HEADERS)

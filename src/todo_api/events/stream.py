@@ -1,21 +1,26 @@
 """One open stream on the wire: events as they come, comment lines in between, and its end.
 
-The body is a plain Starlette `StreamingResponse` over this generator, chosen by resident
-memory per idle stream (bench/sse_choice.py, 2,000 idle streams each on one uvicorn
-process): 30 KiB with it, 47 KiB with sse-starlette's `EventSourceResponse` (a ping task
-per stream) and 54 KiB with FastAPI's own `EventSourceResponse` path operations (a producer
-task and a memory stream per stream). An idle stream is most of what a worker holds, so that
-is 5,000 streams in 150 MiB rather than 235 or 270. The wire format it writes is four kinds
-of line, formatted here.
+The response class was chosen by resident memory per idle stream (bench/sse_choice.py,
+2,000 idle streams each on one uvicorn process; an idle stream is most of what a worker
+holds): 47 KiB with sse-starlette's `EventSourceResponse` (a ping task per stream), 54 KiB
+with FastAPI's own `EventSourceResponse` path operations (a producer task and a memory
+stream), 30 KiB with Starlette's `StreamingResponse` (an anyio task group of two tasks, one
+of them waiting for the client to leave), and 24 KiB with `EventStreamResponse` below,
+which streams in the request's own task and waits for the client to leave in one plain
+task that wakes the stream to end it. Those 6 KiB are 30 MiB of a worker holding 5,000
+streams, the difference between 304 MiB and about 275 (bench/RESULTS.md). The wire format
+is four kinds of line, formatted here.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 import structlog
+from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from todo_api.errors import AppError
 from todo_api.events.hub import StreamHub, Subscriber
@@ -23,6 +28,11 @@ from todo_api.events.service import CatchUp, EventService, ServerEvent
 
 log = structlog.get_logger(__name__)
 
+STREAM_HEADERS = {
+    # Every event is news: nothing in between may keep or buffer it (X-Accel-Buffering: nginx).
+    "Cache-Control": "no-store",
+    "X-Accel-Buffering": "no",
+}
 # Browsers reconnect after this many milliseconds when a stream ends or drops.
 RECONNECT_MILLISECONDS = 2000
 # After a failed read (the database unreachable), try again this soon.
@@ -43,7 +53,7 @@ async def event_stream(
     *,
     ends_at: float,
     heartbeat_seconds: float,
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes]:
     """The stream's body until the client goes, its token's `exp` (Unix time `ends_at`) or
     shutdown. `subscriber` has joined `hub` already (before the first read, so that nothing
     committed meanwhile goes unnoticed) and leaves it here, however the stream ends."""
@@ -53,7 +63,7 @@ async def event_stream(
         yield _OPENING + b"".join(encode_event(event) for event in first.events)
         last_sent = clock()
         position, more, retrying = first.position, first.has_more, False
-        while not hub.closing:
+        while not (hub.closing or subscriber.gone):
             now = clock()
             if now >= deadline:
                 return
@@ -63,7 +73,7 @@ async def event_stream(
             elif retrying:
                 wait = min(wait, RETRY_READ_SECONDS)
             woken = await subscriber.wait(wait)
-            if hub.closing:
+            if hub.closing or subscriber.gone:
                 return
             if woken or more or retrying:
                 try:
@@ -96,15 +106,50 @@ async def open_stream(
     last_event_id: str | None,
     ends_at: float,
     heartbeat_seconds: float,
-) -> AsyncIterator[bytes]:
-    """A new stream's body, once its first read has succeeded: a refusal (too many streams,
-    a malformed token, the database down) is still an ordinary problem response."""
+) -> EventStreamResponse:
+    """A new stream's response, once its first read has succeeded: a refusal (too many
+    streams, a malformed token, the database down) is still an ordinary problem response."""
     subscriber = hub.join(owner)
     try:
         first = await events.start(since, last_event_id)
     except BaseException:
         hub.leave(subscriber)
         raise
-    return event_stream(
+    body = event_stream(
         hub, subscriber, events, first, ends_at=ends_at, heartbeat_seconds=heartbeat_seconds
     )
+    return EventStreamResponse(body, subscriber)
+
+
+class EventStreamResponse(StreamingResponse):
+    """`text/event-stream` from `body`, sent in the request's own task, while one plain task
+    waits for the client to leave and then wakes the stream (`subscriber`) to end it."""
+
+    media_type = "text/event-stream"
+
+    def __init__(self, body: AsyncGenerator[bytes], subscriber: Subscriber) -> None:
+        super().__init__(body, headers=STREAM_HEADERS)
+        self.stream = body
+        self.subscriber = subscriber
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        subscriber = self.subscriber
+
+        async def wait_for_the_client_to_leave() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            subscriber.client_left()
+
+        watcher = asyncio.create_task(wait_for_the_client_to_leave())
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+            async for chunk in self.stream:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except OSError:
+            # A server of ASGI spec 2.4 reports a client gone as an error of `send`.
+            subscriber.client_left()
+        finally:
+            watcher.cancel()
+            # However the response ended, the stream leaves the hub now.
+            await self.stream.aclose()
