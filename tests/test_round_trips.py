@@ -61,15 +61,10 @@ class DriverTrace:
         if self.backend == "sqlite":
             start = len(self.sqlite_statements)
             yield observed
-            # Python's sqlite3 reports a statement again for each trigger program it runs
-            # (the in-process change feed's TEMP triggers, todo_api/database/change_feed.py):
-            # the repeats are not statements the app sent.
+            # sqlite3 traces a statement again for each trigger program it runs (the change
+            # feed's, database/change_feed.py): not statements the app sent.
             traced = self.sqlite_statements[start:]
-            observed.statements = [
-                statement
-                for index, statement in enumerate(traced)
-                if index == 0 or statement != traced[index - 1]
-            ]
+            observed.statements = [s for i, s in enumerate(traced) if i == 0 or s != traced[i - 1]]
             observed.round_trips = len(observed.statements)
             return
         from psycopg import pq
