@@ -38,6 +38,10 @@ async def _idle() -> AsyncIterator[bytes]:
             yield b": keep-alive\n\n"
 
 
+def _body(chunk: bytes) -> dict[str, Any]:
+    return {"type": "http.response.body", "body": chunk, "more_body": True}
+
+
 def make_app() -> Any:
     """The candidate that SSE_CANDIDATE names."""
     from fastapi import FastAPI
@@ -74,13 +78,13 @@ def make_app() -> Any:
                     await send(
                         {"type": "http.response.start", "status": 200, "headers": self.raw_headers}
                     )
-                    await send({"type": "http.response.body", "body": b": open\n\n", "more_body": True})
+                    await send(_body(b": open\n\n"))
                     while not gone:
                         try:
                             async with asyncio.timeout(HEARTBEAT_SECONDS):
                                 await changed.wait()
                         except TimeoutError:
-                            await send({"type": "http.response.body", "body": b": k\n\n", "more_body": True})
+                            await send(_body(b": k\n\n"))
                 finally:
                     watcher.cancel()
 

@@ -4,6 +4,8 @@ cost the task workloads.
     .venv/bin/python bench/streams.py                 # all three, about 4 minutes
     .venv/bin/python bench/streams.py --compare-sse   # the response class, by memory per stream
 
+0. Notify: the write workloads with the NOTIFY triggers of migration 0009 enabled and
+   disabled in turn (ALTER TABLE ... DISABLE TRIGGER USER), no stream open.
 1. Latency: LATENCY_STREAMS streams open (a user each), then CHANGES tasks created one by one
    for random users among them; for each, the time from just before its POST was sent (an
    upper bound of "from its commit") to its event's arrival at the client, p50/p99/max.
@@ -52,7 +54,9 @@ def options() -> argparse.Namespace:
     parser.add_argument("--nice", type=int, default=0, help="as bench/run.py --nice")
     parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument(
-        "--phases", default="cost,latency,capacity", help="which measurements, in this order"
+        "--phases",
+        default="cost,notify,latency,capacity",
+        help="which measurements (in this order)",
     )
     parser.add_argument("--compare-sse", action="store_true", help="see bench/sse_choice.py")
     parser.add_argument("--hold", type=int, help=argparse.SUPPRESS)
@@ -157,6 +161,35 @@ def measure_cost(server: Server, args: argparse.Namespace, bench: argparse.Names
     return "\n".join(lines)
 
 
+def measure_notify(server: Server, args: argparse.Namespace, bench: argparse.Namespace) -> str:
+    """What the NOTIFY triggers of migration 0009 cost the writes, with no stream open: the
+    write workloads with the triggers enabled and disabled in turn, same run."""
+    rps: dict[tuple[str, bool], list[float]] = {}
+    for round_number in range(args.rounds):
+        for index, workload in enumerate(("create", "update")):
+            order = [True, False] if (round_number + index) % 2 == 0 else [False, True]
+            for enabled in order:
+                switch = "ENABLE" if enabled else "DISABLE"
+                with bench.db.connect() as connection:
+                    connection.execute(f"ALTER TABLE change_counters {switch} TRIGGER USER")
+                run_wrk(server, workload, 2, bench, bench.data_path)
+                run = run_wrk(server, workload, args.duration, bench, bench.data_path)
+                reset_writes(bench.db, bench.seeded)
+                rps.setdefault((workload, enabled), []).append(run.rps)
+                log(
+                    f"notify round {round_number + 1} {workload:<6} triggers {switch}D: "
+                    f"{run.rps:.0f} req/s, p99 {run.p99_ms:.2f} ms"
+                )
+    with bench.db.connect() as connection:
+        connection.execute("ALTER TABLE change_counters ENABLE TRIGGER USER")
+    lines = [f"cost of the NOTIFY triggers to writes (median req/s of {args.rounds} rounds):"]
+    for workload in ("create", "update"):
+        off = statistics.median(rps[(workload, False)])
+        on = statistics.median(rps[(workload, True)])
+        lines.append(f"  {workload:<6} without {off:7.0f}  with {on:7.0f}  ratio {on / off:.3f}")
+    return "\n".join(lines)
+
+
 def start_holder(server: Server, args: argparse.Namespace) -> subprocess.Popen[str]:
     command = [
         "taskset",
@@ -231,6 +264,8 @@ def main() -> int:
         try:
             if "cost" in phases:
                 lines.append(measure_cost(server, args, bench))
+            if "notify" in phases:
+                lines.append(measure_notify(server, args, bench))
             if "latency" in phases:
                 latency = measure_latency(server, secret, args.latency_streams, args.changes)
                 lines.append(asyncio.run(latency))
