@@ -37,6 +37,7 @@ from todo_api.settings import Settings
 log = structlog.get_logger(__name__)
 
 CHANNEL = "todo_changes"  # as migration 0009 notifies
+LISTENER_APPLICATION_NAME = "todo-api-listener"
 PING_SECONDS = 5.0
 PING_TIMEOUT_SECONDS = 5.0
 RECONNECT_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
@@ -49,6 +50,10 @@ class ChangeListener:
             "DATABASE_LISTEN_URL" if settings.database_listen_url is not None else "DATABASE_URL"
         )
         self._hub = hub
+        # Named apart from the request pool's `todo-api` in pg_stat_activity, unless the URL
+        # names it already.
+        if "application_name" not in url.query:
+            url = url.update_query_dict({"application_name": LISTENER_APPLICATION_NAME})
         # A pool of one, outside the request deadline: this connection lives as long as the
         # process, and the watchdog of requests must never cut it.
         self._engine: AsyncEngine = create_engine(
