@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import make_settings
+from tests.servers import serving
 from todo_api.settings import SettingsError, load_settings
 
 NEON_POOLED = (
@@ -63,3 +65,18 @@ def test_the_defaults_are_the_contracts() -> None:
     assert settings.events_heartbeat_seconds == 15
     assert settings.events_max_streams_per_user == 10
     assert settings.database_listen_url is None
+
+
+async def test_a_declared_pooler_without_a_listen_url_is_warned_about(
+    migrated_postgres_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = make_settings(migrated_postgres_url, db_pooled=True)
+    async with serving(settings) as http:
+        assert (await http.get("/health")).status_code == 200
+    assert "cannot LISTEN" in capsys.readouterr().err
+    direct = make_settings(
+        migrated_postgres_url, db_pooled=True, database_listen_url=migrated_postgres_url
+    )
+    async with serving(direct) as http:
+        assert (await http.get("/health")).status_code == 200
+    assert "cannot LISTEN" not in capsys.readouterr().err

@@ -17,11 +17,15 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-from todo_api.database import Database
+import structlog
+
+from todo_api.database import Database, is_pooled_host, uses_transaction_pooler
 from todo_api.database.change_feed import install_sqlite_change_feed
 from todo_api.events.hub import StreamHub
 from todo_api.events.listener import ChangeListener
 from todo_api.settings import Settings
+
+log = structlog.get_logger(__name__)
 
 _ENDING_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
@@ -40,10 +44,22 @@ class LiveUpdates:
         self._restore_signals: Callable[[], None] = lambda: None
 
     def start(self) -> None:
-        url = self.settings.listen_url
+        settings = self.settings
+        url = settings.listen_url
         if url is None:
             install_sqlite_change_feed(self.database.engine, self.hub.notify)
         else:
+            requests_url = settings.sqlalchemy_url
+            if (
+                settings.database_listen_url is None
+                and not is_pooled_host(requests_url)  # Neon's: its direct host is derived
+                and uses_transaction_pooler(requests_url, settings)
+            ):
+                log.warning(
+                    "DATABASE_URL goes through a transaction pooler, which cannot LISTEN: "
+                    "live updates will miss changes made through other instances until "
+                    "DATABASE_LISTEN_URL names a direct (not pooled) URL"
+                )
             self.listener = ChangeListener(self.settings, url, self.hub)
             self.listener.start()
         self._restore_signals = _end_streams_on_signals(self.hub)
