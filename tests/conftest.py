@@ -94,6 +94,8 @@ ONE_BACKEND_MODULES = {
     "tests.test_dav_client",
     "tests.test_dav_fuzz",
     "tests.test_dav_vdirsyncer",
+    "tests.test_events_browser",
+    "tests.test_todo_cli_watch",
 }
 
 

@@ -102,7 +102,12 @@ def _load_schema() -> Any:
             },
         }
     )
-    loaded = schemathesis.openapi.from_dict(document, config=config)
+    # An event stream with a valid token never ends on its own, and the in-process transport
+    # waits for a whole body: GET /events is driven against a real server instead, bad
+    # input included (test_events.py, test_event_tickets.py).
+    loaded = schemathesis.openapi.from_dict(document, config=config).exclude(
+        path="/events", method="GET"
+    )
     # An app picks Schemathesis' in-process ASGI transport; every call names its own app.
     loaded.app = app
     return loaded

@@ -28,8 +28,13 @@ RETRIES = "db_statement_retries_total"
 
 
 def proxied_settings(proxy: TcpProxy, database_url: str) -> Settings:
-    # No idle ping: the lost answer must be the statement's, not a ping's.
-    return make_settings(proxy.url_for(database_url), db_ping_after_idle_seconds=3600)
+    # No idle ping, and the live-updates listener connects directly, not through the proxy:
+    # the lost answer must be the statement's, not a ping's or the listener's set-up.
+    return make_settings(
+        proxy.url_for(database_url),
+        db_ping_after_idle_seconds=3600,
+        database_listen_url=database_url,
+    )
 
 
 async def retries(http: httpx.AsyncClient) -> float:

@@ -21,6 +21,8 @@ from todo_api.database import Database
 from todo_api.dav.routes import install_dav
 from todo_api.docs import install_docs
 from todo_api.errors import install_error_handlers
+from todo_api.events.live import LiveUpdates
+from todo_api.events.routes import router as events_router
 from todo_api.health import router as health_router
 from todo_api.lists.routes import router as lists_router
 from todo_api.metrics import (
@@ -66,6 +68,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     rate_limiter = RateLimiter(settings)
     pool_refresher: asyncio.Task[None] | None = None
     pruner: asyncio.Task[None] | None = None
+    live_updates = LiveUpdates(settings, database)
     try:
         await database.wait_until_answering()
         if settings.uses_insecure_secret:
@@ -94,7 +97,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             rate_limiter=rate_limiter,
             opaque_tokens=OpaqueTokens(settings.server_secret_or_default),
             passwords=PasswordService(),
+            live_updates=live_updates,
         )
+        live_updates.start()
         pruner = asyncio.create_task(prune_forever(database))
         if multiprocess_dir() is not None:
             pool_refresher = asyncio.create_task(refresh_pool_gauges_forever(database))
@@ -116,6 +121,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         log.info("rate limits", **rate_limiter.describe())
         yield
     finally:
+        await live_updates.close()
         for background in (pruner, pool_refresher):
             if background is not None:
                 background.cancel()
@@ -161,6 +167,7 @@ def create_app(settings: Settings | None = None, *, jwks_clock: Clock = REAL_CLO
     app.include_router(tags_router)
     app.include_router(lists_router)
     app.include_router(app_passwords_router)
+    app.include_router(events_router)
     app.include_router(auth_router)
     if settings.dav_enabled:
         install_dav(app)

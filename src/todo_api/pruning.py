@@ -1,4 +1,5 @@
-"""The service's own housekeeping: expired idempotency responses and old tombstones go.
+"""The service's own housekeeping: expired idempotency responses, old tombstones and the
+records of expired event tickets go.
 
 A lifespan task of every process wakes about once a minute (with jitter, so that instances
 spread out) and deletes expired rows in batches of a few hundred, each batch its own short
@@ -20,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from todo_api.database import Database, UTCDateTime, utc_now
 from todo_api.errors import DatabaseUnavailableError
+from todo_api.events.models import used_event_tickets_table as used_event_tickets
 from todo_api.idempotency.models import idempotency_keys_table as idempotency_keys
 from todo_api.lists.models import list_tombstones_table as list_tombstones
 from todo_api.tasks.models import task_tombstones_table as tombstones
@@ -35,7 +37,7 @@ TOMBSTONE_GRACE = timedelta(days=1)
 _CUTOFF = bindparam("cutoff", type_=UTCDateTime())
 
 
-def _batch_delete(table: Table, table_keys: tuple[str, str], time_column: str) -> Delete:
+def _batch_delete(table: Table, table_keys: tuple[str, ...], time_column: str) -> Delete:
     keys = tuple_(*(table.c[name] for name in table_keys))
     moment = table.c[time_column]
     batch = (
@@ -52,6 +54,7 @@ def _batch_delete(table: Table, table_keys: tuple[str, str], time_column: str) -
 _DELETE_EXPIRED_RESPONSES = _batch_delete(idempotency_keys, ("user_id", "key"), "expires_at")
 _DELETE_OLD_TOMBSTONES = _batch_delete(tombstones, ("user_id", "seq"), "deleted_at")
 _DELETE_OLD_LIST_TOMBSTONES = _batch_delete(list_tombstones, ("user_id", "seq"), "deleted_at")
+_DELETE_EXPIRED_TICKETS = _batch_delete(used_event_tickets, ("ticket_id",), "expires_at")
 
 
 async def prune_once(database: Database, now: datetime) -> dict[str, int]:
@@ -64,6 +67,8 @@ async def prune_once(database: Database, now: datetime) -> dict[str, int]:
         "idempotency_keys": (_DELETE_EXPIRED_RESPONSES, now),
         "task_tombstones": (_DELETE_OLD_TOMBSTONES, tombstones_before),
         "list_tombstones": (_DELETE_OLD_LIST_TOMBSTONES, tombstones_before),
+        # Past its expiry a ticket is refused for its age: its row is no longer needed.
+        "used_event_tickets": (_DELETE_EXPIRED_TICKETS, now),
     }
     deleted = dict.fromkeys(targets, 0)
     for name, (statement, cutoff) in targets.items():

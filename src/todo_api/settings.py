@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_SQLITE_URL
     # Optional direct (non-pooled) URL for `todo-api migrate`, e.g. Neon's host without -pooler.
     database_migration_url: str | None = None
+    # The direct (non-pooled) URL that live updates LISTEN on: a transaction pooler hands each
+    # transaction to any server connection, so a LISTEN through it hears nothing. Unset:
+    # DATABASE_URL, with a Neon `-pooler` host turned into its direct host (`listen_url`).
+    database_listen_url: str | None = None
     db_pool_size: int = Field(default=20, ge=1, le=1000)
     db_max_overflow: int = Field(default=0, ge=0, le=1000)
     db_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
@@ -97,6 +101,11 @@ class Settings(BaseSettings):
     # Serve CalDAV under /dav/ and /.well-known/caldav.
     dav_enabled: bool = True
 
+    # Live updates (GET /events): a comment line at least this often keeps proxies from
+    # closing an idle stream, and finds clients that left; streams per user and instance.
+    events_heartbeat_seconds: float = Field(default=15.0, gt=0, le=300)
+    events_max_streams_per_user: int = Field(default=10, ge=1, le=1000)
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["json", "console"] | None = None
 
@@ -117,6 +126,7 @@ class Settings(BaseSettings):
         "jwt_audience",
         "redis_url",
         "database_migration_url",
+        "database_listen_url",
         mode="before",
     )
     @classmethod
@@ -159,6 +169,13 @@ class Settings(BaseSettings):
     @classmethod
     def _valid_database_url(cls, value: str) -> str:
         normalize_database_url(value)
+        return value
+
+    @field_validator("database_listen_url")
+    @classmethod
+    def _valid_listen_url(cls, value: str | None) -> str | None:
+        if value is not None and normalize_database_url(value).get_backend_name() != "postgresql":
+            raise ValueError("expected a postgresql:// URL (live updates LISTEN on PostgreSQL)")
         return value
 
     @field_validator("jwt_algorithms")
@@ -223,6 +240,21 @@ class Settings(BaseSettings):
     @cached_property
     def migration_url(self) -> URL:
         return normalize_database_url(self.database_migration_url or self.database_url)
+
+    @cached_property
+    def listen_url(self) -> URL | None:
+        """Where live updates LISTEN: DATABASE_LISTEN_URL, else DATABASE_URL with a Neon
+        pooled host (`ep-x-pooler.region...`) turned into its direct host (`ep-x.region...`);
+        None on SQLite, whose changes are fanned out in process."""
+        if self.database_listen_url is not None:
+            return normalize_database_url(self.database_listen_url)
+        url = self.sqlalchemy_url
+        if url.get_backend_name() != "postgresql":
+            return None
+        first, dot, rest = (url.host or "").partition(".")
+        if first.endswith("-pooler"):
+            return url.set(host=first.removesuffix("-pooler") + dot + rest)
+        return url
 
     @property
     def effective_log_format(self) -> Literal["json", "console"]:

@@ -14,6 +14,7 @@ from todo_api.opaque_tokens import OpaqueTokens
 from todo_api.settings import Settings
 
 if TYPE_CHECKING:
+    from todo_api.events.live import LiveUpdates
     from todo_api.ratelimit import RateLimiter
 
 
@@ -25,6 +26,7 @@ class Resources:
     rate_limiter: RateLimiter
     opaque_tokens: OpaqueTokens
     passwords: PasswordService = field(default_factory=PasswordService)
+    live_updates: LiveUpdates | None = None
 
 
 def resources_of(request: Request) -> Resources:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +24,7 @@ import httpx
 from todo_cli import __version__
 from todo_cli.debug import ExchangePrinter
 from todo_cli.errors import CliError
+from todo_cli.event_stream import ServerEvent, server_events
 
 Task = dict[str, Any]
 TaskListInfo = dict[str, Any]  # a list as the API answers it (`todo lists`)
@@ -52,6 +53,20 @@ class ServiceError(CliError):
 
 class NotLoggedInError(ServiceError):
     pass
+
+
+class StreamInterruptedError(ServiceError):
+    """The event stream could not be opened or was lost, in a way that a new attempt may
+    mend (the network, a 503, a 429); `retry_after` is the service's word on when."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+# The service sends a comment at least every 15 s (by default): a stream silent for longer
+# than this is dead, even if the connection was never closed.
+STREAM_TIMEOUT = httpx.Timeout(15.0, connect=5.0, read=45.0)
 
 
 @dataclass
@@ -228,6 +243,36 @@ class TodoClient:
         if not isinstance(total, int):
             raise ServiceError("the service sent a task list todo cannot read")
         return total
+
+    # Live updates
+
+    def stream_events(
+        self, last_event_id: str | None, on_open: Callable[[], None]
+    ) -> Iterator[ServerEvent]:
+        """The events of one `GET /events` connection, until the service ends it: after
+        `last_event_id` when given; `on_open` is called once it is open. Raises
+        StreamInterruptedError when it cannot be opened for now or is lost, ServiceError
+        when the service refuses it (the login, say)."""
+        if not self._token:
+            raise NotLoggedInError(f"not logged in to {self.server}: run `todo login`")
+        headers = {"Accept": "text/event-stream", "Authorization": f"Bearer {self._token}"}
+        if last_event_id is not None:
+            headers["Last-Event-ID"] = last_event_id
+        try:
+            with self._http.stream(
+                "GET", "/events", headers=headers, timeout=STREAM_TIMEOUT
+            ) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    refusal = self._refusal(response, authenticated=True)
+                    if response.status_code in RETRY_STATUSES:
+                        wait = retry_after_seconds(response)
+                        raise StreamInterruptedError(refusal.message, wait)
+                    raise refusal
+                on_open()
+                yield from server_events(response.iter_lines())
+        except httpx.TransportError as error:
+            raise StreamInterruptedError(self._describe_transport_error(error)) from None
 
     # Transport
 

@@ -17,7 +17,7 @@ import sys
 import click
 
 from todo_cli import __version__
-from todo_cli.commands import account, app_passwords, lists, placement, tasks
+from todo_cli.commands import account, app_passwords, lists, placement, tasks, watch
 from todo_cli.commands.options import CommandsInOrder, examples
 from todo_cli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, CliError
 
@@ -31,6 +31,7 @@ from todo_cli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, CliError
         "todo list --open --sort due_at",
         "todo done 3f2a",
         "todo lists add Groceries && todo add Oat milk --list groceries",
+        "todo watch",
     )
     + "\n\n\b\nEnvironment:\n"
     "  TODO_SERVER      the service's URL when --server is not given\n"
@@ -73,6 +74,7 @@ cli.add_command(placement.move)
 cli.add_command(tasks.rm)
 cli.add_command(lists.lists)
 cli.add_command(app_passwords.app_password)
+cli.add_command(watch.watch)
 
 
 def main() -> None:

@@ -49,7 +49,7 @@ def install_pool_hooks(engine: AsyncEngine, ping_after_idle_seconds: float) -> N
             _disarm(record)
             loop = asyncio.get_running_loop()
             record.info[_WATCHDOG] = loop.call_at(
-                deadline, _sever, dbapi_connection.driver_connection
+                deadline, sever, dbapi_connection.driver_connection
             )
         # Popped, so a connection that replaces a dead one is not pinged again.
         idle_since = record.info.pop(_IDLE_SINCE, None)
@@ -76,8 +76,8 @@ def _disarm(record: ConnectionPoolEntry) -> None:
         watchdog.cancel()
 
 
-def _sever(connection: psycopg.AsyncConnection[Any]) -> None:
-    """Shut the socket of a connection whose request ran out of time.
+def sever(connection: psycopg.AsyncConnection[Any]) -> None:
+    """Shut the socket of a connection whose request (or ping) ran out of time.
 
     Cancelling psycopg mid-query instead makes it ask the server to cancel and wait for the
     answer, up to ten seconds on a blackholed network. A shut socket fails the pending read

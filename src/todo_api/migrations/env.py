@@ -11,6 +11,7 @@ from sqlmodel import SQLModel
 # Imported for their side effect: they register the tables on the metadata.
 import todo_api.app_passwords.models
 import todo_api.auth.models
+import todo_api.events.models
 import todo_api.idempotency.models
 import todo_api.lists.models
 import todo_api.tasks.models  # noqa: F401

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -108,14 +109,25 @@ def changes_start(position: SyncPosition | None, now: datetime) -> tuple[int, uu
     return position.seq, after_id, position.since_time
 
 
-def changes_page(
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One row of the changes statement: a task or list (its fields), or a deletion (its id),
+    at its number in the owner's change sequence."""
+
+    kind: int  # queries.TASK, TASK_DELETED, LIST or LIST_DELETED
+    seq: int
+    id: uuid.UUID
+    fields: dict[str, Any] | None
+
+
+def ordered_changes(
     rows: Sequence[AnyRow],
     position: SyncPosition | None,
     limit: int,
     now: datetime,
-) -> tuple[ChangesRows, SyncPosition]:
-    """The page of `rows` (read with `limit + 1`, from `changes_start(position, now)`), and
-    where the next call starts."""
+) -> tuple[list[Change], SyncPosition, bool]:
+    """The changes among `rows` (read with `limit + 1`, from `changes_start(position, now)`)
+    in the order they committed, where the next read starts, and whether more are waiting."""
     since, _after_id, since_time = changes_start(position, now)
     high_water = rows[0].high_water if rows else None
     if position is not None and position.seq > (high_water or 0):
@@ -128,33 +140,52 @@ def changes_page(
     found = [row for row in rows if row.seq is not None]
     has_more = len(found) > limit
     page = found[:limit]
-    changes: ChangesRows = {
-        "tasks": [],
-        "deleted": [],
-        "lists": [],
-        "deleted_lists": [],
-        "has_more": has_more,
-    }
     # Columns: high_water, has_default_list, seq, kind, id, the rest of a task's, the rest
     # of a list's (queries.changes_statement).
     tasks_end = 4 + len(TASK_FIELDS)
+    changes = []
     for row in page:
+        fields = None
         if row.kind == TASK:
-            changes["tasks"].append(dict(zip(TASK_FIELDS, row[4:tasks_end], strict=True)))
+            fields = dict(zip(TASK_FIELDS, row[4:tasks_end], strict=True))
         elif row.kind == LIST:
-            fields = (row.id, *row[tasks_end:])
-            changes["lists"].append(dict(zip(LIST_FIELDS, fields, strict=True)))
-        elif row.kind == TASK_DELETED:
-            changes["deleted"].append(row.id)
-        else:
-            changes["deleted_lists"].append(row.id)
+            fields = dict(zip(LIST_FIELDS, (row.id, *row[tasks_end:]), strict=True))
+        changes.append(Change(row.kind, row.seq, row.id, fields))
     if has_more:
         last = page[-1]
         following = SyncPosition(last.seq, since_time, last.id)
     else:
         reached = max(since, high_water or 0, page[-1].seq if page else 0)
         following = SyncPosition(reached, now)
-    return changes, following
+    return changes, following, has_more
+
+
+def changes_page(
+    rows: Sequence[AnyRow],
+    position: SyncPosition | None,
+    limit: int,
+    now: datetime,
+) -> tuple[ChangesRows, SyncPosition]:
+    """The page of `rows` (read with `limit + 1`, from `changes_start(position, now)`), and
+    where the next call starts."""
+    changes, following, has_more = ordered_changes(rows, position, limit, now)
+    page: ChangesRows = {
+        "tasks": [],
+        "deleted": [],
+        "lists": [],
+        "deleted_lists": [],
+        "has_more": has_more,
+    }
+    for change in changes:
+        if change.kind == TASK:
+            page["tasks"].append(change.fields or {})
+        elif change.kind == LIST:
+            page["lists"].append(change.fields or {})
+        elif change.kind == TASK_DELETED:
+            page["deleted"].append(change.id)
+        else:
+            page["deleted_lists"].append(change.id)
+    return page, following
 
 
 def has_default_list(rows: Sequence[AnyRow]) -> bool:

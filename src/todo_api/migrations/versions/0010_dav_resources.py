@@ -1,7 +1,7 @@
 """CalDAV resources: what a calendar client stored, and the names it chose.
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-07
 
 - `tasks.dav_name`, `tasks.dav_uid`: the resource name and the iCalendar UID a client chose
@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010"
-down_revision: str | None = "0008"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
