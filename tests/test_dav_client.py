@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import caldav
 import httpx
@@ -96,3 +97,41 @@ def test_sync_by_token(principal: caldav.Principal, server: Server, token: str) 
         str(item.icalendar_component["SUMMARY"]) for item in updates if item.data is not None
     )
     assert summaries == ["two"]
+
+
+def test_a_recurring_subtask_made_by_the_client_reads_back_over_rest(
+    principal: caldav.Principal, server: Server, token: str
+) -> None:
+    calendar = principal.make_calendar(name="Home")
+    parent = calendar.save_todo(summary="Garden")
+    due = datetime(2026, 10, 19, 9, 0, tzinfo=ZoneInfo("Europe/Berlin"))
+    child = calendar.save_todo(
+        summary="Mow the lawn",
+        due=due,
+        rrule={"FREQ": "WEEKLY", "COUNT": 3},
+        parent=[str(parent.icalendar_component["UID"])],
+    )
+    tasks = {t["title"]: t for t in rest(server, token, "GET", "/tasks").json()["items"]}
+    mow = tasks["Mow the lawn"]
+    assert mow["parent_id"] == tasks["Garden"]["id"]
+    assert mow["due_at"] == "2026-10-19T07:00:00Z"
+    assert mow["recurrence"] == {
+        "rule": "FREQ=WEEKLY;COUNT=3",
+        "time_zone": "Europe/Berlin",
+        "from": "due",
+    }
+    # The library's completion (STATUS:COMPLETED) advances the task past the DST change.
+    child.complete()
+    child.load()
+    component = child.icalendar_component
+    assert str(component["STATUS"]) == "NEEDS-ACTION"
+    assert component["DUE"].dt == datetime(2026, 10, 26, 9, 0, tzinfo=ZoneInfo("Europe/Berlin"))
+    assert component["RRULE"]["COUNT"] == [2]
+    related = component["RELATED-TO"]
+    assert (str(related), related.params["RELTYPE"]) == (
+        str(parent.icalendar_component["UID"]),
+        "PARENT",
+    )
+    mow = rest(server, token, "GET", f"/tasks/{mow['id']}").json()
+    assert (mow["completed"], mow["due_at"]) == (False, "2026-10-26T08:00:00Z")
+    assert mow["recurrence"]["rule"] == "FREQ=WEEKLY;COUNT=2"
