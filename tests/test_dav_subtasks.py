@@ -96,11 +96,53 @@ async def test_a_child_before_its_parent_stays_top_level_and_keeps_its_relation(
     got = (await dav.request("GET", f"{collection}kid.ics")).text
     assert related(got) == [("PARENT", "not-yet")]
     assert "SUMMARY:Kid renamed" in got
-    # The parent arrives; the client's next PUT of the child links them.
-    assert (await dav.put(f"{collection}p.ics", todo("not-yet", summary="Late"))).is_success
-    assert (await dav.put(f"{collection}kid.ics", child)).status_code == 204
+    # The parent arrives: the child becomes its subtask, its text still as the client sent it.
+    assert (await dav.put(f"{collection}p.ics", todo("not-yet", summary="Late"))).status_code == 201
     tasks = await rest_tasks(client, alice)
-    assert tasks["Kid"]["parent_id"] == tasks["Late"]["id"]
+    assert tasks["Kid renamed"]["parent_id"] == tasks["Late"]["id"]
+    assert related((await dav.request("GET", f"{collection}kid.ics")).text) == [
+        ("PARENT", "not-yet")
+    ]
+    assert (await dav.put(f"{collection}kid.ics", child)).status_code == 204
+    assert (await rest_tasks(client, alice))["Kid"]["parent_id"] == tasks["Late"]["id"]
+
+
+async def test_children_uploaded_first_are_adopted_unless_too_deep(
+    client: httpx.AsyncClient, alice: ApiUser
+) -> None:
+    dav = Dav(client, alice)
+    collection = await dav.default_collection()
+    # Children first, as a sync may send them; one names the parent without RELTYPE, one
+    # only mentions its UID in a description, one relates to it as a sibling.
+    uploads = {
+        "a": todo("a", "RELATED-TO:top", summary="A"),
+        "b": todo("b", "RELATED-TO;RELTYPE=PARENT:top", summary="B"),
+        "c": todo("c", "DESCRIPTION:see top", summary="C"),
+        "d": todo("d", "RELATED-TO;RELTYPE=SIBLING:top", summary="D"),
+        "e": todo("e", "RELATED-TO:TOP", summary="E"),
+    }
+    for name, text in uploads.items():
+        assert (await dav.put(f"{collection}{name}.ics", text)).status_code == 201
+    assert (await dav.put(f"{collection}top.ics", todo("top", summary="Top"))).status_code == 201
+    tasks = await rest_tasks(client, alice)
+    parents = {title: task["parent_id"] for title, task in tasks.items()}
+    top = tasks["Top"]["id"]
+    assert parents == {"A": top, "B": top, "C": None, "D": None, "E": None, "Top": None}
+    # A chain uploaded without its root m1, which then arrives as the fourth level: m2
+    # under it would be a fifth, so m2 stays top-level, with m3 under it as before.
+    for uid, parent in [("m2", "m1"), ("m3", "m2")]:
+        text = todo(uid, f"RELATED-TO:{parent}", summary=uid)
+        assert (await dav.put(f"{collection}{uid}.ics", text)).status_code == 201
+    assert (
+        await dav.put(f"{collection}a2.ics", todo("a2", "RELATED-TO:a", summary="a2"))
+    ).status_code == 201
+    deep = todo("m1", "RELATED-TO:a2", summary="m1")
+    assert (await dav.put(f"{collection}m1.ics", deep)).status_code == 201
+    tasks = await rest_tasks(client, alice)
+    # Top > A > a2 > m1.
+    assert tasks["m1"]["parent_id"] == tasks["a2"]["id"]
+    assert tasks["m2"]["parent_id"] is None
+    assert tasks["m3"]["parent_id"] == tasks["m2"]["id"]
 
 
 async def test_a_parent_elsewhere_is_unknown_here(

@@ -220,6 +220,16 @@ class DavRepository:
         }
         return await self._read(_NAMED_OR_HOLDING, params)
 
+    async def orphans_naming(self, list_id: uuid.UUID, uid: str) -> list[AnyRow]:
+        """The top-level tasks of a list whose client's text holds `uid` (each (id, ical)):
+        those whose RELATED-TO named a parent the calendar did not hold yet."""
+        statement = select(tasks.c.id, tasks.c.ical).where(
+            _IN_LIST,
+            tasks.c.parent_id.is_(None),
+            tasks.c.ical.contains(uid, autoescape=True),
+        )
+        return await self._read(statement, {"list_id": list_id})
+
     async def changes(
         self, list_id: uuid.UUID, since: int, *, with_data: bool
     ) -> tuple[list[AnyRow], list[AnyRow]]:

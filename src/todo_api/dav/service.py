@@ -13,6 +13,7 @@ time rather than never.
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar
@@ -228,7 +229,24 @@ class DavService:
             # The rules of parents and recurrences (a cycle, a fifth level...), refused as
             # RFC 4791's other rule violations are: 403, nothing stored.
             raise _caldav("valid-calendar-object-resource", str(error)) from None
+        await self._adopt(collection.id, created.id, parsed.uid)
         return Written(created, created=True)
+
+    async def _adopt(self, list_id: uuid.UUID, parent_id: uuid.UUID, uid: str) -> None:
+        """Make a new task the parent of the calendar's tasks that named its UID before it
+        was there (a client's sync uploads a child before its parent). One statement on
+        each create; a child the subtask rules refuse (a fifth level) stays top-level."""
+        for row in await self.dav.orphans_naming(list_id, uid):
+            try:
+                named = parse_todo(row.ical).fields["parent_uid"]
+            except CalendarDataError:
+                continue
+            if named is None or row.id == parent_id or not same_uid(named, uid):
+                continue
+            try:
+                await self.tasks.patch(row.id, {"parent_id": parent_id})
+            except (InvalidParameterError, NotFoundError):
+                continue
 
     async def delete_resource(self, segment: str, name: str, if_match: str | None) -> None:
         row = await self.resource(segment, name)
