@@ -6,8 +6,11 @@ beside it are fine) with a UID; each entry of `MAPPINGS` reads its task fields f
 Writing: `calendar_text.py` lays a task's current fields over the text its client sent,
 with the same table.
 
-`MAPPINGS` is the table of what maps to what: a new task field (a parent, a recurrence)
-is one more entry, reading its field from the VTODO and writing its properties.
+`MAPPINGS` is the table of what maps to what: a new task field is one more entry, reading
+its field from the VTODO and writing its properties. Two entries read more than one
+property: `DUE` with `RRULE` (ical_schedule.py), and `RELATED-TO`, read as the parent's UID
+(`parent_uid`), which the service resolves to a `parent_id` among the calendar's tasks; the
+task a calendar text is written from carries its parent's UID the same way.
 """
 
 from __future__ import annotations
