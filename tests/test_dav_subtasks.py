@@ -231,3 +231,28 @@ async def test_a_cycle_or_a_fifth_level_is_refused_and_changes_nothing(
     assert b"levels" in fifth.content
     assert await rest_tasks(client, alice) == before
     assert "RELATED-TO" not in (await dav.request("GET", f"{collection}l1.ics")).text
+
+
+async def test_odd_parent_uids_are_unknown_parents_and_never_a_5xx(
+    client: httpx.AsyncClient, alice: ApiUser
+) -> None:
+    dav = Dav(client, alice)
+    collection = await dav.default_collection()
+    odd = ["x" * 1000, "p%", "p_", "%", "urn:uuid:0", "{00000000-0000-0000-0000-000000000000}"]
+    for number, uid in enumerate(odd):
+        text = todo(f"o{number}", f"RELATED-TO:{uid}", summary=f"O{number}")
+        response = await dav.put(f"{collection}o{number}.ics", text)
+        assert response.status_code == 201, (uid, response.text)
+        got = (await dav.request("GET", f"{collection}o{number}.ics")).text
+        assert uid in got.replace("\r\n ", "")
+    named = todo("c", "RELATED-TO:p%_", summary="Named")
+    assert (await dav.put(f"{collection}c.ics", named)).status_code == 201
+    # LIKE's wildcards in the new task's UID: only the child naming it exactly is adopted.
+    assert (await dav.put(f"{collection}p.ics", todo("p%_", summary="Wild"))).status_code == 201
+    tasks = await rest_tasks(client, alice)
+    parents = {title: task["parent_id"] for title, task in tasks.items()}
+    assert parents == {
+        **{f"O{number}": None for number in range(len(odd))},
+        "Named": tasks["Wild"]["id"],
+        "Wild": None,
+    }
