@@ -219,3 +219,38 @@ async def test_a_tzid_without_vtimezone_gets_one_on_the_way_back(
     task = await only_task(client, alice)
     assert task["due_at"] == "2026-11-30T20:00:00Z"
     assert task["recurrence"]["time_zone"] == "Australia/Sydney"
+
+
+async def test_a_clients_recurring_subtask_comes_back_as_sent(
+    client: httpx.AsyncClient, alice: ApiUser, create_task: TaskFactory
+) -> None:
+    dav = Dav(client, alice)
+    collection = await dav.default_collection()
+    parent = await create_task(alice, title="Parent")
+    response = await dav.request("GET", f"{collection}{parent['id']}.ics")
+    zone = (
+        "BEGIN:VTIMEZONE\r\nTZID:Europe/Berlin\r\nBEGIN:STANDARD\r\nDTSTART:19701025T030000\r\n"
+        "TZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n"
+    )
+    assert response.status_code == 200
+    # A fold where no writer of this service would put one: only the client's own text,
+    # unparsed, keeps it.
+    text = todo(
+        "kid",
+        "DESCRIPTION:short, fol\r\n ded",
+        "DUE;TZID=Europe/Berlin:20261207T090000",
+        "RRULE:FREQ=weekly;byday=MO",
+        f"RELATED-TO;RELTYPE=PARENT:{parent['id']}",
+    ).replace("BEGIN:VTODO", zone + "BEGIN:VTODO")
+    assert (await dav.put(f"{collection}kid.ics", text)).status_code == 201
+    got = (await dav.request("GET", f"{collection}kid.ics")).text
+    assert "DESCRIPTION:short, fol\r\n ded" in got
+    assert "RRULE:FREQ=weekly;byday=MO" in got
+    assert got.count("BEGIN:VTIMEZONE") == 1
+    items = (await client.get("/tasks", headers=alice.headers)).json()["items"]
+    kid = next(item for item in items if item["parent_id"] == parent["id"])
+    assert kid["recurrence"] == {
+        "rule": "FREQ=WEEKLY;BYDAY=MO",
+        "time_zone": "Europe/Berlin",
+        "from": "due",
+    }
