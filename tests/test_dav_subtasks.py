@@ -247,7 +247,7 @@ async def test_odd_parent_uids_are_unknown_parents_and_never_a_5xx(
         assert uid in got.replace("\r\n ", "")
     named = todo("c", "RELATED-TO:p%_", summary="Named")
     assert (await dav.put(f"{collection}c.ics", named)).status_code == 201
-    # LIKE's wildcards in the new task's UID: only the child naming it exactly is adopted.
+    # A UID with SQL's wildcards in it: only the child naming it exactly is adopted.
     assert (await dav.put(f"{collection}p.ics", todo("p%_", summary="Wild"))).status_code == 201
     tasks = await rest_tasks(client, alice)
     parents = {title: task["parent_id"] for title, task in tasks.items()}

@@ -89,10 +89,12 @@ def _holding(uid: str) -> Any:
     )
 
 
-# A PUT's look-up: the task at the name, the one holding the UID, and the parent the
-# client's RELATED-TO names, in one statement.
-_NAMED_OR_HOLDING = select(*_MEMBER).where(
-    _IN_LIST, or_(_NAMED, _holding("uid"), _holding("parent_uid"))
+# Top-level tasks whose client named the UID as their parent before the calendar held it.
+_ORPHAN_OF = and_(tasks.c.dav_parent_uid == bindparam("uid"), tasks.c.parent_id.is_(None))
+# A PUT's look-up: the task at the name, the one holding the UID, the parent the client's
+# RELATED-TO names, and the tasks waiting for this UID as their parent, in one statement.
+_NAMED_OR_HOLDING = select(*_MEMBER, tasks.c.dav_parent_uid).where(
+    _IN_LIST, or_(_NAMED, _holding("uid"), _holding("parent_uid"), _ORPHAN_OF)
 )
 # One resource by its collection's segment and its own name, in one statement.
 _RESOURCE = (
@@ -207,8 +209,8 @@ class DavRepository:
     async def named_or_holding(
         self, list_id: uuid.UUID, name: str, uid: str, parent_uid: str | None = None
     ) -> list[AnyRow]:
-        """The members of a list at `name`, holding the UID `uid`, or holding `parent_uid`
-        (a PUT's look-up)."""
+        """The members of a list at `name`, holding the UID `uid` or `parent_uid`, or
+        waiting for `uid` as their parent (a PUT's look-up)."""
         params = {
             "list_id": list_id,
             "name": name,
@@ -219,16 +221,6 @@ class DavRepository:
             "parent_uid_id": None if parent_uid is None else _id_of_uid(parent_uid),
         }
         return await self._read(_NAMED_OR_HOLDING, params)
-
-    async def orphans_naming(self, list_id: uuid.UUID, uid: str) -> list[AnyRow]:
-        """The top-level tasks of a list whose client's text holds `uid` (each (id, ical)):
-        those whose RELATED-TO named a parent the calendar did not hold yet."""
-        statement = select(tasks.c.id, tasks.c.ical).where(
-            _IN_LIST,
-            tasks.c.parent_id.is_(None),
-            tasks.c.ical.contains(uid, autoescape=True),
-        )
-        return await self._read(statement, {"list_id": list_id})
 
     async def changes(
         self, list_id: uuid.UUID, since: int, *, with_data: bool

@@ -207,7 +207,16 @@ class DavService:
             "ical": text,
             "ical_fields": fingerprint({**fields, "parent_id": parent_id}),
             "dav_uid": parsed.uid,
+            # A UID over MAX_NAME is no task's here: no task will come to adopt it.
+            "dav_parent_uid": (
+                parent_uid if parent_id is None and len(parent_uid or "") <= MAX_NAME else None
+            ),
         }
+        orphans = [
+            row.id
+            for row in found
+            if row.dav_parent_uid == parsed.uid and row.parent_id is None and row not in rows
+        ]
         none_match = parse_entity_tags(if_none_match)
         try:
             if rows:
@@ -229,22 +238,16 @@ class DavService:
             # The rules of parents and recurrences (a cycle, a fifth level...), refused as
             # RFC 4791's other rule violations are: 403, nothing stored.
             raise _caldav("valid-calendar-object-resource", str(error)) from None
-        await self._adopt(collection.id, created.id, parsed.uid)
+        await self._adopt(created.id, orphans)
         return Written(created, created=True)
 
-    async def _adopt(self, list_id: uuid.UUID, parent_id: uuid.UUID, uid: str) -> None:
+    async def _adopt(self, parent_id: uuid.UUID, children: list[uuid.UUID]) -> None:
         """Make a new task the parent of the calendar's tasks that named its UID before it
-        was there (a client's sync uploads a child before its parent). One statement on
-        each create; a child the subtask rules refuse (a fifth level) stays top-level."""
-        for row in await self.dav.orphans_naming(list_id, uid):
+        was there (a client's sync uploads a child before its parent); found by the PUT's
+        look-up. A child the subtask rules refuse (a fifth level) stays top-level."""
+        for child in children:
             try:
-                named = parse_todo(row.ical).fields["parent_uid"]
-            except CalendarDataError:
-                continue
-            if named is None or row.id == parent_id or not same_uid(named, uid):
-                continue
-            try:
-                await self.tasks.patch(row.id, {"parent_id": parent_id})
+                await self.tasks.patch(child, {"parent_id": parent_id, "dav_parent_uid": None})
             except (InvalidParameterError, NotFoundError):
                 continue
 
