@@ -254,3 +254,26 @@ async def test_a_clients_recurring_subtask_comes_back_as_sent(
         "time_zone": "Europe/Berlin",
         "from": "due",
     }
+
+
+async def test_one_put_that_moves_and_completes_a_recurring_task_does_both(
+    client: httpx.AsyncClient, alice: ApiUser, create_task: TaskFactory
+) -> None:
+    dav = Dav(client, alice)
+    collection = await dav.default_collection()
+    parent = await create_task(alice, title="Chores")
+    lines = ["DUE:20261201T090000Z", "RRULE:FREQ=DAILY;COUNT=2"]
+    assert (await dav.put(f"{collection}r.ics", todo("r", *lines))).status_code == 201
+    moved = todo("r", *lines, f"RELATED-TO:{parent['id']}", "STATUS:COMPLETED")
+    assert (await dav.put(f"{collection}r.ics", moved)).status_code == 204
+    task = next(
+        item
+        for item in (await client.get("/tasks", headers=alice.headers)).json()["items"]
+        if item["id"] != parent["id"]
+    )
+    assert (task["parent_id"], task["completed"], task["due_at"]) == (
+        parent["id"],
+        False,
+        "2026-12-02T09:00:00Z",
+    )
+    assert task["recurrence"]["rule"] == "FREQ=DAILY;COUNT=1"
