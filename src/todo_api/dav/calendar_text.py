@@ -82,7 +82,11 @@ def render(task: Task, uid: str, stored: str | None, stored_fields: str | None =
         for mapping in MAPPINGS:
             lines.extend(mapping.write(task, None))
         lines += [raw_line("END:VTODO"), raw_line("END:VCALENDAR")]
-        return _joined(_with_time_zones(lines, task))
+        recurrence = task.get("recurrence")
+        if recurrence is not None and recurrence["time_zone"] != "UTC":
+            # The one TZID written from a row: a recurring task's DUE in its zone.
+            lines = _with_time_zones(lines, task)
+        return _joined(lines)
     # A parent UID the calendar did not hold at the PUT stays as sent while the task has
     # no parent (ical.py's `_same_parent`).
     unresolved = task.get("parent_uid") is None and not parent_resolved_at_put(stored_fields)
