@@ -110,3 +110,39 @@ def test_sync_by_token(caldav: Client) -> None:
     caldav("save-todo", "Synced", json.dumps({"summary": "two"}))
     caldav("delete-todo", "Synced", one)
     assert caldav("sync", "Synced", first["token"])["summaries"] == ["two"]
+
+
+def test_a_recurring_subtask_made_by_the_client_reads_back_over_rest(
+    caldav: Client, rest: Client
+) -> None:
+    caldav("make-calendar", "Home")
+    garden = caldav("save-todo", "Home", json.dumps({"summary": "Garden"}))["uid"]
+    mow = {
+        "summary": "Mow the lawn",
+        "due": "2026-10-19T09:00:00",
+        "due_zone": "Europe/Berlin",
+        "rrule": {"FREQ": "WEEKLY", "COUNT": 3},
+        "parent": [garden],
+    }
+    uid = caldav("save-todo", "Home", json.dumps(mow))["uid"]
+    tasks = {t["title"]: t for t in rest("GET", "/tasks").json()["items"]}
+    task = tasks["Mow the lawn"]
+    assert task["parent_id"] == tasks["Garden"]["id"]
+    assert task["due_at"] == "2026-10-19T07:00:00Z"
+    assert task["recurrence"] == {
+        "rule": "FREQ=WEEKLY;COUNT=3",
+        "time_zone": "Europe/Berlin",
+        "from": "due",
+    }
+    # The library's completion (STATUS:COMPLETED) advances the task past the DST change.
+    caldav("complete-todo", "Home", uid)
+    assert caldav("read-todo", "Home", uid) == {
+        "status": "NEEDS-ACTION",
+        "due": "2026-10-26T09:00:00+01:00",
+        "due_zone": "Europe/Berlin",
+        "rrule": "FREQ=WEEKLY;COUNT=2",
+        "related_to": [garden, "PARENT"],
+    }
+    task = rest("GET", f"/tasks/{task['id']}").json()
+    assert (task["completed"], task["due_at"]) == (False, "2026-10-26T08:00:00Z")
+    assert task["recurrence"]["rule"] == "FREQ=WEEKLY;COUNT=2"

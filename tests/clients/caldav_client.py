@@ -14,6 +14,7 @@ import json
 import sys
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import caldav
 
@@ -39,7 +40,9 @@ def main(url: str, token: str, command: str, *arguments: str) -> Any:
     if command == "save-todo":
         fields = json.loads(arguments[1])
         if "due" in fields:
-            fields["due"] = datetime.fromisoformat(fields["due"])
+            due = datetime.fromisoformat(fields["due"])
+            zone = fields.pop("due_zone", None)
+            fields["due"] = due.replace(tzinfo=ZoneInfo(zone)) if zone else due
         return {"uid": str(calendar.save_todo(**fields).icalendar_component["UID"])}
     if command == "rename-todo":
         todo = calendar.todo_by_uid(arguments[1])
@@ -52,6 +55,19 @@ def main(url: str, token: str, command: str, *arguments: str) -> Any:
     if command == "delete-todo":
         calendar.todo_by_uid(arguments[1]).delete()
         return None
+    if command == "read-todo":
+        todo = calendar.todo_by_uid(arguments[1])
+        todo.load()
+        component = todo.icalendar_component
+        due = component["DUE"].dt
+        related = component.get("RELATED-TO")
+        return {
+            "status": str(component["STATUS"]),
+            "due": due.isoformat(),
+            "due_zone": str(getattr(due.tzinfo, "key", due.tzinfo)),
+            "rrule": component["RRULE"].to_ical().decode() if "RRULE" in component else None,
+            "related_to": None if related is None else [str(related), related.params["RELTYPE"]],
+        }
     if command == "todos":
         return sorted(_summary(t) for t in calendar.todos(include_completed=arguments[1] == "all"))
     if command == "search":

@@ -13,6 +13,7 @@ client's text with only its stamps renewed, without parsing it at all.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from icalendar import Component, Todo, vText
 from icalendar.parser import Contentline, Contentlines
@@ -27,8 +28,10 @@ from todo_api.dav.ical import (
     content_line,
     fingerprint,
     in_utc,
+    parent_resolved_at_put,
     raw_line,
 )
+from todo_api.dav.ical_schedule import time_zone_lines, zone_names
 
 PRODID = "-//todo-api//CalDAV//EN"
 # Written from the row every time: they describe the task, not what a client asked for.
@@ -63,7 +66,7 @@ def _stamps(task: Task) -> list[Contentline]:
 def render(task: Task, uid: str, stored: str | None, stored_fields: str | None = None) -> str:
     """The VCALENDAR of a task (`task`: its fields as a task response has them); `stored`:
     the text a client sent, with `stored_fields`, the task's `fingerprint` as it set it."""
-    if stored is not None and stored_fields == fingerprint(task):
+    if stored is not None and stored_fields == fingerprint(task) and not _lacks_time_zone(stored):
         # Nothing changed the mapped fields since the client sent this text: it stands as
         # sent, with only the stamps renewed (measured: 40x faster than parsing it).
         return _restamped(task, stored)
@@ -79,8 +82,53 @@ def render(task: Task, uid: str, stored: str | None, stored_fields: str | None =
         for mapping in MAPPINGS:
             lines.extend(mapping.write(task, None))
         lines += [raw_line("END:VTODO"), raw_line("END:VCALENDAR")]
+        recurrence = task.get("recurrence")
+        if recurrence is not None and recurrence["time_zone"] != "UTC":
+            # The one TZID written from a row: a recurring task's DUE in its zone.
+            lines = _with_time_zones(lines, task)
         return _joined(lines)
-    return _overlay(task, stored)
+    # A parent UID the calendar did not hold at the PUT stays as sent while the task has
+    # no parent (ical.py's `_same_parent`).
+    unresolved = task.get("parent_uid") is None and not parent_resolved_at_put(stored_fields)
+    return _overlay({**task, "parent_unresolved": unresolved}, stored)
+
+
+def _lacks_time_zone(text: str) -> bool:
+    # A TZID with no VTIMEZONE beside it (some clients rely on IANA names): written through
+    # `_overlay`, which adds the VTIMEZONE RFC 5545 asks for.
+    upper = text.upper()
+    return "TZID=" in upper and "BEGIN:VTIMEZONE" not in upper
+
+
+def _with_time_zones(lines: list[Contentline], task: Task) -> list[Contentline]:
+    """The lines with a VTIMEZONE, before the VTODO, for each IANA zone a TZID names that
+    no VTIMEZONE of the calendar defines."""
+    used: list[str] = []
+    defined: set[str] = set()
+    todo_at: int | None = None
+    for index, line in enumerate(lines):
+        name = _name(line)
+        if name == "TZID":
+            defined.add(line.partition(":")[2].strip())
+        elif name == "BEGIN" and todo_at is None and line[6:].strip().upper() == "VTODO":
+            todo_at = index
+        elif "TZID=" in line.upper():
+            used.append(_tzid(line))
+    missing = list(dict.fromkeys(z for z in used if z in zone_names() and z not in defined))
+    if not missing or todo_at is None:
+        return lines
+    moment = task["due_at"] or task["updated_at"]
+    added = [line for zone in missing for line in time_zone_lines(zone, moment)]
+    return [*lines[:todo_at], *added, *lines[todo_at:]]
+
+
+def _tzid(line: Contentline) -> str:
+    try:
+        _, params, _ = line.parts()
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+        return ""
+    value: Any = params.get("TZID", "")
+    return str(value)
 
 
 def _overlay(task: Task, stored: str) -> str:
@@ -116,7 +164,7 @@ def _overlay(task: Task, stored: str) -> str:
     if insert_at is None:
         insert_at = len(kept)
     written = _stamps(task) + _mapped_lines(task, client)
-    return _joined([*kept[:insert_at], *written, *kept[insert_at:]])
+    return _joined(_with_time_zones([*kept[:insert_at], *written, *kept[insert_at:]], task))
 
 
 def _restamped(task: Task, stored: str) -> str:

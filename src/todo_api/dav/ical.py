@@ -6,22 +6,44 @@ beside it are fine) with a UID; each entry of `MAPPINGS` reads its task fields f
 Writing: `calendar_text.py` lays a task's current fields over the text its client sent,
 with the same table.
 
-`MAPPINGS` is the table of what maps to what: a new task field (a parent, a recurrence)
-is one more entry, reading its field from the VTODO and writing its properties.
+`MAPPINGS` is the table of what maps to what: a new task field is one more entry, reading
+its field from the VTODO and writing its properties. Two entries read more than one
+property: `DUE` with `RRULE` (ical_schedule.py), and `RELATED-TO`, read as the parent's UID
+(`parent_uid`), which the service resolves to a `parent_id` among the calendar's tasks; the
+task a calendar text is written from carries its parent's UID the same way.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
 from typing import Any
 
 import orjson
 from icalendar import Calendar, Component, vCategory, vDDDTypes, vInt, vText
-from icalendar.parser import Contentline, Parameters
+from icalendar.parser import Contentline
 
+from todo_api.dav.ical_schedule import read_schedule, same_schedule, write_schedule
+from todo_api.dav.lines import CalendarDataError, content_line, in_utc, raw_line
 from todo_api.tasks.schemas import normalise_tag
+
+__all__ = [
+    "MAPPED",
+    "MAPPINGS",
+    "UNTITLED",
+    "CalendarDataError",
+    "ParsedTodo",
+    "PropertyMapping",
+    "Task",
+    "content_line",
+    "fingerprint",
+    "in_utc",
+    "parent_resolved_at_put",
+    "parse_todo",
+    "raw_line",
+    "same_uid",
+]
 
 # A VTODO without a SUMMARY still makes a task, which needs a title; the placeholder is
 # never written back to a client that sent no SUMMARY.
@@ -32,37 +54,10 @@ _COMPANIONS = frozenset({"VTIMEZONE"})
 _WRITTEN_PRIORITY = {"high": 1, "medium": 5, "low": 9}
 
 
-class CalendarDataError(ValueError):
-    """A body that is no acceptable calendar object; `condition` names the RFC 4791
-    precondition it breaks (`valid-calendar-data`, `supported-calendar-component`,
-    `valid-calendar-object-resource`)."""
-
-    def __init__(self, condition: str, message: str) -> None:
-        super().__init__(message)
-        self.condition = condition
-
-
 @dataclass(frozen=True, slots=True)
 class ParsedTodo:
     uid: str
     fields: dict[str, Any]
-
-
-# --- content lines -------------------------------------------------------------------
-
-
-def content_line(name: str, value: Any) -> Contentline:
-    params: Parameters = getattr(value, "params", None) or Parameters()
-    line: Contentline = Contentline.from_parts(name, params, value)
-    return line
-
-
-def raw_line(text: str) -> Contentline:
-    return Contentline(text)  # type: ignore[no-untyped-call]
-
-
-def in_utc(moment: datetime) -> datetime:
-    return moment.astimezone(UTC)
 
 
 # --- the mapping table ------------------------------------------------------------------
@@ -132,30 +127,53 @@ def _write_priority(task: Task, _todo: Component | None = None) -> list[Contentl
     return [] if number is None else [content_line("PRIORITY", vInt(number))]
 
 
-def _read_due(todo: Component) -> Fields:
-    value = todo.get("DUE")
-    if value is None:
-        return {"due_at": None}
-    moment = getattr(value, "dt", None)
-    if isinstance(moment, datetime):
-        # A floating time (no zone) is read as UTC: the service keeps instants.
-        aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-        return {"due_at": aware.astimezone(UTC)}
-    if isinstance(moment, date):
-        return {"due_at": datetime.combine(moment, time(), UTC)}
-    raise CalendarDataError("valid-calendar-data", "DUE must be a date or a date-time.")
+def _read_parent(todo: Component) -> Fields:
+    """The UID in `RELATED-TO;RELTYPE=PARENT` (no RELTYPE means PARENT, RFC 5545 3.2.15);
+    the service resolves it among the calendar's tasks."""
+    for value in _all(todo, "RELATED-TO"):
+        if str(value.params.get("RELTYPE", "PARENT")).upper() == "PARENT":
+            return {"parent_uid": str(value).strip() or None}
+    return {"parent_uid": None}
 
 
-def _write_due(task: Task, todo: Component | None = None) -> list[Contentline]:
-    due = task["due_at"]
-    if due is None:
-        return []
-    due = in_utc(due)
-    sent = None if todo is None else getattr(todo.get("DUE"), "dt", None)
-    if isinstance(sent, date) and not isinstance(sent, datetime) and due.time() == time():
-        # A date-only DUE stays date-only while the task is due at midnight UTC.
-        return [content_line("DUE", vDDDTypes(due.date()))]
-    return [content_line("DUE", vDDDTypes(due))]
+def _write_parent(task: Task, todo: Component | None = None) -> list[Contentline]:
+    # Relations other than the parent (SIBLING, CHILD, a client's own types) map to nothing
+    # and stay as sent.
+    lines = [
+        content_line("RELATED-TO", value)
+        for value in ([] if todo is None else _all(todo, "RELATED-TO"))
+        if str(value.params.get("RELTYPE", "PARENT")).upper() != "PARENT"
+    ]
+    parent = task.get("parent_uid")
+    if parent is not None:
+        related = vText(parent)
+        related.params["RELTYPE"] = "PARENT"
+        lines.append(content_line("RELATED-TO", related))
+    return lines
+
+
+def _same_parent(client: Fields, task: Task) -> bool:
+    sent, current = client["parent_uid"], task.get("parent_uid")
+    if current is not None:
+        return sent is not None and same_uid(sent, current)
+    # No parent: a parent UID the calendar did not hold when the client sent it (a child
+    # uploaded before its parent) is kept as sent; one the task has lost since is not.
+    return sent is None or bool(task.get("parent_unresolved"))
+
+
+def same_uid(sent: str, uid: str) -> bool:
+    """Whether a client's UID names `uid`; a REST task's UID is its id, in any case."""
+    if sent == uid:
+        return True
+    try:
+        return uuid.UUID(sent) == uuid.UUID(uid)
+    except ValueError:
+        return False
+
+
+def _all(todo: Component, name: str) -> list[Any]:
+    value = todo.get(name)
+    return [] if value is None else value if isinstance(value, list) else [value]
 
 
 def _read_tags(todo: Component) -> Fields:
@@ -212,17 +230,47 @@ MAPPINGS: tuple[PropertyMapping, ...] = (
         frozenset({"STATUS", "COMPLETED"}), ("completed",), _read_completion, _write_completion
     ),
     PropertyMapping(frozenset({"PRIORITY"}), ("priority",), _read_priority, _write_priority),
-    PropertyMapping(frozenset({"DUE"}), ("due_at",), _read_due, _write_due),
+    PropertyMapping(
+        frozenset({"DUE", "RRULE"}),
+        ("due_at", "recurrence"),
+        read_schedule,
+        write_schedule,
+        same_schedule,
+    ),
     PropertyMapping(frozenset({"CATEGORIES"}), ("tags",), _read_tags, _write_tags, _same_tags),
+    PropertyMapping(
+        frozenset({"RELATED-TO"}), ("parent_uid",), _read_parent, _write_parent, _same_parent
+    ),
 )
 MAPPED = frozenset().union(*(mapping.properties for mapping in MAPPINGS))
-MAPPED_FIELDS = tuple(name for mapping in MAPPINGS for name in mapping.fields)
+# The task fields behind the mapped properties; a parent by its id (a row's parent UID is
+# the parent's, which the task's own changes do not follow).
+FINGERPRINT_FIELDS = (
+    *(name for mapping in MAPPINGS for name in mapping.fields if name != "parent_uid"),
+    "parent_id",
+)
 
 
 def fingerprint(task: Mapping[str, Any]) -> str:
     """The mapped fields of a task as JSON: stored with a client's text, then compared with
-    the task's current fields to tell whether any other front door changed them since."""
-    return orjson.dumps([task[name] for name in MAPPED_FIELDS], option=orjson.OPT_UTC_Z).decode()
+    the task's current fields to tell whether any other front door changed them since. The
+    parent's id comes last (`parent_resolved_at_put`)."""
+    values = [task[name] for name in FINGERPRINT_FIELDS]
+    return orjson.dumps(values, option=orjson.OPT_UTC_Z | orjson.OPT_SORT_KEYS).decode()
+
+
+def parent_resolved_at_put(stored_fields: str | None) -> bool:
+    """Whether the client's text named a parent the task then got (a fingerprint from
+    before parents were mapped names none)."""
+    if not stored_fields:
+        return False
+    try:
+        values = orjson.loads(stored_fields)
+    except orjson.JSONDecodeError:
+        return False
+    if not isinstance(values, list) or len(values) != len(FINGERPRINT_FIELDS):
+        return False
+    return isinstance(values[-1], str)
 
 
 # --- reading a PUT --------------------------------------------------------------------

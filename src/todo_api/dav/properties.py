@@ -150,7 +150,10 @@ def task_document(row: AnyRow) -> str:
     """A member row's VCALENDAR text (`ical` is present when it was read)."""
     stored: str | None = row._mapping.get("ical")
     stored_fields: str | None = row._mapping.get("ical_fields")
-    return render(task_fields(row), row.dav_uid or str(row.id), stored, stored_fields)
+    task = task_fields(row)
+    parent = row.parent_id
+    task["parent_uid"] = None if parent is None else row.parent_dav_uid or str(parent)
+    return render(task, row.dav_uid or str(row.id), stored, stored_fields)
 
 
 def task(subject: str, segment: str, row: AnyRow) -> tuple[str, dict[str, Value]]:

@@ -37,9 +37,17 @@ CHUNK = 500
 OWNER: BindParameter[str] = bindparam("owner")
 LIST_ID = bindparam("list_id", type_=tasks.c.list_id.type)
 
-# A member of a collection: the task's response fields, then its name, UID and (when the
-# caller wants the calendar data) the client's text.
-_MEMBER = (*TASK_COLUMNS, tasks.c.dav_name, tasks.c.dav_uid)
+_PARENT = tasks.alias("parent")
+# The UID a client gave the task's parent (None: the parent's UID is its id, or no parent).
+_PARENT_UID = (
+    select(_PARENT.c.dav_uid)
+    .where(_PARENT.c.id == tasks.c.parent_id, _PARENT.c.user_id == tasks.c.user_id)
+    .scalar_subquery()
+    .label("parent_dav_uid")
+)
+# A member of a collection: the task's response fields, then its name, UID, its parent's
+# UID and (when the caller wants the calendar data) the client's text.
+_MEMBER = (*TASK_COLUMNS, tasks.c.dav_name, tasks.c.dav_uid, _PARENT_UID)
 _MEMBER_WITH_DATA = (*_MEMBER, tasks.c.ical, tasks.c.ical_fields)
 _IN_LIST = and_(tasks.c.user_id == OWNER, tasks.c.list_id == LIST_ID)
 
@@ -68,11 +76,26 @@ _NAMED = or_(
     tasks.c.dav_name == bindparam("name"),
     and_(tasks.c.dav_name.is_(None), tasks.c.id == bindparam("name_id", type_=tasks.c.id.type)),
 )
-_HOLDING = or_(
-    tasks.c.dav_uid == bindparam("uid"),
-    and_(tasks.c.dav_uid.is_(None), tasks.c.id == bindparam("uid_id", type_=tasks.c.id.type)),
+
+
+def _holding(uid: str) -> Any:
+    """The task whose UID is the bound `uid`: its client's, else its id."""
+    return or_(
+        tasks.c.dav_uid == bindparam(uid),
+        and_(
+            tasks.c.dav_uid.is_(None),
+            tasks.c.id == bindparam(f"{uid}_id", type_=tasks.c.id.type),
+        ),
+    )
+
+
+# Top-level tasks whose client named the UID as their parent before the calendar held it.
+_ORPHAN_OF = and_(tasks.c.dav_parent_uid == bindparam("uid"), tasks.c.parent_id.is_(None))
+# A PUT's look-up: the task at the name, the one holding the UID, the parent the client's
+# RELATED-TO names, and the tasks waiting for this UID as their parent, in one statement.
+_NAMED_OR_HOLDING = select(*_MEMBER, tasks.c.dav_parent_uid).where(
+    _IN_LIST, or_(_NAMED, _holding("uid"), _holding("parent_uid"), _ORPHAN_OF)
 )
-_NAMED_OR_HOLDING = select(*_MEMBER).where(_IN_LIST, or_(_NAMED, _HOLDING))
 # One resource by its collection's segment and its own name, in one statement.
 _RESOURCE = (
     select(*_MEMBER_WITH_DATA)
@@ -183,13 +206,20 @@ class DavRepository:
             rows.extend(await self._read(_named(with_data), params))
         return rows
 
-    async def named_or_holding(self, list_id: uuid.UUID, name: str, uid: str) -> list[AnyRow]:
-        """The members of a list at `name` or holding the UID `uid` (a PUT's look-up)."""
-        params = {"list_id": list_id, "name": name, "name_id": _id_of_name(name), "uid": uid}
-        try:
-            params["uid_id"] = uuid.UUID(uid)
-        except ValueError:
-            params["uid_id"] = None
+    async def named_or_holding(
+        self, list_id: uuid.UUID, name: str, uid: str, parent_uid: str | None = None
+    ) -> list[AnyRow]:
+        """The members of a list at `name`, holding the UID `uid` or `parent_uid`, or
+        waiting for `uid` as their parent (a PUT's look-up)."""
+        params = {
+            "list_id": list_id,
+            "name": name,
+            "name_id": _id_of_name(name),
+            "uid": uid,
+            "uid_id": _id_of_uid(uid),
+            "parent_uid": parent_uid,
+            "parent_uid_id": None if parent_uid is None else _id_of_uid(parent_uid),
+        }
         return await self._read(_NAMED_OR_HOLDING, params)
 
     async def changes(
@@ -214,6 +244,13 @@ def _segment(segment: str) -> dict[str, Any]:
     except ValueError:
         segment_id = None
     return {"segment": segment, "segment_id": segment_id}
+
+
+def _id_of_uid(uid: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(uid)
+    except ValueError:
+        return None
 
 
 def _id_of_name(name: str) -> uuid.UUID | None:

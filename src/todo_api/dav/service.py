@@ -13,6 +13,7 @@ time rather than never.
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar
@@ -21,7 +22,7 @@ import orjson
 from pydantic import ValidationError
 
 from todo_api.database import utc_now
-from todo_api.dav.ical import CalendarDataError, fingerprint, parse_todo
+from todo_api.dav.ical import CalendarDataError, fingerprint, parse_todo, same_uid
 from todo_api.dav.paths import resource_name
 from todo_api.dav.repository import DavRepository
 from todo_api.errors import AppError, ConflictError, InvalidParameterError, NotFoundError
@@ -185,30 +186,70 @@ class DavService:
             raise _caldav(error.condition, str(error)) from None
         if len(parsed.uid) > MAX_NAME:
             raise _caldav("valid-calendar-object-resource", "A UID is at most 255 characters.")
+        fields = dict(parsed.fields)
+        parent_uid: str | None = fields.pop("parent_uid")
         try:
-            content = TaskReplace.model_validate(parsed.fields)
+            content = TaskReplace.model_validate(fields)
         except ValidationError as error:
             raise _caldav("valid-calendar-object-resource", _first_problem(error)) from None
-        fields = content.model_dump()
-        stored = {"ical": text, "ical_fields": fingerprint(fields), "dav_uid": parsed.uid}
-        found = await self.dav.named_or_holding(collection.id, name, parsed.uid)
+        found = await self.dav.named_or_holding(collection.id, name, parsed.uid, parent_uid)
         rows = [row for row in found if resource_name(row.id, row.dav_name) == name]
-        if any((row.dav_uid or str(row.id)) == parsed.uid for row in found if row not in rows):
+        if any(_holds(row, parsed.uid) for row in found if row not in rows):
             # RFC 4791 section 5.3.2.1: one UID, one resource in a collection.
             raise _caldav("no-uid-conflict", "Another resource of this calendar has this UID.")
+        # A parent the calendar does not hold (yet: clients upload a child before its
+        # parent) leaves the task top-level; its RELATED-TO stays in the text as sent.
+        parent_id = next(
+            (row.id for row in found if parent_uid is not None and _holds(row, parent_uid)), None
+        )
+        fields = _content(content, rows[0] if rows else None)
+        stored = {
+            "ical": text,
+            "ical_fields": fingerprint({**fields, "parent_id": parent_id}),
+            "dav_uid": parsed.uid,
+            # A UID over MAX_NAME is no task's here: no task will come to adopt it.
+            "dav_parent_uid": (
+                parent_uid if parent_id is None and len(parent_uid or "") <= MAX_NAME else None
+            ),
+        }
+        orphans = [
+            row.id
+            for row in found
+            if row.dav_parent_uid == parsed.uid and row.parent_id is None and row not in rows
+        ]
         none_match = parse_entity_tags(if_none_match)
-        if rows:
-            if none_match is not None and (
-                none_match.any_tag or none_match.weakly_match(rows[0].etag)
-            ):
-                raise PreconditionFailedError("A resource exists at this address.")
-            changes: dict[str, Any] = {**content.model_dump(), **stored}
-            task = await self.tasks.patch(rows[0].id, changes, IfMatch.from_header(if_match))
-            return Written(task, created=False)
-        if if_match is not None:
-            raise PreconditionFailedError("Nothing is stored at this address yet.")
-        data = TaskCreate(**fields, list_id=collection.id)
-        return Written(await self.tasks.create(data, {**stored, "dav_name": name}), created=True)
+        try:
+            if rows:
+                if none_match is not None and (
+                    none_match.any_tag or none_match.weakly_match(rows[0].etag)
+                ):
+                    raise PreconditionFailedError("A resource exists at this address.")
+                changes: dict[str, Any] = {**fields, **stored}
+                if parent_id != rows[0].parent_id:
+                    # Only a new parent places the task (a transaction, placement.py).
+                    changes["parent_id"] = parent_id
+                task = await self.tasks.patch(rows[0].id, changes, IfMatch.from_header(if_match))
+                return Written(task, created=False)
+            if if_match is not None:
+                raise PreconditionFailedError("Nothing is stored at this address yet.")
+            data = TaskCreate(**fields, list_id=collection.id, parent_id=parent_id)
+            created = await self.tasks.create(data, {**stored, "dav_name": name})
+        except InvalidParameterError as error:
+            # The rules of parents and recurrences (a cycle, a fifth level...), refused as
+            # RFC 4791's other rule violations are: 403, nothing stored.
+            raise _caldav("valid-calendar-object-resource", str(error)) from None
+        await self._adopt(created.id, orphans)
+        return Written(created, created=True)
+
+    async def _adopt(self, parent_id: uuid.UUID, children: list[uuid.UUID]) -> None:
+        """Make a new task the parent of the calendar's tasks that named its UID before it
+        was there (a client's sync uploads a child before its parent); found by the PUT's
+        look-up. A child the subtask rules refuse (a fifth level) stays top-level."""
+        for child in children:
+            try:
+                await self.tasks.patch(child, {"parent_id": parent_id, "dav_parent_uid": None})
+            except (InvalidParameterError, NotFoundError):
+                continue
 
     async def delete_resource(self, segment: str, name: str, if_match: str | None) -> None:
         row = await self.resource(segment, name)
@@ -251,6 +292,24 @@ class DavService:
             return counter, await self.dav.members(collection.id, with_data=with_data), []
         changed, gone = await self.dav.changes(collection.id, start.since, with_data=with_data)
         return counter, changed, gone
+
+
+def _holds(row: AnyRow, uid: str) -> bool:
+    return same_uid(uid, row.dav_uid) if row.dav_uid is not None else same_uid(uid, str(row.id))
+
+
+def _content(content: TaskReplace, row: AnyRow | None) -> dict[str, Any]:
+    """A PUT's task fields. CalDAV has no word for a recurrence `from` completion (set over
+    REST): a client's unchanged RRULE and zone keep it."""
+    fields = content.model_dump()
+    sent, current = fields["recurrence"], None if row is None else row.recurrence
+    if (
+        sent is not None
+        and isinstance(current, dict)
+        and (sent["rule"], sent["time_zone"]) == (current.get("rule"), current.get("time_zone"))
+    ):
+        fields["recurrence"] = {**sent, "from": current.get("from", "due")}
+    return fields
 
 
 def _kept_text(kept: dict[str, str]) -> str | None:

@@ -163,6 +163,8 @@ class Task(SQLModel, table=True):
     dav_uid: str | None = Field(default=None, sa_type=String(DAV_NAME_MAX_LENGTH))
     ical: str | None = Field(default=None, sa_type=Text)
     ical_fields: str | None = Field(default=None, sa_type=Text)
+    # The parent UID a client's RELATED-TO named that the calendar did not hold (yet).
+    dav_parent_uid: str | None = Field(default=None, sa_type=String(DAV_NAME_MAX_LENGTH))
 
 
 class ChangeCounter(SQLModel, table=True):
