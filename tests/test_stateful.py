@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from functools import partial
+from datetime import timedelta
 from typing import Any, ClassVar
 
 import httpx
 import pytest
-from anyio.from_thread import BlockingPortal, start_blocking_portal
+from anyio.from_thread import start_blocking_portal
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -40,6 +38,15 @@ from hypothesis.stateful import (
 
 from tests.conftest import bearer, make_settings, make_token
 from tests.servers import open_client
+from tests.task_model import (
+    Model,
+    Stored,
+    SyncApi,
+    TaskRef,
+    expected_write,
+    full_recurrence,
+    parse_time,
+)
 from todo_api.app import create_app
 
 USERS = 3
@@ -87,41 +94,6 @@ patch_bodies = st.fixed_dictionaries(
 ).filter(bool)
 
 
-def _recurrence(sent: dict[str, Any] | None) -> dict[str, Any] | None:
-    return None if sent is None else {"time_zone": "UTC", "from": "due", **sent}
-
-
-def expected_write(
-    before: dict[str, Any], body: dict[str, Any], completed: bool | None
-) -> dict[str, Any] | None:
-    """The due date, recurrence and completion a write leaves (None: a 422, no change): a
-    completion of an open recurring task moves it a day on while COUNT lasts."""
-    due = body.get("due_at", before["due_at"])
-    recurrence = _recurrence(body["recurrence"]) if "recurrence" in body else before["recurrence"]
-    if recurrence is not None and due is None:
-        return None
-    if completed is None:
-        completed = before["completed"]
-    elif completed and not before["completed"] and recurrence is not None:
-        count = int(recurrence["rule"].rsplit("=", 1)[1])
-        if count > 1:
-            completed = False
-            due = (_time(due) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-            recurrence = {**recurrence, "rule": f"FREQ=DAILY;COUNT={count - 1}"}
-    return {"due_at": due, "recurrence": recurrence, "completed": completed}
-
-
-class SyncApi:
-    """Synchronous calls into an app that lives on a blocking portal's event loop."""
-
-    def __init__(self, portal: BlockingPortal, client: httpx.AsyncClient) -> None:
-        self._portal = portal
-        self._client = client
-
-    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        return self._portal.call(partial(self._client.request, method, url, **kwargs))
-
-
 @pytest.fixture(scope="module")
 def api(database_url: str) -> Iterator[SyncApi]:
     app_settings = make_settings(database_url, log_level="WARNING")
@@ -130,43 +102,6 @@ def api(database_url: str) -> Iterator[SyncApi]:
         portal.wrap_async_context_manager(open_client(create_app(app_settings))) as client,
     ):
         yield SyncApi(portal, client)
-
-
-def _time(value: str) -> datetime:
-    return datetime.fromisoformat(value)
-
-
-@dataclass
-class Stored:
-    owner: int
-    task: dict[str, Any]
-
-
-@dataclass
-class TaskRef:
-    id: str
-    owner: int
-
-
-@dataclass
-class Model:
-    """What each user should see: the latest representation of every live task."""
-
-    live: dict[str, Stored] = field(default_factory=dict)
-    deleted: set[str] = field(default_factory=set)
-    # Each sibling group's ids in manual order, by parent id (None: top-level) and owner.
-    order: dict[tuple[int, str | None], list[str]] = field(default_factory=dict)
-
-    def group(self, owner: int, parent_id: str | None) -> list[str]:
-        return self.order.setdefault((owner, parent_id), [])
-
-    def levels(self, task_id: str) -> int:
-        parent_id = self.live[task_id].task["parent_id"]
-        return 1 if parent_id is None else 1 + self.levels(parent_id)
-
-    def subtree(self, task_id: str) -> list[str]:
-        below = [tid for tid, s in self.live.items() if s.task["parent_id"] == task_id]
-        return [task_id, *(tid for child in below for tid in self.subtree(child))]
 
 
 class TaskApiMachine(RuleBasedStateMachine):
@@ -214,7 +149,7 @@ class TaskApiMachine(RuleBasedStateMachine):
         for name, value in wanted.items():
             assert after[name] == value, name
         assert after["created_at"] == before["created_at"]
-        assert _time(after["updated_at"]) > _time(before["updated_at"])
+        assert parse_time(after["updated_at"]) > parse_time(before["updated_at"])
         if not after["completed"]:
             assert after["completed_at"] is None
         elif before["completed"]:
@@ -240,7 +175,7 @@ class TaskApiMachine(RuleBasedStateMachine):
         assert task["description"] == body.get("description")
         assert task["completed"] is body.get("completed", False)
         assert task["due_at"] == body.get("due_at")
-        assert task["recurrence"] == _recurrence(body.get("recurrence"))
+        assert task["recurrence"] == full_recurrence(body.get("recurrence"))
         assert task["created_at"] == task["updated_at"]
         assert task["completed_at"] == (task["created_at"] if task["completed"] else None)
         self.model.live[task["id"]] = Stored(owner=actor, task=task)
@@ -402,7 +337,7 @@ class TaskApiMachine(RuleBasedStateMachine):
         key = sort.lstrip("-")
 
         def order(task: dict[str, Any]) -> tuple[Any, uuid.UUID]:
-            value = task[key] if key == "title" else _time(task[key])
+            value = task[key] if key == "title" else parse_time(task[key])
             return value, uuid.UUID(task["id"])
 
         return sorted(tasks, key=order, reverse=sort.startswith("-"))

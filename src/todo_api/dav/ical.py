@@ -26,7 +26,7 @@ from icalendar.parser import Contentline
 
 from todo_api.dav.ical_schedule import read_schedule, same_schedule, write_schedule
 from todo_api.dav.lines import CalendarDataError, content_line, in_utc, raw_line
-from todo_api.tasks.schemas import normalise_tag
+from todo_api.tasks.tags import normalise_tag
 
 __all__ = [
     "MAPPED",

@@ -10,8 +10,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from todo_api.lengths import LIST_NAME_MAX_LENGTH
-from todo_api.tasks.schemas import WHITE_SPACE
-from todo_api.text import valid_unicode
+from todo_api.text import WHITE_SPACE, valid_unicode
 
 _CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f]")
 # The rule below as a pattern in the OpenAPI document (white space around, then 1 to 100

@@ -23,12 +23,10 @@ from todo_api.tasks.dependencies import TaskServiceDep
 from todo_api.tasks.filters import TaskFilters
 from todo_api.tasks.responses import created_task, current_task
 from todo_api.tasks.schemas import (
-    MAX_TAGS,
     DueTime,
     PriorityField,
     QueryBoolean,
     SearchText,
-    Tag,
     TaskCreate,
     TaskPage,
     TaskPageResponse,
@@ -37,6 +35,7 @@ from todo_api.tasks.schemas import (
     TaskReplace,
     TaskSort,
 )
+from todo_api.tasks.tags import MAX_TAGS, Tag
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 

@@ -23,31 +23,13 @@ from typing_extensions import TypedDict
 
 from todo_api.lengths import TITLE_MAX_LENGTH
 from todo_api.tasks.recurrence import Recurrence
-from todo_api.text import valid_unicode
+from todo_api.tasks.tags import Tags
+from todo_api.text import WHITE_SPACE_CLASS as _WHITE_SPACE
+from todo_api.text import storable
 
 DESCRIPTION_MAX_LENGTH = 10_000
-TAG_MAX_LENGTH = 50
-MAX_TAGS = 20
 
 
-def _storable(value: str) -> str:
-    # PostgreSQL text cannot hold NUL, and lone surrogates cannot be encoded as UTF-8:
-    # both must be refused here as 422 rather than fail later in the driver.
-    if "\x00" in value:
-        raise ValueError("must not contain the NUL character")
-    return valid_unicode(value)
-
-
-# The rules above, written into the OpenAPI document so that clients (and the fuzzer) know
-# them: no NUL anywhere, and a title needs one character that trimming keeps. Trimming
-# strips Unicode White_Space (pydantic-core uses Rust's `str::trim`), spelled out here
-# because `\s` means different things in different regex dialects. Only documented, not
-# enforced by the pattern: the validators above stay the single source of the rules.
-_WHITE_SPACE = "\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
-# The same set as characters, for trimming tags exactly as titles are trimmed (Python's own
-# str.strip() would also strip the control characters U+001C..U+001F).
-WHITE_SPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B)))
-WHITE_SPACE += "\u2028\u2029\u202f\u205f\u3000"
 NO_NUL_PATTERN = "^[^\\x00]*$"
 # White space around, then 1 to TITLE_MAX_LENGTH characters that neither start nor end with
 # it: the length is of the trimmed title, so the document states it in the pattern and not
@@ -67,7 +49,7 @@ def _title_schema(schema: dict[str, Any]) -> None:
 Title = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX_LENGTH),
-    AfterValidator(_storable),
+    AfterValidator(storable),
     Field(
         description=(
             f"1 to {TITLE_MAX_LENGTH} characters once surrounding white space is trimmed; "
@@ -80,7 +62,7 @@ Title = Annotated[
 Description = Annotated[
     str,
     StringConstraints(max_length=DESCRIPTION_MAX_LENGTH),
-    AfterValidator(_storable),
+    AfterValidator(storable),
     Field(
         description=(
             f"At most {DESCRIPTION_MAX_LENGTH:,} characters; no NUL character and no lone "
@@ -134,54 +116,6 @@ DueTime = Annotated[
     ),
 ]
 
-_CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f]")
-# The tag rules in the OpenAPI document, as for titles: white space around, then 1 to 50
-# characters without control characters that do not start or end with white space. Only
-# documented; `normalise_tag` is the rule.
-_CONTROLS = "\\x00-\\x1f\\x7f-\\x9f"
-TAG_PATTERN = (
-    f"^[{_WHITE_SPACE}]*[^{_CONTROLS}{_WHITE_SPACE}]"
-    f"([^{_CONTROLS}]{{0,{TAG_MAX_LENGTH - 2}}}[^{_CONTROLS}{_WHITE_SPACE}])?[{_WHITE_SPACE}]*$"
-)
-
-
-def normalise_tag(value: str) -> str:
-    tag = value.strip(WHITE_SPACE).lower()
-    if not 1 <= len(tag) <= TAG_MAX_LENGTH:
-        raise ValueError(f"a tag must be 1 to {TAG_MAX_LENGTH} characters once trimmed")
-    if _CONTROL_CHARACTER.search(tag):
-        raise ValueError("a tag must not contain control characters")
-    return _storable(tag)
-
-
-def _first_of_each(tags: list[str]) -> list[str]:
-    return list(dict.fromkeys(tags))
-
-
-Tag = Annotated[
-    str,
-    AfterValidator(normalise_tag),
-    Field(
-        description=(
-            f"Trimmed and lower-cased, then 1 to {TAG_MAX_LENGTH} characters with no control "
-            "characters."
-        ),
-        examples=["errands"],
-        json_schema_extra={"pattern": TAG_PATTERN},
-    ),
-]
-Tags = Annotated[
-    list[Tag],
-    Field(
-        max_length=MAX_TAGS,
-        description=(
-            f"At most {MAX_TAGS} tags, each trimmed and lower-cased; duplicates after that are "
-            "dropped, keeping the first. Kept in the order given."
-        ),
-        examples=[["errands", "home"]],
-    ),
-    AfterValidator(_first_of_each),
-]
 PriorityField = Annotated[
     Priority,
     Field(
@@ -193,7 +127,7 @@ PriorityField = Annotated[
 SearchText = Annotated[
     str,
     StringConstraints(max_length=DESCRIPTION_MAX_LENGTH),
-    AfterValidator(_storable),
+    AfterValidator(storable),
     Field(json_schema_extra={"pattern": NO_NUL_PATTERN}, examples=["milk"]),
 ]
 
@@ -416,15 +350,3 @@ TaskSort = Literal[
     "position",
     "-position",
 ]
-
-
-class TagCount(BaseModel):
-    name: str = Field(description="The tag.", examples=["errands"])
-    count: int = Field(description="How many of your tasks carry it.", examples=[3])
-
-
-class TagList(BaseModel):
-    items: list[TagCount] = Field(
-        description="Your tags, sorted by name (Unicode code point order).",
-        examples=[[{"name": "errands", "count": 3}, {"name": "home", "count": 1}]],
-    )

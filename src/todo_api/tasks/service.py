@@ -62,7 +62,6 @@ from todo_api.tasks.placement import ABSENT, Move, create_subtask, place
 from todo_api.tasks.placement_schemas import TaskMove
 from todo_api.tasks.repository import AnyRow, TaskRepository, task_fields
 from todo_api.tasks.schemas import (
-    TagCount,
     TaskCreate,
     TaskPageRows,
     TaskRead,
@@ -70,6 +69,7 @@ from todo_api.tasks.schemas import (
     TaskSort,
 )
 from todo_api.tasks.sync_tokens import decode_sync_token, encode_sync_token
+from todo_api.tasks.tags import TagCount
 
 P = ParamSpec("P")
 T = TypeVar("T")

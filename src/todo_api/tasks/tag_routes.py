@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from todo_api.errors import problem_responses
 from todo_api.tasks.dependencies import TaskServiceDep
-from todo_api.tasks.schemas import TagList
+from todo_api.tasks.tags import TagList
 
 _COMMON = (401, 429, 503)
 
