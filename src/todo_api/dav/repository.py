@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 
 from todo_api.connections import RequestConnection
 from todo_api.database import execute, fetch_all
+from todo_api.dav.paths import task_id_of
 from todo_api.lists.models import task_lists_table as task_lists
 from todo_api.tasks.models import change_counters_table as change_counters
 from todo_api.tasks.models import task_tombstones_table as tombstones
@@ -158,7 +159,7 @@ class DavRepository:
 
     async def resource(self, segment: str, name: str) -> AnyRow | None:
         """The task at `name` in the collection at `segment`, with its stored text."""
-        params = {**_segment(segment), "name": name, "name_id": _id_of_name(name)}
+        params = {**_segment(segment), "name": name, "name_id": task_id_of(name)}
         rows = await self._read(_RESOURCE, params)
         return rows[0] if rows else None
 
@@ -201,7 +202,7 @@ class DavRepository:
         rows: list[AnyRow] = []
         for start in range(0, len(names), CHUNK):
             chunk = list(names[start : start + CHUNK])
-            ids = [task_id for task_id in map(_id_of_name, chunk) if task_id is not None]
+            ids = [task_id for task_id in map(task_id_of, chunk) if task_id is not None]
             params = {"list_id": list_id, "names": chunk, "ids": ids}
             rows.extend(await self._read(_named(with_data), params))
         return rows
@@ -214,7 +215,7 @@ class DavRepository:
         params = {
             "list_id": list_id,
             "name": name,
-            "name_id": _id_of_name(name),
+            "name_id": task_id_of(name),
             "uid": uid,
             "uid_id": _id_of_uid(uid),
             "parent_uid": parent_uid,
@@ -249,14 +250,5 @@ def _segment(segment: str) -> dict[str, Any]:
 def _id_of_uid(uid: str) -> uuid.UUID | None:
     try:
         return uuid.UUID(uid)
-    except ValueError:
-        return None
-
-
-def _id_of_name(name: str) -> uuid.UUID | None:
-    if not name.endswith(".ics"):
-        return None
-    try:
-        return uuid.UUID(name[:-4])
     except ValueError:
         return None
