@@ -31,7 +31,11 @@ def uses_transaction_pooler(url: URL, settings: Settings) -> bool:
         return settings.db_pooled
     # Turning prepared statements off is what one does for a pooler, so the startup
     # `options` that PgBouncer refuses are left out too.
-    return is_pooled_host(url) or settings.db_prepared_statements is False
+    return (
+        is_pooled_host(url)
+        or settings.db_prepared_statements is False
+        or _endpoint(url) in _FOUND_POOLERS
+    )
 
 
 def create_engine(
@@ -169,11 +173,17 @@ _REFUSED_OPTIONS = ("unsupported startup parameter", "command-line options")
 _FOUND_POOLERS: set[str] = set()
 
 
+def _endpoint(url: URL) -> str:
+    # The server a URL reaches, whatever the connection's own options (the listener of
+    # live updates names its application_name in the query).
+    return url.set(password=None, query={}).render_as_string()
+
+
 def _install_pooler_detection(engine: AsyncEngine, url: URL, pooled_args: dict[str, Any]) -> None:
     """Make an undeclared transaction pooler work: connect without the startup `options`
     when the endpoint refuses them, or ignored them (the time zone asked for did not
     take), and from then on connect with `pooled_args`."""
-    endpoint = url.set(password=None).render_as_string()
+    endpoint = _endpoint(url)
 
     def become_pooled(cparams: dict[str, Any], how: str) -> None:
         # SQLAlchemy hands each connection attempt its own copy of the parameters, so this
