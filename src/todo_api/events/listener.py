@@ -107,6 +107,8 @@ class ChangeListener:
                 await asyncio.sleep(delay)
 
     async def _receive(self, connection: AsyncConnection) -> None:
+        # AsyncConnection.get_raw_connection and its driver_connection are SQLAlchemy's public
+        # way to reach the driver: psycopg's own notifies() is what LISTEN needs.
         raw = await connection.get_raw_connection()
         driver: Any = raw.driver_connection
         while True:
